@@ -1,0 +1,212 @@
+"""The local journal of runs: the public API cannot list runs, so this is the user's history.
+
+One SQLite file (``data_dir()/journal.sqlite``). Every run launched or opened is recorded with what is
+needed to reopen it (profile, base URL, workspace, space, app) or re-run it (hash, config, inputs).
+API keys are never written here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    recorded_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    origin TEXT NOT NULL,              -- 'launched' or 'opened'
+    profile TEXT,
+    base_url TEXT,
+    workspace_id TEXT NOT NULL,
+    space_id TEXT,
+    app_id TEXT NOT NULL,
+    app_name TEXT,
+    specification_hash TEXT,
+    mode TEXT,                         -- 'stream', 'poll' or 'blocking'
+    config TEXT,                       -- JSON
+    inputs TEXT,                       -- JSON
+    status TEXT,                       -- last known run status
+    final_run TEXT                     -- the final run JSON, once known
+);
+CREATE INDEX IF NOT EXISTS runs_recorded ON runs (recorded_at DESC);
+"""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One run in the history."""
+
+    run_id: str
+    recorded_at: float
+    origin: str
+    profile: str | None
+    base_url: str | None
+    workspace_id: str
+    space_id: str | None
+    app_id: str
+    app_name: str | None
+    specification_hash: str | None
+    mode: str | None
+    config: dict[str, Any] | None
+    inputs: list[Any] | None
+    status: str | None
+    final_run: dict[str, Any] | None
+
+    @property
+    def can_rerun(self) -> bool:
+        """A launched run with its hash, config and inputs known can be launched again."""
+        return bool(self.specification_hash) and self.config is not None and self.inputs is not None
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Journal:
+    """A small thread-safe SQLite journal; cheap enough to call from an event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record_launch(
+        self,
+        *,
+        run_id: str,
+        workspace_id: str,
+        app_id: str,
+        app_name: str | None = None,
+        profile: str | None = None,
+        base_url: str | None = None,
+        space_id: str | None = None,
+        specification_hash: str | None = None,
+        mode: str | None = None,
+        config: dict[str, Any] | None = None,
+        inputs: list[Any] | None = None,
+        origin: str = "launched",
+    ) -> None:
+        """Record a run as soon as its id is known (launched here, or opened by id)."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                """INSERT INTO runs (run_id, recorded_at, updated_at, origin, profile, base_url,
+                       workspace_id, space_id, app_id, app_name, specification_hash, mode, config,
+                       inputs, status)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')
+                   ON CONFLICT(run_id) DO UPDATE SET updated_at = excluded.updated_at""",
+                (
+                    run_id,
+                    now,
+                    now,
+                    origin,
+                    profile,
+                    base_url,
+                    workspace_id,
+                    space_id,
+                    app_id,
+                    app_name,
+                    specification_hash,
+                    mode,
+                    None if config is None else json.dumps(config),
+                    None if inputs is None else json.dumps(inputs),
+                ),
+            )
+
+    def record_opened(self, *, run_id: str, workspace_id: str, app_id: str, **fields: Any) -> None:
+        """Record a run the user opened by id (it was launched elsewhere)."""
+        self.record_launch(
+            run_id=run_id, workspace_id=workspace_id, app_id=app_id, origin="opened", **fields
+        )
+
+    def record_final(self, run_id: str, run: dict[str, Any]) -> None:
+        """Store the run as the server last returned it (its wire JSON)."""
+        status = (run.get("status") or {}).get("run")
+        with self._lock:
+            self._db.execute(
+                """UPDATE runs SET final_run = ?, status = ?, updated_at = ?,
+                       specification_hash = COALESCE(specification_hash, ?)
+                   WHERE run_id = ?""",
+                (json.dumps(run), status, time.time(), run.get("specification_hash"), run_id),
+            )
+
+    def list_entries(self, limit: int = 100, app_id: str | None = None) -> list[JournalEntry]:
+        """Newest first."""
+        sql = "SELECT * FROM runs"
+        args: tuple[Any, ...] = ()
+        if app_id is not None:
+            sql += " WHERE app_id = ?"
+            args = (app_id,)
+        sql += " ORDER BY recorded_at DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, limit)).fetchall()
+        return [self._entry(row) for row in rows]
+
+    def get(self, run_id: str) -> JournalEntry | None:
+        """One entry by run id (or a unique prefix of it, as users type short ids)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE run_id LIKE ? ORDER BY recorded_at DESC LIMIT 2",
+                (run_id.replace("%", "").replace("_", "") + "%",),
+            ).fetchall()
+        if len(rows) != 1:
+            exact = [r for r in rows if r[0] == run_id]
+            return self._entry(exact[0]) if exact else None
+        return self._entry(rows[0])
+
+    @staticmethod
+    def _entry(row: tuple[Any, ...]) -> JournalEntry:
+        (
+            run_id,
+            recorded_at,
+            _updated,
+            origin,
+            profile,
+            base_url,
+            workspace_id,
+            space_id,
+            app_id,
+            app_name,
+            spec_hash,
+            mode,
+            config,
+            inputs,
+            status,
+            final_run,
+        ) = row
+        return JournalEntry(
+            run_id=run_id,
+            recorded_at=recorded_at,
+            origin=origin,
+            profile=profile,
+            base_url=base_url,
+            workspace_id=workspace_id,
+            space_id=space_id,
+            app_id=app_id,
+            app_name=app_name,
+            specification_hash=spec_hash,
+            mode=mode,
+            config=_loads(config),
+            inputs=_loads(inputs),
+            status=status,
+            final_run=_loads(final_run),
+        )
