@@ -1,0 +1,424 @@
+"""Async client for the Dust runs API (PROTOCOL.md §1, §3) over one ``httpx.AsyncClient``.
+
+Retries: GETs retry on connection failures, timeouts, 429, 502, 503 and 504 with bounded
+exponential backoff that honours ``Retry-After``. A POST is retried only when it provably created
+nothing: the connection was never made, or the server answered 429.
+
+``stream_run`` is an async context manager that yields a :class:`dusttui.api.sse.EventStream`
+(an async iterator of typed events)::
+
+    async with client.stream_run(app, spec_hash, config, inputs) as events:
+        async for event in events:
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shlex
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+import orjson
+from pydantic import ValidationError
+
+from dusttui import __version__
+from dusttui.api.errors import (
+    DustConnectionError,
+    DustError,
+    DustTimeoutError,
+    RateLimitedError,
+    StreamProtocolError,
+    error_from_response,
+)
+from dusttui.api.models import App, AppsEnvelope, Run, RunEnvelope
+from dusttui.api.sse import EventStream
+
+__all__ = ["DUST_EU", "DUST_US", "DustClient", "UrlStyle", "as_curl"]
+
+DUST_US = "https://dust.tt"
+DUST_EU = "https://eu.dust.tt"
+
+UrlStyle = Literal["spaces", "workspace", "user"]
+URL_STYLES: tuple[str, ...] = ("spaces", "workspace", "user")
+
+# Statuses worth retrying on an idempotent request; a POST only retries 429.
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Never wait longer than this for one retry, even if Retry-After asks for more.
+_MAX_RETRY_WAIT = 30.0
+
+
+def _seg(value: str) -> str:
+    """One URL path segment, so an id can never reach another path."""
+    return quote(str(value), safe="")
+
+
+class DustClient:
+    """Talks to dust.tt, eu.dust.tt or a local engine. Use as ``async with DustClient(...)``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        workspace_id: str,
+        space_id: str | None = None,
+        *,
+        url_style: UrlStyle = "spaces",
+        user: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        backoff_max: float = 8.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if url_style not in URL_STYLES:
+            raise ValueError(
+                f"Unknown URL style {url_style!r}: use one of {', '.join(URL_STYLES)}."
+            )
+        if url_style == "spaces" and not space_id:
+            raise ValueError(
+                "A space id is needed for this workspace (set DUST_SPACE_ID or --space)."
+            )
+        if url_style == "user" and not user:
+            raise ValueError("The /apps/{user}/... URL style needs a user name.")
+        if url_style != "user" and not workspace_id:
+            raise ValueError("A workspace id is needed (set DUST_WORKSPACE_ID or --workspace).")
+        self.base_url = base_url.rstrip("/")
+        self.workspace_id = workspace_id
+        self.space_id = space_id
+        self.url_style: UrlStyle = url_style
+        self.user = user
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+        self._backoff = backoff
+        self._backoff_max = backoff_max
+        self._sleep = sleep
+        self._api_key = api_key or None
+        headers = {"User-Agent": f"dusttui/{__version__}", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DustClient(base_url={self.base_url!r}, workspace_id={self.workspace_id!r}, "
+            f"space_id={self.space_id!r}, url_style={self.url_style!r}, "
+            f"api_key={'***' if self._api_key else None})"
+        )
+
+    async def __aenter__(self) -> DustClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ paths
+
+    def apps_path(self) -> str:
+        """Path of the apps listing for this URL style."""
+        w = _seg(self.workspace_id)
+        if self.url_style == "spaces":
+            return f"/api/v1/w/{w}/spaces/{_seg(self.space_id or '')}/apps"
+        if self.url_style == "workspace":
+            return f"/api/v1/w/{w}/apps"
+        raise DustError(
+            "Listing apps needs a workspace: the /apps/{user}/ URL style cannot list apps."
+        )
+
+    def runs_path(self, app_id: str) -> str:
+        """Path of an app's runs collection for this URL style."""
+        if self.url_style == "user":
+            return f"/api/v1/apps/{_seg(self.user or '')}/{_seg(app_id)}/runs"
+        return f"{self.apps_path()}/{_seg(app_id)}/runs"
+
+    def run_path(self, app_id: str, run_id: str) -> str:
+        """Path of one run."""
+        return f"{self.runs_path(app_id)}/{_seg(run_id)}"
+
+    # ------------------------------------------------------------------ requests
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    @staticmethod
+    def _run_body(
+        specification_hash: str,
+        config: dict[str, Any],
+        inputs: list[Any],
+        *,
+        stream: bool = False,
+        blocking: bool = False,
+        block_filter: list[str] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "specification_hash": specification_hash,
+            "config": config,
+            "inputs": inputs,
+        }
+        if stream:
+            body["stream"] = True
+        elif blocking:
+            body["blocking"] = True
+            if block_filter is not None:
+                body["block_filter"] = list(block_filter)
+        return body
+
+    def build_create_run_request(
+        self,
+        app_id: str,
+        specification_hash: str,
+        config: dict[str, Any],
+        inputs: list[Any],
+        *,
+        stream: bool = False,
+        blocking: bool = False,
+        block_filter: list[str] | None = None,
+    ) -> httpx.Request:
+        """The POST that creates a run, without sending it (for ``as_curl``)."""
+        body = self._run_body(
+            specification_hash,
+            config,
+            inputs,
+            stream=stream,
+            blocking=blocking,
+            block_filter=block_filter,
+        )
+        return self._http.build_request(
+            "POST",
+            self.runs_path(app_id),
+            content=orjson.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def build_get_run_request(self, app_id: str, run_id: str) -> httpx.Request:
+        """The GET of one run, without sending it (for ``as_curl``)."""
+        return self._http.build_request("GET", self.run_path(app_id, run_id))
+
+    def _transport_error(self, exc: httpx.HTTPError, request: httpx.Request) -> DustError:
+        where = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        reason = self._redact(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            return DustTimeoutError(f"{where} did not answer in time ({reason}).")
+        if isinstance(exc, httpx.ConnectError):
+            return DustConnectionError(f"Could not connect to {where}: {reason}.")
+        return DustConnectionError(f"The connection to {where} failed: {reason}.")
+
+    async def _error_for(self, response: httpx.Response) -> DustError:
+        await response.aread()
+        try:
+            body: Any = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = response.content.decode("utf-8", "replace")
+        target = f"{response.request.method} {response.request.url.path}"
+        return error_from_response(
+            response.status_code,
+            body,
+            headers=dict(response.headers),
+            target=target,
+            redact=self._api_key,
+        )
+
+    def _delay(self, attempt: int, error: DustError | None) -> float | None:
+        """Seconds before retry number ``attempt`` (0-based); None: do not retry."""
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after if error.retry_after <= _MAX_RETRY_WAIT else None
+        base = min(self._backoff_max, self._backoff * (2**attempt))
+        return base * (0.5 + random.random() / 2)  # jitter, so many clients do not align
+
+    async def _send(
+        self,
+        request: httpx.Request,
+        *,
+        idempotent: bool,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """Send with retries; returns a 2xx response (streaming if asked) or raises DustError."""
+        attempt = 0
+        while True:
+            error: DustError
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                error = self._transport_error(exc, request)
+                # A POST may have reached the server unless the connection never opened.
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if not (idempotent or never_sent):
+                    raise error from exc
+            else:
+                if response.is_success:
+                    return response
+                error = await self._error_for(response)
+                await response.aclose()
+                retryable = response.status_code in _RETRY_STATUSES
+                if not retryable or (not idempotent and response.status_code != 429):
+                    raise error
+            delay = self._delay(attempt, error)
+            if delay is None:
+                raise error
+            await self._sleep(delay)
+            attempt += 1
+
+    async def _json(self, request: httpx.Request, *, idempotent: bool) -> Any:
+        response = await self._send(request, idempotent=idempotent)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise StreamProtocolError(
+                f"The server answered {request.method} {request.url.path} with something "
+                "that is not JSON: is the base URL right?",
+                status=response.status_code,
+            ) from None
+
+    @staticmethod
+    def _shape_error(what: str, exc: ValidationError) -> StreamProtocolError:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return StreamProtocolError(
+            f"The server's {what} does not have the expected shape ({where}: {first.get('msg')})."
+        )
+
+    def _run_from(self, payload: Any) -> Run:
+        try:
+            return RunEnvelope.model_validate(payload).run
+        except ValidationError as exc:
+            raise self._shape_error("run", exc) from None
+
+    # ------------------------------------------------------------------ API
+
+    async def list_apps(self) -> list[App]:
+        """The apps of the space (``GET .../apps``)."""
+        request = self._http.build_request("GET", self.apps_path())
+        payload = await self._json(request, idempotent=True)
+        try:
+            return AppsEnvelope.model_validate(payload).apps
+        except ValidationError as exc:
+            raise self._shape_error("apps list", exc) from None
+
+    async def create_run(
+        self,
+        app_id: str,
+        specification_hash: str,
+        config: dict[str, Any],
+        inputs: list[Any],
+        *,
+        blocking: bool = False,
+        block_filter: list[str] | None = None,
+        read_timeout: float | None = None,
+    ) -> Run:
+        """Create a run: non-blocking (returns at once, status running) or blocking (full run).
+
+        A blocking run waits without a read limit unless ``read_timeout`` is given.
+        """
+        request = self.build_create_run_request(
+            app_id,
+            specification_hash,
+            config,
+            inputs,
+            blocking=blocking,
+            block_filter=block_filter,
+        )
+        if blocking:
+            request.extensions["timeout"] = httpx.Timeout(self.timeout, read=read_timeout).as_dict()
+        return self._run_from(await self._json(request, idempotent=False))
+
+    @asynccontextmanager
+    async def stream_run(
+        self,
+        app_id: str,
+        specification_hash: str,
+        config: dict[str, Any],
+        inputs: list[Any],
+        *,
+        idle_timeout: float | None = 60.0,
+    ) -> AsyncIterator[EventStream]:
+        """Create a streamed run; yields the :class:`EventStream` of its events.
+
+        ``idle_timeout``: seconds without any byte (keep-alives count) before the stream raises
+        :class:`DustTimeoutError`.
+        """
+        request = self.build_create_run_request(
+            app_id, specification_hash, config, inputs, stream=True
+        )
+        request.headers["Accept"] = "text/event-stream"
+        request.extensions["timeout"] = httpx.Timeout(self.timeout, read=idle_timeout).as_dict()
+        response = await self._send(request, idempotent=False, stream=True)
+        try:
+            ctype = response.headers.get("content-type", "")
+            if "text/event-stream" not in ctype:
+                await response.aread()
+                raise StreamProtocolError(
+                    f"Expected an event stream but the server sent {ctype or 'no content type'}.",
+                    status=response.status_code,
+                )
+            yield EventStream(self._guarded_bytes(response))
+        finally:
+            await response.aclose()
+
+    async def _guarded_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body's raw chunks, with transport failures mapped to our errors."""
+        try:
+            async for chunk in response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, response.request) from exc
+
+    async def get_run(self, app_id: str, run_id: str) -> Run:
+        """One run with all its traces and results (``GET .../runs/{run_id}``)."""
+        request = self.build_get_run_request(app_id, run_id)
+        return self._run_from(await self._json(request, idempotent=True))
+
+    async def list_runs(
+        self, app_id: str, *, limit: int = 10, offset: int = 0
+    ) -> tuple[list[Run], int]:
+        """Runs of an app, newest first, and their total (the local engine's extension)."""
+        request = self._http.build_request(
+            "GET", self.runs_path(app_id), params={"limit": limit, "offset": offset}
+        )
+        payload = await self._json(request, idempotent=True)
+        try:
+            runs = [Run.model_validate(r) for r in payload["runs"]]
+            total = int(payload.get("total", len(runs)))
+        except (ValidationError, KeyError, TypeError, ValueError):
+            raise StreamProtocolError(
+                "This server does not list runs (only the local engine does)."
+            ) from None
+        return runs, total
+
+    def as_curl(self, request: httpx.Request) -> str:
+        """``request`` as a curl command line, with the key replaced by ``$DUST_API_KEY``."""
+        return as_curl(request)
+
+
+def as_curl(request: httpx.Request) -> str:
+    """A curl command reproducing ``request``; the bearer key becomes ``$DUST_API_KEY``."""
+    parts = ["curl", "-sS"]
+    body = request.content if request.content else b""
+    if body and b'"stream":true' in body:
+        parts.append("-N")
+    if request.method != "GET":
+        parts += ["-X", request.method]
+    parts.append(shlex.quote(str(request.url)))
+    if "authorization" in request.headers:
+        parts.append('-H "Authorization: Bearer $DUST_API_KEY"')
+    if body:
+        ctype = request.headers.get("content-type", "application/json")
+        parts += ["-H", shlex.quote(f"Content-Type: {ctype}")]
+    if body:
+        parts += ["--data-binary", shlex.quote(body.decode("utf-8", "replace"))]
+    return " ".join(parts)

@@ -1,0 +1,241 @@
+"""Server-sent events of a Dust run stream (PROTOCOL.md §4), decoded into typed events.
+
+Two layers:
+
+- :class:`SSEDecoder` turns bytes, in chunks of any size, into the ``data`` payload of each event.
+  It follows the SSE parsing rules for what the protocol uses: ``:`` comment lines skipped, LF, CRLF
+  and CR line ends, chunks split anywhere (even inside a CRLF), a leading BOM, multi-line ``data``,
+  and a missing final blank line tolerated. ``event:``/``id:``/``retry:`` are ignored (the Dust
+  stream is data-only). It is written for speed: on the usual ``data: {...}\\n\\n`` shape it does
+  one split per chunk and no per-line work (see bench/stream_ingest.py).
+- :class:`EventStream` iterates the typed events (:data:`dusttui.api.models.Event`) of a byte
+  stream. An event whose JSON is malformed, or whose shape does not match its type, is counted in
+  ``dropped`` (with a short reason in ``problems``) and skipped, never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from dusttui.api.models import (
+    BlockExecutionEvent,
+    BlockStatusEvent,
+    ErrorEvent,
+    Event,
+    FinalEvent,
+    FunctionCallArgumentsTokensEvent,
+    FunctionCallEvent,
+    ReasoningItemEvent,
+    ReasoningTokensEvent,
+    RunStatusEvent,
+    TokensEvent,
+    UnknownEvent,
+)
+
+__all__ = ["EventStream", "MalformedEvent", "SSEDecoder", "decode_event"]
+
+_BOM = b"\xef\xbb\xbf"
+
+# One model per known event type; anything else is kept whole as UnknownEvent.
+_MODELS: dict[str, type[BaseModel]] = {
+    "run_status": RunStatusEvent,
+    "block_status": BlockStatusEvent,
+    "block_execution": BlockExecutionEvent,
+    "tokens": TokensEvent,
+    "reasoning_tokens": ReasoningTokensEvent,
+    "reasoning_item": ReasoningItemEvent,
+    "function_call": FunctionCallEvent,
+    "function_call_arguments_tokens": FunctionCallArgumentsTokensEvent,
+    "error": ErrorEvent,
+    "final": FinalEvent,
+}
+
+
+class MalformedEvent(ValueError):
+    """One event's data could not be understood (bad JSON or wrong shape)."""
+
+
+def _block_data(block: bytes) -> bytes | None:
+    """The data of one event block (lines without their ends); None when it carries no data."""
+    if block.startswith(b"data: ") and b"\n" not in block:
+        return block[6:]  # the common case: a single `data: ` line
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line[0] == 0x3A:  # empty or `:` comment
+            continue
+        field, colon, value = line.partition(b":")
+        if field != b"data":
+            continue  # event/id/retry and unknown fields: not used by the Dust stream
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        data.append(value)
+    if not data:
+        return None
+    return b"\n".join(data)
+
+
+class SSEDecoder:
+    """Incremental SSE decoder: ``feed(chunk)`` then ``close()``, each returning data payloads."""
+
+    __slots__ = ("_head", "_held_cr", "_last", "_parts", "_started")
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []  # bytes of the event being received, not yet complete
+        self._last = 0  # last byte of the pending bytes (0 when none)
+        self._held_cr = False  # a chunk ended in CR: it may be the first half of a CRLF
+        self._started = False
+        self._head = b""  # first bytes, kept until we know whether they start with a BOM
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add bytes; return the data of every event they complete, in order."""
+        if not chunk:
+            return []
+        if not self._started:
+            head = self._head + chunk
+            if len(head) < 3 and _BOM.startswith(head):
+                self._head = head  # maybe a BOM split across chunks: wait for more
+                return []
+            self._head = b""
+            self._started = True
+            chunk = head[3:] if head.startswith(_BOM) else head
+            if not chunk:
+                return []
+        if self._held_cr:
+            chunk = b"\r" + chunk
+            self._held_cr = False
+        if b"\r" in chunk:
+            if chunk[-1] == 0x0D:
+                chunk = chunk[:-1]
+                self._held_cr = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if not chunk:
+                return []
+        # A blank line may straddle chunks: the previous chunk ended in LF, this one starts with LF.
+        if b"\n\n" not in chunk and not (self._last == 0x0A and chunk[0] == 0x0A):
+            self._parts.append(chunk)
+            self._last = chunk[-1]
+            return []
+        if self._parts:
+            self._parts.append(chunk)
+            chunk = b"".join(self._parts)
+            self._parts = []
+        blocks = chunk.split(b"\n\n")
+        rest = blocks.pop()
+        if rest:
+            self._parts.append(rest)
+            self._last = rest[-1]
+        else:
+            self._last = 0x0A  # the chunk ended on a blank line
+        out = []
+        for block in blocks:
+            if block.startswith(b"\n"):
+                block = block.lstrip(b"\n")  # more than one blank line in a row
+                if not block:
+                    continue
+            data = _block_data(block)
+            if data is not None:
+                out.append(data)
+        return out
+
+    def close(self) -> list[bytes]:
+        """End of stream: an event missing its final blank line is still delivered."""
+        if self._held_cr:
+            self._held_cr = False
+            out = self.feed(b"\n")  # a CR at the very end is a line end
+        else:
+            out = []
+        tail = b"".join(self._parts)
+        self._parts = []
+        self._last = 0
+        if not self._started:
+            tail, self._head = self._head, b""  # only part of a BOM ever arrived
+            self._started = True
+            if _BOM.startswith(tail):
+                tail = b""
+        tail = tail.strip(b"\n")
+        if tail:
+            data = _block_data(tail)
+            if data is not None:
+                out.append(data)
+        return out
+
+
+def decode_event(data: bytes) -> Event:
+    """One event from its ``data`` payload; raises :class:`MalformedEvent` if not understood."""
+    try:
+        payload: Any = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEvent(f"invalid JSON ({exc})") from None
+    if type(payload) is not dict:
+        raise MalformedEvent("the event is not a JSON object")
+    kind = payload.get("type")
+    if kind == "final":
+        return FinalEvent()  # whatever its content: the end of the stream is what matters
+    model = _MODELS.get(kind) if type(kind) is str else None
+    if model is None:
+        if type(kind) is not str:
+            raise MalformedEvent("the event has no `type`")
+        model = UnknownEvent
+    try:
+        return model.model_validate(payload)  # type: ignore[return-value]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise MalformedEvent(f"`{kind}` event: {where}: {first.get('msg')}") from None
+
+
+class EventStream:
+    """Async iterator of the typed events of a run stream's bytes; stops after ``final``.
+
+    ``dropped`` counts events that could not be understood; ``problems`` keeps the first few
+    reasons (for the UI); ``saw_final`` tells whether the stream ended properly.
+    """
+
+    MAX_PROBLEMS = 20
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = chunks
+        self.dropped = 0
+        self.problems: list[str] = []
+        self.saw_final = False
+        self.events = 0
+
+    def _drop(self, reason: str) -> None:
+        self.dropped += 1
+        if len(self.problems) < self.MAX_PROBLEMS:
+            self.problems.append(reason)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        decoder = SSEDecoder()
+        feed = decoder.feed
+        decode = decode_event
+        async for chunk in self._chunks:
+            for data in feed(chunk):
+                try:
+                    event = decode(data)
+                except MalformedEvent as exc:
+                    self._drop(str(exc))
+                    continue
+                self.events += 1
+                yield event
+                if type(event) is FinalEvent:
+                    self.saw_final = True
+                    return
+        for data in decoder.close():
+            try:
+                event = decode(data)
+            except MalformedEvent as exc:
+                self._drop(str(exc))
+                continue
+            self.events += 1
+            yield event
+            if type(event) is FinalEvent:
+                self.saw_final = True
+                return
