@@ -1,16 +1,297 @@
-"""The command line: the TUI by default, and the headless commands beside it."""
+"""The command line: the TUI by default, and the headless commands beside it.
+
+Kept import-light: `dusttui --help` must answer fast, so every heavy import (httpx, pydantic
+models, Textual, the engine) happens inside the command that needs it.
+"""
 
 from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
 from dusttui import __version__
 
+# Exit codes (ARCHITECTURE.md "Contracts").
+EXIT_OK, EXIT_RUN_ERRORED, EXIT_USAGE, EXIT_API, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
-@click.group(invoke_without_command=True)
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that choose the backend, on every command that talks to one."""
+    options = [
+        click.option("--profile", metavar="NAME", help="Use a profile from the config file."),
+        click.option(
+            "--local", is_flag=True, help="Use the embedded engine even if a profile is set."
+        ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="https://dust.tt, https://eu.dust.tt or a `dusttui serve` URL [env DUST_BASE_URL].",
+        ),
+        click.option("--workspace", metavar="WID", help="Workspace id [env DUST_WORKSPACE_ID]."),
+        click.option("--space", metavar="SID", help="Space id [env DUST_SPACE_ID]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _backend(ctx: click.Context, kwargs: dict[str, Any]):  # -> (Settings, Backend)
+    from dusttui.config import ConfigError, load_settings, resolve_backend
+
+    parent = ctx.find_root().params
+    pick = {
+        k: kwargs.pop(k, None) or parent.get(k)
+        for k in ("profile", "base_url", "workspace", "space")
+    }
+    local = bool(kwargs.pop("local", False) or parent.get("local"))
+    try:
+        settings = load_settings()
+        backend = resolve_backend(
+            settings,
+            profile=pick["profile"],
+            local=local,
+            base_url=pick["base_url"],
+            workspace=pick["workspace"],
+            space=pick["space"],
+        )
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    return settings, backend
+
+
+def fail(message: str, code: int) -> None:
+    """Print an error on stderr and exit with the contract's code."""
+    click.echo(f"dusttui: {message}", err=True)
+    sys.exit(code)
+
+
+def with_backend(func: Callable[..., int]) -> Callable[..., Any]:
+    """Resolve the backend from the options, run the command, exit with its code."""
+
+    @remote_options
+    @click.pass_context
+    @functools.wraps(func)
+    def wrapper(ctx: click.Context, **kwargs: Any) -> None:
+        settings, backend = _backend(ctx, kwargs)
+        from dusttui.headless import run_guarded
+
+        sys.exit(run_guarded(func, settings, backend, **kwargs))
+
+    return wrapper
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings=CONTEXT_SETTINGS,
+    epilog="With no command, opens the TUI. Docs: README.md · exit codes: 0 ok, 1 run errored, "
+    "2 usage/input, 3 API/connection/auth, 4 timeout, 130 interrupted.",
+)
 @click.version_option(__version__, prog_name="dusttui")
+@remote_options
 @click.pass_context
-def main(ctx: click.Context) -> None:
-    """dusttui — launch Dust app runs, watch every block live, explore every trace."""
-    if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+def main(ctx: click.Context, **kwargs: Any) -> None:
+    """dusttui — launch Dust app runs, watch every block live, explore every trace.
+
+    With nothing configured, the embedded engine serves its bundled demo apps.
+
+    \b
+    Examples:
+      dusttui                          # the TUI
+      dusttui run qa-demo --input '{"question": "What is 2+2?"}'
+      dusttui apps --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings, backend = _backend(ctx, dict(kwargs))
+    from dusttui.tui.app import run_tui
+
+    sys.exit(run_tui(settings, backend))
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print the apps as JSON on stdout.")
+@with_backend
+def apps(settings, backend, *, as_json: bool) -> int:
+    """List the apps of the workspace (or of the embedded engine).
+
+    \b
+    Example:
+      dusttui apps --json | jq '.[].name'
+    """
+    from dusttui.headless import cmd_apps
+
+    return cmd_apps(settings, backend, as_json=as_json)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("app")
+@click.option(
+    "--hash",
+    "spec_hash",
+    metavar="H|latest",
+    help="Specification hash (default: the app's saved one).",
+)
+@click.option(
+    "--config",
+    "config",
+    metavar="FILE|JSON",
+    help="Block config, a file or inline JSON (default: the saved config).",
+)
+@click.option(
+    "--input", "input_items", metavar="JSON", multiple=True, help="One input object (repeatable)."
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    metavar="FILE|-",
+    help="Inputs: JSON array, JSONL or CSV file; - reads stdin.",
+)
+@click.option(
+    "--stream",
+    "mode",
+    flag_value="stream",
+    default=True,
+    help="Follow the run on its event stream (default).",
+)
+@click.option("--poll", "mode", flag_value="poll", help="Create the run, then poll it.")
+@click.option(
+    "--blocking", "mode", flag_value="blocking", help="Wait for the whole run in one request."
+)
+@click.option(
+    "--block-filter", metavar="NAME", multiple=True, help="Keep only these blocks (blocking mode)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the final run as JSON on stdout.")
+@click.option(
+    "--jsonl", "as_jsonl", is_flag=True, help="Print each event as it arrives, then the final run."
+)
+@click.option(
+    "--timeout", type=float, metavar="SECONDS", help="Give up watching after this long (exit 4)."
+)
+@with_backend
+def run(settings, backend, **options: Any) -> int:
+    """Launch a run of APP (its sId or name) and follow it to its end.
+
+    \b
+    Examples:
+      dusttui run qa-demo --input '{"question": "What is 2+2?"}'
+      dusttui run flaky-demo --inputs inputs.jsonl --json > run.json
+      cat rows.csv | dusttui run my-app --inputs - --poll --timeout 600
+    """
+    from dusttui.headless import cmd_run
+
+    return cmd_run(settings, backend, **options)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("run_id")
+@click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on stdout.")
+@with_backend
+def get(settings, backend, *, run_id: str, app: str, as_json: bool) -> int:
+    """Fetch a run with all its traces.
+
+    \b
+    Example:
+      dusttui get 5be2f4c0… --app qa-demo --json
+    """
+    from dusttui.headless import cmd_get
+
+    return cmd_get(settings, backend, run_id=run_id, app=app, as_json=as_json)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("run_id")
+@click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
+@click.option("--json", "as_json", is_flag=True, help="Print only the final run as JSON on stdout.")
+@click.option(
+    "--timeout", type=float, metavar="SECONDS", help="Give up watching after this long (exit 4)."
+)
+@with_backend
+def watch(settings, backend, *, run_id: str, app: str, as_json: bool, timeout: float | None) -> int:
+    """Follow a running run (by polling) until it ends.
+
+    \b
+    Example:
+      dusttui watch 5be2f4c0… --app qa-demo
+    """
+    from dusttui.headless import cmd_watch
+
+    return cmd_watch(settings, backend, run_id=run_id, app=app, as_json=as_json, timeout=timeout)
+
+
+@main.command("hash", context_settings=CONTEXT_SETTINGS)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def hash_command(file: Path) -> None:
+    """Print the specification_hash of a .dust file.
+
+    \b
+    Example:
+      dusttui hash my-app.dust
+    """
+    from dusttui.engine.spec import SpecError, parse_spec
+
+    try:
+        spec = parse_spec(file.read_text(encoding="utf-8"))
+    except SpecError as exc:
+        fail(f"{file}: {exc}", EXIT_USAGE)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{file}: cannot be read: {exc}", EXIT_USAGE)
+    click.echo(spec.hash)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", default=8787, show_default=True, type=int, help="Port to bind (0: any free port)."
+)
+@click.option(
+    "--apps",
+    "apps_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of NAME.dust apps (added to the demo apps).",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite database (default: in the data dir).",
+)
+@click.option("--allow-network", is_flag=True, help="Let `curl` blocks make real HTTP requests.")
+def serve(
+    host: str, port: int, apps_dir: Path | None, db_path: Path | None, allow_network: bool
+) -> None:
+    """Serve the Dust runs API locally (the embedded engine), for the SDK, curl or dusttui.
+
+    \b
+    Example:
+      dusttui serve --apps ./my-apps --port 8787
+      DUST_BASE_URL=http://127.0.0.1:8787 DUST_WORKSPACE_ID=local dusttui apps
+    """
+    from dusttui.headless import cmd_serve
+
+    sys.exit(
+        cmd_serve(
+            host=host, port=port, apps_dir=apps_dir, db_path=db_path, allow_network=allow_network
+        )
+    )
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("what", type=click.Choice(["config", "data", "themes"]))
+def locate(what: str) -> None:
+    """Print where dusttui keeps its config file, its data or the user's themes.
+
+    \b
+    Example:
+      $EDITOR "$(dusttui locate config)"
+    """
+    from dusttui.config import config_path, data_dir, themes_dir
+
+    click.echo({"config": config_path, "data": data_dir, "themes": themes_dir}[what]())
