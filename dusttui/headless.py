@@ -443,19 +443,40 @@ def summary(state: Any) -> str:
 def cmd_serve(
     *, host: str, port: int, apps_dir: Path | None, db_path: Path | None, allow_network: bool
 ) -> int:
+    """`dusttui serve`: the engine in the foreground until Ctrl-C."""
     from dusttui.engine import embedded
+    from dusttui.engine.auth import ServerKeyError
+    from dusttui.session import engine_data_dir
+
+    def ready(info: Any) -> None:
+        where = f"in {info.key.path}" if info.key.path else "from DUSTTUI_SERVER_KEY"
+        click.echo(f"dusttui engine listening on {info.url}", err=True)
+        click.echo(f"  API key: {where} (send it as `Authorization: Bearer <key>`)", err=True)
+        click.echo(f"  database: {info.db_path}", err=True)
+        click.echo("  apps: " + ", ".join(str(d) for d in info.apps_dirs), err=True)
+        for run_id in info.recovered:
+            click.echo(f"  run {run_id} was interrupted by the last stop: marked errored", err=True)
+        click.echo(
+            f"  try: DUST_BASE_URL={info.url} DUST_WORKSPACE_ID=local "
+            "DUST_API_KEY=<key> dusttui apps",
+            err=True,
+        )
 
     try:
-        return embedded.serve_forever(
-            host=host,
-            port=port,
-            apps_dir=apps_dir,
-            db_path=db_path,
+        embedded.serve(
+            host,
+            port,
+            apps_dir,
+            db_path,
+            data_dir=engine_data_dir(),
             allow_network=allow_network,
-            announce=lambda message: click.echo(message, err=True),
+            on_ready=ready,
+            log_level="warning",
+            access_log=False,
         )
     except KeyboardInterrupt:
         return EXIT_OK
-    except (ValueError, OSError) as exc:
+    except (embedded.EngineStartError, ServerKeyError, ValueError, OSError) as exc:
         err(str(exc))
         return EXIT_USAGE
+    return EXIT_OK
