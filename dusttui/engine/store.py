@@ -1,0 +1,307 @@
+"""The engine's SQLite store (WAL): apps' stable ids, every spec text by hash, runs, the LLM cache.
+
+All methods are synchronous and thread-safe (one connection behind a lock); the server calls them
+through ``asyncio.to_thread`` so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+INTERRUPTED_MESSAGE = (
+    "Run interrupted: the engine stopped (crashed or was killed) while this run was running; "
+    "it was marked errored when the engine started again."
+)
+STOPPED_MESSAGE = "Run interrupted: the engine was stopped while this run was running."
+
+# Store instances alive in this process: a running run owned by one of them is not an orphan.
+_LIVE_OWNERS: set[str] = set()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS apps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS specs (
+    app TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (app, hash)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    app TEXT NOT NULL,
+    run_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    specification_hash TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    run_json BLOB NOT NULL,
+    listing_json BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_app ON runs (app, created DESC);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    created INTEGER NOT NULL
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or has an unexpected shape; the message says which file."""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One row of the runs table, with its wire JSON still encoded."""
+
+    run_id: str
+    app: str
+    status: str
+    run_json: bytes
+    listing_json: bytes
+
+
+def now_ms() -> int:
+    """Unix epoch milliseconds, as the protocol writes `created`."""
+    return time.time_ns() // 1_000_000
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def mark_interrupted(run: dict[str, Any], message: str) -> dict[str, Any]:
+    """The wire run of a run that will never finish: errored, with `error` saying why."""
+    status = run.setdefault("status", {})
+    status["run"] = "errored"
+    for block in status.get("blocks") or []:
+        if block.get("status") == "running":
+            block["status"] = "errored"
+    run["results"] = None
+    run["error"] = message
+    return run
+
+
+class Store:
+    """The engine's database file. ``Store(path)`` creates it (and its folder) when missing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=10
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self._db.close()
+                raise StoreError(
+                    f"{self.path} was written by a newer dusttui (schema {version}); "
+                    "upgrade dusttui or use another --db file."
+                )
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            with contextlib.suppress(Exception):
+                self._db.close()
+            raise StoreError(f"Cannot open the engine database {self.path}: {exc}") from exc
+        _LIVE_OWNERS.add(self.owner)
+
+    def close(self) -> None:
+        """Close the connection; this store's running runs become orphans for the next start."""
+        _LIVE_OWNERS.discard(self.owner)
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ apps and specs
+
+    def app_id(self, name: str) -> int:
+        """The app's integer id: assigned the first time the name is seen, then never changes."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO apps (name, created) VALUES (?, ?)", (name, now_ms())
+            )
+            row = self._db.execute("SELECT id FROM apps WHERE name = ?", (name,)).fetchone()
+        return int(row[0])
+
+    def save_spec(self, app: str, spec_hash: str, text: str) -> None:
+        """Remember a specification text, so its hash stays runnable after the file changes."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO specs (app, hash, text, created) VALUES (?, ?, ?, ?)",
+                (app, spec_hash, text, now_ms()),
+            )
+
+    def load_spec(self, app: str, spec_hash: str) -> str | None:
+        """The specification text of an app for a hash, or None when never seen."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text FROM specs WHERE app = ? AND hash = ?", (app, spec_hash)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    # ------------------------------------------------------------------ runs
+
+    def insert_run(
+        self,
+        *,
+        run_id: str,
+        app: str,
+        run_type: str,
+        created: int,
+        specification_hash: str,
+        status: str,
+        run_json: bytes,
+        listing_json: bytes,
+    ) -> None:
+        """Record a new run (owned by this store until it ends)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs (run_id, app, run_type, status, created, specification_hash,"
+                " owner, run_json, listing_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    app,
+                    run_type,
+                    status,
+                    created,
+                    specification_hash,
+                    self.owner,
+                    run_json,
+                    listing_json,
+                ),
+            )
+
+    def update_run(self, run_id: str, status: str, run_json: bytes, listing_json: bytes) -> None:
+        """Replace a run's status and JSON with a newer snapshot."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status = ?, run_json = ?, listing_json = ? WHERE run_id = ?",
+                (status, run_json, listing_json, run_id),
+            )
+
+    def get_run(self, app: str, run_id: str) -> StoredRun | None:
+        """A run of an app by id, or None (a run of another app is not found either)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id, app, status, run_json, listing_json FROM runs"
+                " WHERE run_id = ? AND app = ?",
+                (run_id, app),
+            ).fetchone()
+        return None if row is None else StoredRun(*row)
+
+    def list_runs(
+        self, app: str, *, limit: int, offset: int, run_type: str | None = None
+    ) -> tuple[list[StoredRun], int]:
+        """An app's runs, newest first, one page of them, and how many there are in all."""
+        where, args = "app = ?", [app]
+        if run_type is not None:
+            where += " AND run_type = ?"
+            args.append(run_type)
+        with self._lock:
+            total = self._db.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", args).fetchone()
+            rows = self._db.execute(
+                "SELECT run_id, app, status, run_json, listing_json FROM runs"
+                f" WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return [StoredRun(*row) for row in rows], int(total[0])
+
+    def recover_interrupted(self, message: str = INTERRUPTED_MESSAGE) -> list[str]:
+        """Mark errored every run left `running` by an engine that no longer exists; their ids."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, owner, run_json, listing_json FROM runs WHERE status = 'running'"
+            ).fetchall()
+        orphans = [row for row in rows if self._is_orphan(row[1])]
+        for run_id, _owner, run_json, listing_json in orphans:
+            self._finish_interrupted(run_id, run_json, listing_json, message)
+        return [row[0] for row in orphans]
+
+    def interrupt_owned(self, message: str = STOPPED_MESSAGE) -> list[str]:
+        """Mark errored this store's own running runs (the engine is stopping); their ids."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, run_json, listing_json FROM runs"
+                " WHERE status = 'running' AND owner = ?",
+                (self.owner,),
+            ).fetchall()
+        for run_id, run_json, listing_json in rows:
+            self._finish_interrupted(run_id, run_json, listing_json, message)
+        return [row[0] for row in rows]
+
+    def _finish_interrupted(
+        self, run_id: str, run_json: bytes, listing_json: bytes, message: str
+    ) -> None:
+        run = mark_interrupted(orjson.loads(run_json), message)
+        listing = mark_interrupted(orjson.loads(listing_json), message)
+        self.update_run(run_id, "errored", orjson.dumps(run), orjson.dumps(listing))
+
+    def _is_orphan(self, owner: str) -> bool:
+        pid_text, _, _ = owner.partition(":")
+        if owner in _LIVE_OWNERS:
+            return False
+        if pid_text.isdigit() and int(pid_text) != os.getpid():
+            return not _pid_alive(int(pid_text))
+        return True
+
+    # ------------------------------------------------------------------ LLM cache
+
+    def cache_get(self, key: str) -> bytes | None:
+        """A cached LLM answer (encoded JSON) or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM llm_cache WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def cache_put(self, key: str, value: bytes) -> None:
+        """Store (or replace) a cached LLM answer."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, value, created) VALUES (?, ?, ?)",
+                (key, value, now_ms()),
+            )
+
+
+class SqliteLLMCache:
+    """The LLMCache of EngineContext backed by the store: answers survive restarts."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, key: str) -> dict | None:
+        """The cached answer for `key`, or None."""
+        raw = await asyncio.to_thread(self._store.cache_get, key)
+        return None if raw is None else orjson.loads(raw)
+
+    async def put(self, key: str, value: dict) -> None:
+        """Keep `value` as the answer for `key`."""
+        await asyncio.to_thread(self._store.cache_put, key, orjson.dumps(value))
