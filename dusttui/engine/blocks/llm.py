@@ -1,0 +1,53 @@
+"""`llm` block: a prompt built from the state, completed by the configured provider.
+
+Value `{prompt: {text}, completion: {text}}`, meta `{token_usage}`; with `use_stream` the completion
+arrives as `tokens` events routed by input index and map iteration.
+"""
+
+from __future__ import annotations
+
+from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
+from dusttui.engine.blocks.model import generate, read_model_config, usage_meta
+from dusttui.engine.blocks.text import few_shot_texts, render_field
+from dusttui.engine.providers import GenerationRequest
+
+STREAMED = frozenset({"tokens"})
+
+
+def build_prompt(call: BlockCall) -> str:
+    """few_shot_preprompt, then `few_shot_count` examples, then prompt (core's order)."""
+    block, state = call.block, call.env.state
+    parts: list[str] = []
+    if block.get("few_shot_preprompt") is not None:
+        parts.append(render_field(block.get("few_shot_preprompt"), "prompt", state))
+    if block.get("few_shot_prompt") is not None:
+        count = block.get("few_shot_count")
+        if count is None:
+            raise BlockError("If `few_shot_prompt` is defined, `few_shot_count` is required")
+        parts.extend(few_shot_texts(block.get("few_shot_prompt"), state)[: int(count)])
+    if block.get("prompt") is not None:
+        parts.append(render_field(block.get("prompt"), "prompt", state))
+    return "".join(parts).replace("<DUST_TRIPLE_BACKTICKS>", "```")
+
+
+async def execute(call: BlockCall) -> BlockResult:
+    """Complete the prompt; errors are core's texts (missing config, templates, provider)."""
+    mc = read_model_config(call)
+    prompt = build_prompt(call)
+    block = call.block
+    request = GenerationRequest(
+        model_id=mc.model_id,
+        messages=[{"role": "user", "content": prompt}],
+        temperature=mc.temperature
+        if mc.temperature is not None
+        else float(block.get("temperature")),
+        max_tokens=block.get("max_tokens"),
+        stop=list(block.get("stop") or []),
+        top_p=block.get("top_p"),
+        frequency_penalty=block.get("frequency_penalty"),
+        presence_penalty=block.get("presence_penalty"),
+        response_format=mc.raw.get("response_format"),
+    )
+    generation = await generate(call, mc, request, STREAMED)
+    value = {"prompt": {"text": prompt}, "completion": {"text": generation.text}}
+    return BlockResult(value, usage_meta(generation))

@@ -1,0 +1,108 @@
+"""What a run needs from its surroundings: providers, datasets, cache, sandbox, secrets, network.
+
+The server builds one :class:`EngineContext` and hands it to every run; tests build their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from blake3 import blake3
+
+from dusttui.engine.providers import ProviderRegistry
+
+BUNDLED_DATASETS_DIR = Path(__file__).parent / "apps" / "datasets"
+
+
+class LLMCache(Protocol):
+    """Where `use_cache` answers come from (llm, chat and curl blocks)."""
+
+    async def get(self, key: str) -> dict | None: ...
+
+    async def put(self, key: str, value: dict) -> None: ...
+
+
+class MemoryLLMCache:
+    """An in-process cache: good for tests and one-off runs (the server passes a SQLite one)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict] = {}
+
+    async def get(self, key: str) -> dict | None:
+        return self._data.get(key)
+
+    async def put(self, key: str, value: dict) -> None:
+        self._data[key] = value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def dataset_hash(records: Iterable[Any]) -> str:
+    """The version hash of a dataset: blake3 over each record's compact JSON (keys sorted)."""
+    hasher = blake3()
+    for record in records:
+        text = json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        hasher.update(text.encode())
+    return hasher.hexdigest()
+
+
+class DatasetDirs:
+    """Datasets stored beside the apps: ``DIR/DATASET_ID.jsonl``, one JSON object per line.
+
+    A ``data`` block names the dataset and its version hash (see :func:`dataset_hash`); the hash
+    ``latest`` also matches, for hand-written apps.
+    """
+
+    def __init__(self, dirs: Iterable[Path | str]) -> None:
+        self.dirs = [Path(d) for d in dirs]
+
+    def load(self, dataset_id: str) -> list[Any] | None:
+        """All records of a dataset, or None if no directory has it."""
+        if not dataset_id or "/" in dataset_id or "\\" in dataset_id or dataset_id.startswith("."):
+            return None
+        for d in self.dirs:
+            path = d / f"{dataset_id}.jsonl"
+            if path.is_file():
+                lines = path.read_text(encoding="utf-8").splitlines()
+                return [json.loads(line) for line in lines if line.strip()]
+        return None
+
+    def __call__(self, dataset_id: str, version: str) -> list[Any] | None:
+        records = self.load(dataset_id)
+        if records is None:
+            return None
+        if version in ("latest", dataset_hash(records)):
+            return records
+        return None
+
+
+@dataclass
+class EngineContext:
+    """Everything a run may use besides its spec, config and inputs."""
+
+    providers: ProviderRegistry = field(default_factory=ProviderRegistry.from_env)
+    # (dataset_id, hash) -> records, or None when that version is unknown.
+    datasets: Callable[[str, str], list[Any] | None] = field(
+        default_factory=lambda: DatasetDirs([BUNDLED_DATASETS_DIR])
+    )
+    # curl blocks make real HTTP requests only when this is true.
+    allow_network: bool = False
+    cache: LLMCache = field(default_factory=MemoryLLMCache)
+    js: Any = None  # a dusttui.engine.js.JSExecutor; created on first use when None
+    secrets: dict[str, str] = field(default_factory=dict)
+    # Seconds between two streamed tokens of the offline provider (0 in tests).
+    token_delay: float = 0.02
+    http_timeout: float = 30.0
+
+    def executor(self) -> Any:
+        """The JavaScript sandbox, created on first use."""
+        if self.js is None:
+            from dusttui.engine.js import JSExecutor
+
+            self.js = JSExecutor()
+        return self.js
