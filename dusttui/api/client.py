@@ -356,7 +356,8 @@ class DustClient:
             app_id, specification_hash, config, inputs, stream=True
         )
         request.headers["Accept"] = "text/event-stream"
-        request.extensions["timeout"] = httpx.Timeout(self.timeout, read=idle_timeout).as_dict()
+        # No read limit at the transport: the idle limit below also works on any transport.
+        request.extensions["timeout"] = httpx.Timeout(self.timeout, read=None).as_dict()
         response = await self._send(request, idempotent=False, stream=True)
         try:
             ctype = response.headers.get("content-type", "")
@@ -366,15 +367,27 @@ class DustClient:
                     f"Expected an event stream but the server sent {ctype or 'no content type'}.",
                     status=response.status_code,
                 )
-            yield EventStream(self._guarded_bytes(response))
+            yield EventStream(self._guarded_bytes(response, idle_timeout))
         finally:
             await response.aclose()
 
-    async def _guarded_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]:
-        """The body's raw chunks, with transport failures mapped to our errors."""
+    async def _guarded_bytes(
+        self, response: httpx.Response, idle_timeout: float | None
+    ) -> AsyncIterator[bytes]:
+        """The body's chunks; transport failures and silence past the idle limit become ours."""
+        chunks = response.aiter_bytes().__aiter__()
         try:
-            async for chunk in response.aiter_raw():
+            while True:
+                try:
+                    async with asyncio.timeout(idle_timeout):
+                        chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    return
                 yield chunk
+        except TimeoutError:
+            raise DustTimeoutError(
+                f"The stream was silent for more than {idle_timeout:g} s."
+            ) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, response.request) from exc
 

@@ -72,3 +72,33 @@ def make_client(
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
+
+
+class ScriptedServer:
+    """A scripted Dust API: POST answers with ``post`` (a stream or a run), GETs with ``gets``.
+
+    ``gets`` are served in order, the last one repeated; an item may be a run envelope (dict),
+    an ``httpx.Response`` or an exception to raise.
+    """
+
+    def __init__(self, post: Callable[[], httpx.Response], gets: list[Any] | None = None) -> None:
+        self.post = post
+        self.gets = list(gets or [])
+        self.requests: list[tuple[str, str]] = []
+        self.bodies: list[dict[str, Any]] = []
+
+    @property
+    def get_count(self) -> int:
+        return sum(1 for method, _ in self.requests if method == "GET")
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append((request.method, request.url.path))
+        if request.method == "POST":
+            self.bodies.append(json.loads(request.content))
+            return self.post()
+        answer = self.gets[min(self.get_count - 1, len(self.gets) - 1)]
+        if isinstance(answer, BaseException):
+            raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        return httpx.Response(200, json=answer)

@@ -1,0 +1,214 @@
+"""watch_run: one async iterator that owns a run's life, from creation to the server's final word.
+
+Streamed runs are followed on the stream. If the stream breaks, goes idle past ``idle_timeout``,
+or ends without ``final`` (or without the run leaving ``running``), the watch switches to polling
+``GET`` with backoff (``poll_initial`` doubling up to ``poll_max``) until the run leaves
+``running``. It always ends with a GET reconciled into the state, so the final state is the
+server's own. Non-streamed runs are followed by polling; blocking runs wait for the full answer.
+
+Each :class:`WatchUpdate` carries the (shared, mutable) :class:`RunState`, the connection kind
+for the status line, the event just applied (streaming only), and the malformed-event count::
+
+    async for update in watch_run(client, app, request=(spec_hash, config, inputs)):
+        render(update.state, update.connection)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from dusttui.api.client import DustClient
+from dusttui.api.errors import (
+    DustConnectionError,
+    DustError,
+    DustTimeoutError,
+    RateLimitedError,
+    ServerError,
+    StreamProtocolError,
+)
+from dusttui.api.models import Event
+from dusttui.api.sse import EventStream
+from dusttui.api.state import RunState
+
+__all__ = ["Connection", "RunRequest", "WatchMode", "WatchUpdate", "watch_run"]
+
+WatchMode = Literal["stream", "poll", "blocking"]
+RunRequest = tuple[str, dict[str, Any], list[Any]]  # (specification_hash, config, inputs)
+
+# Failures worth waiting out while polling; anything else (auth, not found...) is final.
+_TRANSIENT = (DustConnectionError, DustTimeoutError, ServerError, RateLimitedError)
+
+
+class Connection(StrEnum):
+    """How the watch is following the run, for the UI's status line."""
+
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    POLLING = "polling"
+    RECONNECTING = "reconnecting"
+    DONE = "done"
+
+
+@dataclass(slots=True)
+class WatchUpdate:
+    """One step of a watch. ``state`` is the same object on every update (it is mutated)."""
+
+    state: RunState
+    connection: Connection
+    event: Event | None = None
+    dropped_events: int = 0
+    problems: list[str] = field(default_factory=list)  # why events were dropped (first few)
+    note: str | None = None  # why the connection changed, in a sentence
+    error: DustError | None = None  # the transient failure being waited out (RECONNECTING)
+
+
+@dataclass(slots=True)
+class _Poller:
+    client: DustClient
+    app_id: str
+    state: RunState
+    initial: float
+    maximum: float
+    max_failures: int
+    sleep: Callable[[float], Awaitable[None]]
+    dropped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    async def run(self, *, announce: str | None) -> AsyncIterator[WatchUpdate]:
+        """GET until the run leaves ``running``; yields on change and on trouble."""
+        state = self.state
+        assert state.run_id is not None
+        delay = self.initial
+        wait = 0.0
+        failures = 0
+        if announce is not None:
+            yield self.update(Connection.POLLING, note=announce)
+        while True:
+            if wait:
+                await self.sleep(wait)
+            try:
+                run = await self.client.get_run(self.app_id, state.run_id)
+            except _TRANSIENT as exc:
+                failures += 1
+                if failures > self.max_failures:
+                    raise
+                yield self.update(Connection.RECONNECTING, error=exc, note=exc.user_message)
+                wait, delay = delay, min(delay * 2, self.maximum)
+                continue
+            recovering = failures > 0
+            failures = 0
+            changed = state.apply_run(run)
+            if run.status.run != "running":
+                return
+            if changed or recovering:
+                yield self.update(Connection.POLLING)
+            wait, delay = delay, min(delay * 2, self.maximum)
+
+    def update(self, connection: Connection, **kw: Any) -> WatchUpdate:
+        return WatchUpdate(self.state, connection, None, self.dropped, self.problems, **kw)
+
+
+async def watch_run(
+    client: DustClient,
+    app_id: str,
+    *,
+    request: RunRequest | None = None,
+    run_id: str | None = None,
+    mode: WatchMode = "stream",
+    block_filter: list[str] | None = None,
+    state: RunState | None = None,
+    idle_timeout: float | None = 60.0,
+    poll_initial: float = 0.25,
+    poll_max: float = 2.0,
+    max_poll_failures: int = 8,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[WatchUpdate]:
+    """Create (``request``) or open (``run_id``) a run and follow it until it ends.
+
+    ``mode``: ``stream`` (SSE, polling fallback), ``poll`` (non-blocking create, then GET) or
+    ``blocking`` (one long POST; ``block_filter`` applies). Errors that end the watch are raised
+    as :class:`DustError` subclasses; a run refused before it started ends with
+    ``state.prerun_error`` set (see ``PrerunError.as_exception``). The last update has
+    ``connection == Connection.DONE``.
+    """
+    if (request is None) == (run_id is None):
+        raise ValueError("Give either a run request or a run id to watch.")
+    if state is None:
+        spec, config = (request[0], request[1]) if request else (None, None)
+        state = RunState(
+            specification_hash=None if spec == "latest" else spec, config=config, run_id=run_id
+        )
+    poller = _Poller(client, app_id, state, poll_initial, poll_max, max_poll_failures, sleep)
+
+    if request is None:  # an existing run: there is no stream to join, only GETs
+        yield poller.update(Connection.CONNECTING)
+        async for update in poller.run(announce=None):
+            yield update
+        yield poller.update(Connection.DONE)
+        return
+
+    spec, config, inputs = request
+    yield poller.update(Connection.CONNECTING)
+    if mode == "blocking":
+        run = await client.create_run(
+            app_id, spec, config, inputs, blocking=True, block_filter=block_filter
+        )
+        state.apply_run(run)
+        if block_filter is None:  # the GET is the canonical form (a filtered answer is not)
+            async for update in poller.run(announce=None):
+                yield update
+        yield poller.update(Connection.DONE)
+        return
+    if mode == "poll":
+        state.apply_run(await client.create_run(app_id, spec, config, inputs))
+        yield poller.update(Connection.POLLING)
+        async for update in poller.run(announce=None):
+            yield update
+        yield poller.update(Connection.DONE)
+        return
+    if mode != "stream":
+        raise ValueError(f"Unknown watch mode {mode!r}: use stream, poll or blocking.")
+
+    broke: DustError | None = None
+    stream: EventStream | None = None
+    try:
+        async with client.stream_run(
+            app_id, spec, config, inputs, idle_timeout=idle_timeout
+        ) as stream:
+            poller.problems = stream.problems
+            apply = state.apply
+            async for event in stream:
+                apply(event)
+                yield WatchUpdate(
+                    state, Connection.STREAMING, event, stream.dropped, stream.problems
+                )
+    except (DustConnectionError, DustTimeoutError, StreamProtocolError) as exc:
+        if state.run_id is None:
+            raise
+        broke = exc
+    saw_final = stream is not None and stream.saw_final
+    if stream is not None:
+        poller.dropped = stream.dropped
+
+    if state.prerun_error is not None:
+        yield poller.update(Connection.DONE)
+        return
+    if state.run_id is None:
+        raise StreamProtocolError(
+            "The stream ended before the run started (no run id arrived); the run may not exist."
+        )
+    if broke is not None:
+        note = f"The stream broke ({broke.user_message}); following the run by polling."
+    elif not saw_final:
+        note = "The stream ended early; following the run by polling."
+    elif state.status == "running":
+        note = "The stream ended while the run was still running; following it by polling."
+    else:
+        note = None  # a clean end: the last GET below only confirms it
+    async for update in poller.run(announce=note):
+        yield update
+    yield poller.update(Connection.DONE)
