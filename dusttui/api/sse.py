@@ -15,6 +15,7 @@ Two layers:
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
@@ -169,7 +170,10 @@ def decode_event(data: bytes) -> Event:
     try:
         payload: Any = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise MalformedEvent(f"invalid JSON ({exc})") from None
+        try:  # orjson refuses integers beyond 64 bits, the stdlib does not
+            payload = json.loads(data)
+        except (ValueError, RecursionError):
+            raise MalformedEvent(f"invalid JSON ({exc})") from None
     if type(payload) is not dict:
         raise MalformedEvent("the event is not a JSON object")
     kind = payload.get("type")
