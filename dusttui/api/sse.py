@@ -170,7 +170,7 @@ def decode_event(data: bytes) -> Event:
     try:
         payload: Any = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        try:  # orjson refuses integers beyond 64 bits, the stdlib does not
+        try:  # orjson refuses lone surrogate escapes, the stdlib does not
             payload = json.loads(data)
         except (ValueError, RecursionError):
             raise MalformedEvent(f"invalid JSON ({exc})") from None

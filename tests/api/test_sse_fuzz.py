@@ -152,9 +152,10 @@ def test_bom_is_skipped_even_when_split():
         assert ours([data[:cut], data[cut:]]) == [b"1"]
 
 
-def test_integers_beyond_64_bits_are_kept():
+def test_json_that_orjson_refuses_is_still_read():
+    # A lone surrogate escape is valid JSON text (JavaScript's JSON.stringify can emit it).
     event = decode_event(
-        b'{"type":"block_execution","content":{"block_type":"code","block_name":"BIG",'
-        b'"execution":[[{"value":123456789012345678901234567890,"error":null,"meta":null}]]}}'
+        b'{"type":"tokens","content":{"block_type":"llm","block_name":"M","input_index":0,'
+        b'"map":null,"tokens":{"text":"\\ud83d"}}}'
     )
-    assert event.content.execution[0][0].value == 123456789012345678901234567890
+    assert event.content.tokens.text == "\ud83d"
