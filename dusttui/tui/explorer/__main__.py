@@ -1,0 +1,31 @@
+"""``python -m dusttui.tui.explorer RUN.json``: explore a saved run (a GET answer) in the terminal."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dusttui.api.models import RunEnvelope
+from dusttui.tui.explorer.app import ExplorerApp
+
+
+def main(argv: list[str]) -> int:
+    """Load a run file and open the explorer on it."""
+    if len(argv) != 1:
+        print("usage: python -m dusttui.tui.explorer RUN.json", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    try:
+        run = RunEnvelope.model_validate_json(path.read_bytes()).run
+    except OSError as exc:
+        print(f"Cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"{path} is not a run (a GET .../runs/ID answer): {exc}", file=sys.stderr)
+        return 2
+    ExplorerApp(run).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

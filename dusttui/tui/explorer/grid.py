@@ -1,0 +1,171 @@
+"""The grid: inputs × blocks, one status cell each, drawn line by line on demand.
+
+A loop block's cell counts successes and errors over its iterations. Enter opens the cell's
+execution in the tree.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from dusttui.tui.explorer.data import Pos, TraceData
+from dusttui.tui.explorer.summary import grid_cell, input_label
+
+LABEL_WIDTH = 28
+
+
+class TraceGrid(ScrollView, can_focus=True):
+    """Inputs down, blocks across; a header line stays on top."""
+
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "Up", show=False),
+        Binding("down", "move(1, 0)", "Down", show=False),
+        Binding("left", "move(0, -1)", "Left", show=False),
+        Binding("right", "move(0, 1)", "Right", show=False),
+        Binding("pageup", "move(-20, 0)", "Page up", show=False),
+        Binding("pagedown", "move(20, 0)", "Page down", show=False),
+        Binding("home", "move(-1000000000, 0)", "First", show=False),
+        Binding("end", "move(1000000000, 0)", "Last", show=False),
+        Binding(
+            "enter",
+            "open",
+            "Open in tree",
+            id="explorer.grid.open",
+            tooltip="Open this execution in the tree",
+        ),
+    ]
+    COMPONENT_CLASSES = {
+        "trace-grid--ok",
+        "trace-grid--err",
+        "trace-grid--running",
+        "trace-grid--none",
+        "trace-grid--header",
+        "trace-grid--cursor",
+    }
+    DEFAULT_CSS = """
+    TraceGrid { height: 1fr; }
+    TraceGrid > .trace-grid--ok { color: $block-succeeded; }
+    TraceGrid > .trace-grid--err { color: $block-errored; text-style: bold; }
+    TraceGrid > .trace-grid--running { color: $block-running; }
+    TraceGrid > .trace-grid--none { color: $text-muted; }
+    TraceGrid > .trace-grid--header { text-style: bold; background: $boost; }
+    TraceGrid > .trace-grid--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    """
+
+    class CellOpened(Message):
+        """Enter on a cell: open this execution in the tree."""
+
+        def __init__(self, pos: Pos) -> None:
+            self.pos = pos
+            super().__init__()
+
+    def __init__(self, data: TraceData, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.trace = data
+        self.row = 0
+        self.col = 0
+        self._widths: list[int] = []
+        self._layout()
+
+    def _layout(self) -> None:
+        self._widths = [
+            max(5, len(info.name) + 1, len(info.block_type) + 1) for info in self.trace.blocks
+        ]
+        width = LABEL_WIDTH + sum(w + 1 for w in self._widths)
+        self.virtual_size = Size(width, self.trace.num_inputs + 1)
+
+    def sync(self, data: TraceData) -> None:
+        """Take a newer snapshot; the cursor stays on the same cell."""
+        self.trace = data
+        self._layout()
+        self.refresh()
+
+    @property
+    def cursor_pos(self) -> Pos | None:
+        """The execution under the cursor (first iteration for loop cells)."""
+        if not self.trace.blocks or self.trace.num_inputs == 0:
+            return None
+        cell = grid_cell(self.trace, self.col, self.row)
+        return (self.col, cell.input_index, 0)
+
+    def action_move(self, drow: int, dcol: int) -> None:
+        """Move the cursor, keeping it on screen."""
+        rows, cols = self.trace.num_inputs, len(self.trace.blocks)
+        self.row = max(0, min(rows - 1, self.row + drow))
+        self.col = max(0, min(cols - 1, self.col + dcol))
+        top = self.scroll_offset.y
+        height = max(1, self.size.height - 1)
+        if self.row < top:
+            self.scroll_to(y=self.row, animate=False)
+        elif self.row >= top + height:
+            self.scroll_to(y=self.row - height + 1, animate=False)
+        self.refresh()
+
+    def move_to(self, b: int, i: int) -> None:
+        """Put the cursor on block ``b``, input ``i``."""
+        self.action_move(i - self.row, b - self.col)
+
+    def action_open(self) -> None:
+        """Ask the screen to open the cell in the tree."""
+        pos = self.cursor_pos
+        if pos is not None:
+            self.post_message(self.CellOpened(pos))
+
+    def on_click(self, event: events.Click) -> None:
+        """Click a cell to put the cursor there; click it again to open it."""
+        row = event.y + self.scroll_offset.y - 1
+        x = event.x + self.scroll_offset.x - LABEL_WIDTH
+        if row < 0 or x < 0:
+            return
+        for b, w in enumerate(self._widths):
+            if x < w + 1:
+                if (row, b) == (self.row, self.col):
+                    self.action_open()
+                else:
+                    self.move_to(b, row)
+                return
+            x -= w + 1
+
+    def render_line(self, y: int) -> Strip:
+        """Line 0 is the header; the others are inputs from the scroll offset down."""
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            segments = self._header(base)
+        else:
+            i = y - 1 + scroll_y
+            if i >= self.trace.num_inputs:
+                return Strip.blank(width, base)
+            segments = self._row(i, base)
+        strip = Strip(segments).crop(scroll_x, scroll_x + width)
+        return strip.extend_cell_length(width, base) if strip.cell_length < width else strip
+
+    def _header(self, base: Style) -> list[Segment]:
+        style = base + self.get_component_rich_style("trace-grid--header", partial=True)
+        segments = [Segment("input".ljust(LABEL_WIDTH), style)]
+        for info, w in zip(self.trace.blocks, self._widths, strict=False):
+            segments.append(Segment(info.name[:w].ljust(w) + " ", style))
+        return segments
+
+    def _row(self, i: int, base: Style) -> list[Segment]:
+        comp = self.get_component_rich_style
+        label = input_label(self.trace, i, LABEL_WIDTH - 6)
+        label = label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
+        segments = [Segment(label, base)]
+        cursor = comp("trace-grid--cursor", partial=True)
+        for b, w in enumerate(self._widths):
+            cell = grid_cell(self.trace, b, i)
+            style = base + comp(f"trace-grid--{cell.kind}", partial=True)
+            if (i, b) == (self.row, self.col):
+                style += cursor
+            segments.append(Segment(cell.text[:w].center(w), style))
+            segments.append(Segment(" ", base))
+        return segments

@@ -1,0 +1,405 @@
+"""The lazy trace tree: block → input → iteration, loaded in chunks with "N more" nodes.
+
+No node exists for an execution until its parent is opened; a level holds at most ``CHUNK`` new
+nodes per load, and the rest sit in a "N more" gap node that loads on demand (or around the target
+of a jump). Live updates only add nodes and relabel, so the cursor and expanded nodes stay put.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from dusttui.tui.explorer.data import Pos, TraceData, row_counts
+from dusttui.tui.explorer.jsonpath import preview
+from dusttui.tui.explorer.summary import BLOCK_KIND, GLYPHS, fmt_seconds, input_label, row_kind
+
+CHUNK = 100
+
+
+@dataclass(slots=True)
+class NodeRef:
+    """What a tree node stands for. ``kind``: block, input, iter, or more (a gap of ``lo..hi``)."""
+
+    kind: str
+    b: int
+    i: int = -1
+    j: int = -1
+    lo: int = 0
+    hi: int = 0
+    status: str = "none"
+
+    @property
+    def pos(self) -> Pos | None:
+        """The execution this node opens in the value view, if any."""
+        if self.kind == "iter":
+            return (self.b, self.i, self.j)
+        if self.kind == "input":
+            return (self.b, self.i, 0)
+        return None
+
+
+Node = TreeNode[NodeRef]
+
+
+class TraceTree(Tree[NodeRef]):
+    """Tree of a run's traces that never builds more than it shows."""
+
+    COMPONENT_CLASSES = {
+        "trace-tree--ok",
+        "trace-tree--err",
+        "trace-tree--running",
+        "trace-tree--none",
+        "trace-tree--more",
+    }
+    DEFAULT_CSS = """
+    TraceTree > .trace-tree--ok { color: $block-succeeded; }
+    TraceTree > .trace-tree--err { color: $block-errored; text-style: bold; }
+    TraceTree > .trace-tree--running { color: $block-running; }
+    TraceTree > .trace-tree--none { color: $text-muted; }
+    TraceTree > .trace-tree--more { color: $text-muted; text-style: italic; }
+    """
+
+    def __init__(self, data: TraceData, *, errors_only: bool = False, **kwargs) -> None:
+        super().__init__("run", **kwargs)
+        self.show_root = False
+        self.guide_depth = 3
+        self.trace = data
+        self.errors_only = errors_only
+        self._rows: dict[int, Sequence[int]] = {}  # parent node id → row values (inputs or iters)
+        self._blocks: list[Node] = []
+        self._inputs: dict[tuple[int, int], Node] = {}
+        self._iters: dict[Pos, Node] = {}
+        self._add_blocks()
+
+    # ------------------------------------------------------------------ labels
+
+    def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
+        """Prefix the node's status glyph in its theme colour (labels themselves are plain)."""
+        text = super().render_label(node, base_style, style)
+        ref = node.data
+        if ref is None:
+            return text
+        kind = "more" if ref.kind == "more" else ref.status
+        glyph = "…" if ref.kind == "more" else GLYPHS.get(ref.status, " ")
+        glyph_style = self.get_component_rich_style(f"trace-tree--{kind}", partial=True)
+        cut = len(self.ICON_NODE) if node.allow_expand else 0  # glyph goes after the fold icon
+        return Text.assemble(text[:cut], (glyph + " ", style + glyph_style), text[cut:])
+
+    def _block_label(self, b: int) -> Text:
+        info = self.trace.blocks[b]
+        text = Text(f"{info.block_type} {info.name}")
+        t = self.trace.traces[b]
+        if not t and info.status == "running":
+            text.append("  running", "dim")
+        elif not t:
+            text.append("  (not run)", "dim")
+        else:
+            text.append(f"  {info.success_count}✓")
+            if info.error_count:
+                text.append(f" {info.error_count}✗")
+            if info.latency is not None:
+                text.append(f"  {fmt_seconds(info.latency)}", "dim")
+        return text
+
+    def _input_label(self, b: int, i: int) -> Text:
+        data = self.trace
+        info = data.blocks[b]
+        text = Text(input_label(data, i) if info.block_type != "input" else f"#{i}")
+        row = data.row(b, i)
+        if info.in_loop:
+            _ok, err = row_counts(row)
+            text.append(f"  {len(row)} iterations", "dim")
+            if err:
+                text.append(f" · {err}✗")
+        elif row:
+            e = row[0]
+            shown = e.error if e.error is not None else preview(e.value, 40)
+            text.append(f"  → {shown}"[:60], "dim")
+        return text
+
+    def _iter_label(self, b: int, i: int, j: int) -> Text:
+        row = self.trace.row(b, i)
+        text = Text(f"iteration {j}")
+        if j < len(row):
+            e = row[j]
+            shown = e.error if e.error is not None else preview(e.value, 40)
+            text.append(f"  → {shown}"[:60], "dim")
+        return text
+
+    @staticmethod
+    def _more_label(lo: int, hi: int, rows: Sequence[int], what: str) -> Text:
+        n = hi - lo
+        first, last = rows[lo], rows[hi - 1]
+        return Text(f"{n} more {what} (#{first}–#{last})" if n > 1 else f"1 more {what} (#{first})")
+
+    def _status(self, ref: NodeRef) -> str:
+        data = self.trace
+        if ref.kind == "block":
+            info = data.blocks[ref.b]
+            return BLOCK_KIND.get(info.status, "none")
+        if ref.kind == "input":
+            return row_kind(data, ref.b, ref.i)
+        e = data.execution((ref.b, ref.i, ref.j))
+        if e is None:
+            return "none"
+        return "err" if e.error is not None else "ok"
+
+    # ------------------------------------------------------------------ building
+
+    def _add_blocks(self) -> None:
+        for b in range(len(self._blocks), len(self.trace.blocks)):
+            ref = NodeRef("block", b)
+            ref.status = self._status(ref)
+            node = self.root.add(
+                self._block_label(b), ref, allow_expand=self._block_rows_len(b) > 0
+            )
+            self._blocks.append(node)
+
+    def _block_rows(self, b: int) -> Sequence[int]:
+        if self.errors_only:
+            return self.trace.error_inputs(b)
+        return range(len(self.trace.traces[b]))
+
+    def _block_rows_len(self, b: int) -> int:
+        return len(self._block_rows(b))
+
+    def _item(self, parent: Node, value: int) -> tuple[Text, NodeRef, bool]:
+        """Label, data and expandability of the child ``value`` of ``parent``."""
+        pref = parent.data
+        assert pref is not None
+        if pref.kind == "block":
+            ref = NodeRef("input", pref.b, value)
+            expandable = self.trace.blocks[pref.b].in_loop
+            label = self._input_label(pref.b, value)
+        else:
+            ref = NodeRef("iter", pref.b, pref.i, value)
+            expandable = False
+            label = self._iter_label(pref.b, pref.i, value)
+        ref.status = self._status(ref)
+        return label, ref, expandable
+
+    def _register(self, node: Node) -> None:
+        ref = node.data
+        assert ref is not None
+        if ref.kind == "input":
+            self._inputs[(ref.b, ref.i)] = node
+        elif ref.kind == "iter":
+            self._iters[(ref.b, ref.i, ref.j)] = node
+
+    def ensure_loaded(self, parent: Node) -> None:
+        """Give an opened block or input node its first chunk of children (once)."""
+        ref = parent.data
+        if ref is None or parent.id in self._rows or ref.kind not in ("block", "input"):
+            return
+        if ref.kind == "block":
+            rows: Sequence[int] = self._block_rows(ref.b)
+        else:
+            rows = range(len(self.trace.row(ref.b, ref.i)))
+        self._rows[parent.id] = rows
+        if not rows:
+            return
+        what = "inputs" if ref.kind == "block" else "iterations"
+        gap = parent.add(
+            self._more_label(0, len(rows), rows, what),
+            NodeRef("more", ref.b, ref.i, lo=0, hi=len(rows)),
+            allow_expand=False,
+        )
+        self.load_gap(gap, 0)
+
+    def load_gap(self, gap: Node, at: int) -> Node:
+        """Load the chunk of a "N more" node holding row ``at``; returns the node for ``at``.
+
+        The gap node itself becomes the first loaded item, so a cursor on it stays valid.
+        """
+        ref = gap.data
+        parent = gap.parent
+        assert ref is not None and ref.kind == "more" and parent is not None
+        rows = self._rows[parent.id]
+        lo, hi = ref.lo, ref.hi
+        start = max(lo, min(at, hi - 1) - (min(at, hi - 1) - lo) % CHUNK)
+        end = min(hi, start + CHUNK)
+        what = "inputs" if parent.data and parent.data.kind == "block" else "iterations"
+        if start > lo:
+            parent.add(
+                self._more_label(lo, start, rows, what),
+                NodeRef("more", ref.b, ref.i, lo=lo, hi=start),
+                before=gap,
+                allow_expand=False,
+            )
+        label, item_ref, expandable = self._item(parent, rows[start])
+        gap.set_label(label)
+        gap.data = item_ref
+        gap.allow_expand = expandable
+        self._register(gap)
+        found = gap
+        prev = gap
+        for k in range(start + 1, end):
+            label, item_ref, expandable = self._item(parent, rows[k])
+            prev = parent.add(label, item_ref, after=prev, allow_expand=expandable)
+            self._register(prev)
+            if k == at:
+                found = prev
+        if end < hi:
+            parent.add(
+                self._more_label(end, hi, rows, what),
+                NodeRef("more", ref.b, ref.i, lo=end, hi=hi),
+                after=prev,
+                allow_expand=False,
+            )
+        return found
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
+        self.ensure_loaded(event.node)
+
+    def open_gap(self, gap: Node) -> Node:
+        """What enter on a "N more" node does: load its first chunk, cursor stays on it."""
+        ref = gap.data
+        assert ref is not None
+        return self.load_gap(gap, ref.lo)
+
+    # ------------------------------------------------------------------ jumping
+
+    def _child_for(self, parent: Node, value: int) -> Node | None:
+        self.ensure_loaded(parent)
+        ref = parent.data
+        assert ref is not None
+        known = (
+            self._inputs.get((ref.b, value))
+            if ref.kind == "block"
+            else self._iters.get((ref.b, ref.i, value))
+        )
+        if known is not None:
+            return known
+        rows = self._rows.get(parent.id, ())
+        k = value - rows.start if isinstance(rows, range) else bisect_left(rows, value)
+        if not 0 <= k < len(rows) or rows[k] != value:
+            return None
+        for child in parent.children:
+            cref = child.data
+            if cref is not None and cref.kind == "more" and cref.lo <= k < cref.hi:
+                return self.load_gap(child, k)
+        return None
+
+    def reveal(self, pos: Pos) -> Node | None:
+        """Load and expand what leads to ``pos`` and return its node (None if it is not shown)."""
+        b, i, j = pos
+        if b >= len(self._blocks):
+            return None
+        bnode = self._blocks[b]
+        inode = self._inputs.get((b, i)) or self._child_for(bnode, i)
+        if inode is None:
+            return None
+        bnode.expand()
+        if not self.trace.blocks[b].in_loop:
+            return inode
+        jnode = self._iters.get(pos) or self._child_for(inode, j)
+        if jnode is None:
+            return inode
+        inode.expand()
+        return jnode
+
+    def goto(self, node: Node) -> None:
+        """Move the cursor to ``node`` now (the tree's lines are rebuilt first)."""
+        _ = self._tree_lines  # rebuild now so node._line is current
+        self.move_cursor(node, animate=False)
+        self.scroll_to_node(node, animate=False)
+
+    @property
+    def cursor_pos(self) -> Pos | None:
+        """The execution under the cursor, if the cursor is on one."""
+        node = self.cursor_node
+        return node.data.pos if node is not None and node.data is not None else None
+
+    # ------------------------------------------------------------------ live updates
+
+    def sync(self, data: TraceData) -> None:
+        """Take a newer snapshot of the run: add and relabel nodes, never drop the user's place."""
+        old = self.trace
+        self.trace = data
+        self._add_blocks()
+        for b, bnode in enumerate(self._blocks):
+            ref = bnode.data
+            assert ref is not None
+            changed = (
+                b >= len(old.blocks)
+                or old.blocks[b] != data.blocks[b]
+                or old.traces[b] is not data.traces[b]
+            )
+            if not changed:
+                continue
+            ref.status = self._status(ref)
+            bnode.set_label(self._block_label(b))
+            bnode.allow_expand = self._block_rows_len(b) > 0
+            if bnode.id in self._rows:
+                self._extend(bnode, self._block_rows(b), "inputs")
+            for (bb, i), inode in list(self._inputs.items()):
+                if bb != b:
+                    continue
+                iref = inode.data
+                assert iref is not None
+                iref.status = self._status(iref)
+                inode.set_label(self._input_label(b, i))
+                if inode.id in self._rows:
+                    self._extend(inode, range(len(data.row(b, i))), "iterations")
+            for (bb, i, j), jnode in self._iters.items():
+                if bb == b and jnode.data is not None:
+                    jnode.data.status = self._status(jnode.data)
+                    jnode.set_label(self._iter_label(b, i, j))
+
+    def _extend(self, parent: Node, rows: Sequence[int], what: str) -> None:
+        """Rows grew (or changed, in the errors-only view): cover the new ones with a gap node."""
+        old = self._rows[parent.id]
+        if list(rows[: len(old)]) != list(old):
+            parent.remove_children()  # the filtered rows changed under us: rebuild this level
+            del self._rows[parent.id]
+            self._drop_children_of(parent)
+            self.ensure_loaded(parent)
+            return
+        self._rows[parent.id] = rows
+        if len(rows) <= len(old):
+            return
+        pref = parent.data
+        assert pref is not None
+        last = parent.children[-1] if parent.children else None
+        if last is not None and last.data is not None and last.data.kind == "more":
+            last.data.hi = len(rows)
+            last.set_label(self._more_label(last.data.lo, len(rows), rows, what))
+            return
+        gap = parent.add(
+            self._more_label(len(old), len(rows), rows, what),
+            NodeRef("more", pref.b, pref.i, lo=len(old), hi=len(rows)),
+            allow_expand=False,
+        )
+        if len(rows) <= CHUNK:
+            self.load_gap(gap, len(old))
+
+    def _drop_children_of(self, parent: Node) -> None:
+        ref = parent.data
+        assert ref is not None
+        if ref.kind == "block":
+            for key in [k for k in self._inputs if k[0] == ref.b]:
+                del self._inputs[key]
+            for key in [k for k in self._iters if k[0] == ref.b]:
+                del self._iters[key]
+        else:
+            for key in [k for k in self._iters if k[:2] == (ref.b, ref.i)]:
+                del self._iters[key]
+
+    def set_errors_only(self, on: bool) -> None:
+        """Show every input, or only those with an error; loaded levels are rebuilt."""
+        if on == self.errors_only:
+            return
+        self.errors_only = on
+        self.clear()
+        self._rows.clear()
+        self._blocks.clear()
+        self._inputs.clear()
+        self._iters.clear()
+        self._add_blocks()

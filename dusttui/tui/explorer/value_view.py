@@ -1,0 +1,172 @@
+"""The value view: one execution's value as foldable JSON, its error in full, meta, and its input.
+
+Rendered only when an execution is opened; search inside the value, copy a value or its JSON path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from dusttui.tui.explorer.data import Pos, TraceData
+from dusttui.tui.explorer.json_tree import JsonTree
+from dusttui.tui.explorer.jsonpath import dumps, find_paths
+from dusttui.tui.explorer.search import SearchError, parse_query
+from dusttui.tui.explorer.summary import GLYPHS, input_label
+
+
+class ValueView(Vertical):
+    """Shows the execution at one position; empty until one is opened."""
+
+    BINDINGS = [
+        Binding(
+            "slash",
+            "find",
+            "Find in value",
+            id="explorer.value.find",
+            tooltip="Search inside this value",
+        ),
+        Binding("escape", "close_find", "Close find", show=False),
+    ]
+    DEFAULT_CSS = """
+    ValueView { height: 1fr; }
+    ValueView #value-header { height: auto; padding: 0 1; text-style: bold; }
+    ValueView #value-error { height: auto; max-height: 50%; padding: 0 1; color: $block-errored; overflow-y: auto; }
+    ValueView #value-find { display: none; }
+    ValueView.finding #value-find { display: block; }
+    ValueView #value-find-status { height: auto; padding: 0 1; color: $text-muted; }
+    ValueView JsonTree { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pos: Pos | None = None
+        self._matches: list[tuple[str, tuple]] = []
+        self._match_at = -1
+
+    def compose(self) -> ComposeResult:
+        yield Static("Select an execution to see its value.", id="value-header", markup=False)
+        yield Static("", id="value-error", markup=False)
+        yield Input(placeholder="find in value (/regex/ or text), enter: next", id="value-find")
+        yield Static("", id="value-find-status", markup=False)
+        yield JsonTree(id="value-json")
+
+    @property
+    def json(self) -> JsonTree:
+        """The JSON tree of the shown execution."""
+        return self.query_one(JsonTree)
+
+    def show(self, data: TraceData, pos: Pos | None) -> None:
+        """Render the execution at ``pos`` (or a hint when there is none)."""
+        self.pos = pos
+        header = self.query_one("#value-header", Static)
+        error = self.query_one("#value-error", Static)
+        self._matches, self._match_at = [], -1
+        self.query_one("#value-find-status", Static).update("")
+        e = data.execution(pos) if pos is not None else None
+        if pos is None or e is None:
+            header.update(Text("Select an execution to see its value."))
+            error.update("")
+            error.display = False
+            self.json.show({})
+            return
+        b, i, j = pos
+        info = data.blocks[b]
+        kind = "err" if e.error is not None else "ok"
+        title = Text(
+            f"{GLYPHS[kind]} {info.block_type} {info.name} · input {input_label(data, i, 50)}"
+        )
+        if info.in_loop or len(data.row(b, i)) > 1:
+            title.append(f" · iteration {j}")
+        title.append(" · error" if e.error is not None else " · ok")
+        header.update(title)
+        sections: dict[str, Any] = {}
+        if e.error is not None:
+            error.update(Text(e.error))
+            error.display = True
+        else:
+            error.update("")
+            error.display = False
+        if e.error is None or e.value is not None:
+            sections["value"] = e.value
+        sections["meta"] = e.meta
+        if info.block_type != "input" and data.input_block is not None:
+            sections["input"] = data.input_value(i)
+        expand = ("value", "input") if e.error is not None else ("value", "meta")
+        self.json.show(sections, expand=expand)
+
+    def copy_text(self, what: str) -> tuple[str, str] | None:
+        """(text to copy, what it is) for the value (``value``) or JSON path (``path``) under the cursor."""
+        found = self.json.cursor_path()
+        if found is None:
+            return None
+        section, path, value = found
+        if what == "path":
+            return path, f"JSON path {path} ({section})"
+        text = value if isinstance(value, str) else dumps(value, indent=True)
+        return text, f"{section} at {path}"
+
+    # ------------------------------------------------------------------ find in value
+
+    def action_find(self) -> None:
+        """Open the find box."""
+        self.add_class("finding")
+        self.query_one("#value-find", Input).focus()
+
+    @on(Input.Submitted, "#value-find")
+    def _find_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.find(event.value)
+
+    def find(self, text: str) -> int:
+        """Find ``text`` in keys and values; jump to the next match. Returns how many matched."""
+        status = self.query_one("#value-find-status", Static)
+        try:
+            match = parse_query(text).matcher()
+        except SearchError as exc:
+            status.update(Text(str(exc)))
+            return 0
+        if not self._matches or self._last_find != text:
+            tree = self.json
+            self._matches = [
+                (section, p)
+                for section, value in tree.sections.items()
+                for p in find_paths(value, lambda s: match(s) is not None)
+            ]
+            tree.matches = set(self._matches)
+            self._match_at = -1
+            self._last_find = text
+        if not self._matches:
+            status.update(Text(f"no match for {text!r}"))
+            return 0
+        self._match_at = (self._match_at + 1) % len(self._matches)
+        section, p = self._matches[self._match_at]
+        node = self.json.reveal(section, p)
+        if node is not None:
+            self.json.goto(node)
+        self.json.refresh()
+        status.update(Text(f"match {self._match_at + 1}/{len(self._matches)}"))
+        return len(self._matches)
+
+    _last_find: str = ""
+
+    class Leave(Message):
+        """Escape in the value view: give the focus back to the left pane."""
+
+    def action_close_find(self) -> None:
+        """Escape closes the find box, then leaves the value view; then it reaches the screen."""
+        if self.has_class("finding"):
+            self.remove_class("finding")
+            self.json.focus()
+        elif self.json.has_focus:
+            self.post_message(self.Leave())
+        else:
+            raise SkipAction()
