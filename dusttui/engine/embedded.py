@@ -1,0 +1,300 @@
+"""Running the engine: in the background of this process (tests, CLI, TUI) or in the foreground.
+
+``EmbeddedEngine`` serves on 127.0.0.1 (port 0 picks a free port) from a thread with its own event
+loop, so a TUI stays responsive. ``serve`` is ``dusttui serve``: it blocks until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from dusttui.engine.appstore import AppStore
+from dusttui.engine.auth import ServerKey, check_bind, resolve_server_key
+from dusttui.engine.context import BUNDLED_DATASETS_DIR, DatasetDirs, EngineContext
+from dusttui.engine.hub import RunHub
+from dusttui.engine.server import ServerOptions, create_app
+from dusttui.engine.store import SqliteLLMCache, Store, StoreError
+
+DB_FILE_NAME = "engine.sqlite3"
+START_TIMEOUT = 15.0
+
+
+class EngineStartError(RuntimeError):
+    """The engine could not start; the message says why (port taken, unsafe bind, bad DB...)."""
+
+
+@dataclass
+class EngineParts:
+    """An assembled engine, not yet listening."""
+
+    store: Store
+    apps: AppStore
+    hub: RunHub
+    key: ServerKey
+    app: object  # the Starlette ASGI app
+    recovered: list[str]  # runs a previous engine left running, now marked errored
+
+
+def build_engine(
+    *,
+    data_dir: Path,
+    db_path: Path | None = None,
+    apps_dir: Path | None = None,
+    api_key: str | None = None,
+    allow_network: bool = False,
+    token_delay: float | None = None,
+    keepalive_interval: float = 15.0,
+) -> EngineParts:
+    """Open the store (closing runs a dead engine left running), load apps, build the ASGI app."""
+    data_dir = Path(data_dir)
+    key = resolve_server_key(data_dir, api_key)
+    try:
+        store = Store(Path(db_path) if db_path is not None else data_dir / DB_FILE_NAME)
+    except StoreError as exc:
+        raise EngineStartError(str(exc)) from exc
+    recovered = store.recover_interrupted()
+    dataset_dirs = [BUNDLED_DATASETS_DIR]
+    if apps_dir is not None:
+        dataset_dirs.insert(0, Path(apps_dir) / "datasets")
+    ctx = EngineContext(
+        datasets=DatasetDirs(dataset_dirs),
+        allow_network=allow_network,
+        cache=SqliteLLMCache(store),
+    )
+    if token_delay is not None:
+        ctx.token_delay = token_delay
+    apps = AppStore(store, apps_dir)
+    apps.refresh()
+    hub = RunHub(store, ctx)
+    app = create_app(hub, apps, key, ServerOptions(keepalive_interval=keepalive_interval))
+    return EngineParts(store, apps, hub, key, app, recovered)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise EngineStartError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _uvicorn(app: object, *, log_level: str, access_log: bool) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        log_level=log_level,
+        access_log=access_log,
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=3,
+    )
+    return uvicorn.Server(config)
+
+
+class EmbeddedEngine:
+    """A real engine on a loopback port, served from a background thread.
+
+    ``with EmbeddedEngine(data_dir=d) as engine: httpx.get(engine.url + ..., headers=...)``
+    """
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        apps_dir: Path | None = None,
+        db_path: Path | None = None,
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_network: bool = False,
+        token_delay: float | None = None,
+        keepalive_interval: float = 15.0,
+        log_level: str = "warning",
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.apps_dir = apps_dir
+        self.db_path = db_path
+        self.host = host
+        self.port = port
+        self._api_key = api_key
+        self._options = dict(
+            allow_network=allow_network,
+            token_delay=token_delay,
+            keepalive_interval=keepalive_interval,
+        )
+        self._log_level = log_level
+        self.parts: EngineParts | None = None
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"EmbeddedEngine(url={self.url!r}, data_dir={str(self.data_dir)!r})"
+
+    @property
+    def api_key(self) -> str:
+        """The key clients must send (``Authorization: Bearer <key>``)."""
+        if self.parts is None:
+            raise RuntimeError("The engine is not started")
+        return self.parts.key.value
+
+    @property
+    def key(self) -> ServerKey:
+        """The key with where it came from (its file, when generated)."""
+        if self.parts is None:
+            raise RuntimeError("The engine is not started")
+        return self.parts.key
+
+    def start(self) -> None:
+        """Start serving; returns once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("The engine is already started")
+        parts = build_engine(
+            data_dir=self.data_dir,
+            db_path=self.db_path,
+            apps_dir=self.apps_dir,
+            api_key=self._api_key,
+            **self._options,  # type: ignore[arg-type]
+        )
+        try:
+            check_bind(self.host, parts.key)
+            sock = _bind(self.host, self.port)
+        except Exception:
+            parts.store.close()
+            raise
+        self.parts = parts
+        self.url = _url(sock)
+        self._server = _uvicorn(parts.app, log_level=self._log_level, access_log=False)
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), name="dusttui-engine", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise EngineStartError(f"The engine did not start: {self._error or 'timed out'}")
+            time.sleep(0.005)
+
+    def _serve(self, sock: socket.socket) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            assert self._server is not None
+            await self._server.serve(sockets=[sock])
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+        finally:
+            sock.close()
+
+    def stop(self) -> None:
+        """Stop live runs (saved as errored), stop serving, close the database. Idempotent."""
+        if self._server is not None and self._loop is not None and self.parts is not None:
+            if self._loop.is_running():
+                future = asyncio.run_coroutine_threadsafe(self.parts.hub.shutdown(), self._loop)
+                try:
+                    future.result(timeout=10)
+                except Exception:  # the server is stopping anyway
+                    pass
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._thread = None
+        self._server = None
+        self._loop = None
+        if self.parts is not None:
+            self.parts.store.close()
+            self.parts = None
+
+    def __enter__(self) -> EmbeddedEngine:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    """What ``dusttui serve`` tells the user once the engine listens."""
+
+    url: str
+    key: ServerKey  # key.path is the key file when the key was generated
+    db_path: Path
+    apps_dirs: list[Path]
+    recovered: list[str]
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    apps_dir: Path | None = None,
+    db_path: Path | None = None,
+    *,
+    data_dir: Path,
+    api_key: str | None = None,
+    allow_network: bool = False,
+    token_delay: float | None = None,
+    on_ready: Callable[[ServeInfo], None] | None = None,
+    log_level: str = "info",
+    access_log: bool = True,
+) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM). Prints nothing itself.
+
+    Raises ``EngineStartError`` or ``ServerKeyError`` when it cannot start. ``on_ready`` is called
+    once the socket is bound, before serving, with the URL and where the key is.
+    """
+    parts = build_engine(
+        data_dir=data_dir,
+        db_path=db_path,
+        apps_dir=apps_dir,
+        api_key=api_key,
+        allow_network=allow_network,
+        token_delay=token_delay,
+    )
+    try:
+        check_bind(host, parts.key)
+        sock = _bind(host, port)
+        try:
+            if on_ready is not None:
+                on_ready(
+                    ServeInfo(
+                        url=_url(sock),
+                        key=parts.key,
+                        db_path=parts.store.path,
+                        apps_dirs=parts.apps.dirs,
+                        recovered=parts.recovered,
+                    )
+                )
+            _uvicorn(parts.app, log_level=log_level, access_log=access_log).run(sockets=[sock])
+        finally:
+            sock.close()
+    finally:
+        parts.store.close()
