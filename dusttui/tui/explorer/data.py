@@ -59,9 +59,25 @@ class TraceData:
     def from_run(cls, run: Run, *, version: int = 0) -> TraceData:
         """Build from a wire run (GET answer); errors are found by one scan of the traces."""
         status = {(b.block_type, b.name): b for b in run.status.blocks}
+        merged: dict[tuple[str, str], list[list[Execution]]] = {}
+        keys = [tuple(key) for key, _ in run.traces]
+        unique = len(set(keys)) == len(keys)
+        for (block_type, name), executions in run.traces:
+            if unique:
+                merged[(block_type, name)] = executions
+                continue
+            seen = merged.get((block_type, name))
+            if seen is None:
+                merged[(block_type, name)] = [list(row) for row in executions]
+            else:  # a while loop's iterations listed one by one: merge them along j, as GET does
+                for i, row in enumerate(executions):
+                    if i < len(seen):
+                        seen[i].extend(row)
+                    else:
+                        seen.append(list(row))
         blocks: list[BlockInfo] = []
         traces: list[list[list[Execution]]] = []
-        for (block_type, name), executions in run.traces:
+        for (block_type, name), executions in merged.items():
             st = status.get((block_type, name))
             ok = sum(1 for row in executions for e in row if e.error is None)
             err = sum(1 for row in executions for e in row if e.error is not None)
