@@ -1,0 +1,561 @@
+"""The composition root of the TUI: the App is handed its client, settings and journal.
+
+Every I/O happens here, in named workers (``exit_on_error=False``); one ``Worker.StateChanged``
+handler turns a failure into a notification. Screens only show things and call these methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App
+from textual.worker import Worker, WorkerState
+
+from dusttui.api.errors import DustError
+from dusttui.api.models import App as DustAppModel
+from dusttui.api.models import to_wire
+from dusttui.config import Backend, Settings, data_dir
+from dusttui.tui import keys
+from dusttui.tui.commands import DustCommands
+from dusttui.tui.messages import RunsChanged, RunUpdated
+from dusttui.tui.runs import MODES, LiveRun
+from dusttui.tui.screens.confirm import ConfirmScreen
+from dusttui.tui.screens.help import HelpScreen
+from dusttui.tui.screens.main import MainScreen
+from dusttui.tui.themes import (
+    DEFAULT_THEME,
+    block_variable_defaults,
+    bundled_themes_dir,
+    load_themes,
+)
+from dusttui.tui.widgets.run_panel import short_id
+
+if TYPE_CHECKING:
+    from dusttui.api.client import DustClient
+    from dusttui.api.journal import Journal, JournalEntry
+
+UPDATE_INTERVAL = 0.033  # at most ~30 repaints of a run per second, whatever the event rate
+GLYPH = {"running": "●", "succeeded": "✓", "errored": "✗"}
+ClientSource = "DustClient | Callable[[], Awaitable[DustClient]]"
+
+
+class DustApp(App[int]):
+    """dusttui: pick an app, edit config and inputs, launch, watch every block live."""
+
+    CSS_PATH = "dusttui.tcss"
+    TITLE = "dusttui"
+    BINDINGS = keys.bindings(keys.APP_KEYS)
+    COMMANDS = App.COMMANDS | {DustCommands}
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backend: Backend,
+        client: Any,
+        journal: Journal | None = None,
+        clock: Callable[[], float] = time.time,
+        theme_dirs: tuple[Path | None, ...] | None = None,
+        data_path: Path | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        """``client``: a DustClient, or an async callable giving one (e.g. after starting the
+        embedded engine, so the first frame does not wait for it)."""
+        super().__init__()
+        self.settings = settings
+        self.backend = backend
+        self.clock = clock
+        self.journal = journal
+        self.mode = "stream"
+        self.apps: list[DustAppModel] = []
+        self.runs: dict[str, LiveRun] = {}
+        self.client: DustClient | None = None
+        self._client_source = client
+        self._client_ready = asyncio.Event()
+        self._theme_dirs = theme_dirs
+        self._data_path = data_path
+        self._cursor_blink = cursor_blink
+        self._counter = 0
+        self._pending: set[str] = set()
+        self._last_post: dict[str, float] = {}
+        self._history: list[JournalEntry] = []
+        self._load_themes()
+
+    # ------------------------------------------------------------------ start
+
+    def _load_themes(self) -> None:
+        dirs = self._theme_dirs
+        if dirs is None:
+            from dusttui.config import themes_dir
+
+            dirs = (bundled_themes_dir(), themes_dir())
+        loaded = load_themes(*dirs)
+        for theme in loaded.themes.values():
+            self.register_theme(theme)
+        self._theme_errors = loaded.errors
+        wanted = self.settings.theme
+        if wanted not in self.available_themes:
+            self._theme_errors.append(f"no theme named `{wanted}`")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return block_variable_defaults(self.current_theme)
+
+    async def on_mount(self) -> None:
+        if self._theme_errors:
+            self.say(
+                "Theme problem — using " + self.theme + ": " + "; ".join(self._theme_errors),
+                severity="warning",
+                timeout=8,
+            )
+        unknown = sorted(set(self.settings.keymap) - keys.BINDING_IDS)
+        if unknown:
+            self.say(
+                f"keymap: no binding with id {', '.join(unknown)} (see ? for ids).",
+                severity="warning",
+            )
+        self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in keys.BINDING_IDS})
+        await self.push_screen(MainScreen())
+        self.main.query_one("#apps-list").focus()
+        self.main.query_one("StatusLine").backend = self.backend.label
+        self._apply_cursor_blink()
+        self._load_history()
+        self.connect()
+
+    def _apply_cursor_blink(self) -> None:
+        if not self._cursor_blink:
+            for widget in self.main.query("TextArea, Input"):
+                widget.cursor_blink = False
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (always at the bottom of the stack)."""
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    def say(
+        self, message: str, *, severity: str = "information", timeout: float | None = None
+    ) -> None:
+        """A notification whose text is never read as markup (it may come from the server)."""
+        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+
+    @work(name="connect", exclusive=True, exit_on_error=False, group="connect")
+    async def connect(self) -> None:
+        """Get the client (starting the embedded engine if needed), then list the apps."""
+        source = self._client_source
+        self.main.query_one("StatusLine").connection = "connecting"
+        self.client = source if not callable(source) else await source()
+        self._client_ready.set()
+        self.main.query_one("StatusLine").connection = "idle"
+        await self._list_apps()
+
+    async def _list_apps(self) -> None:
+        assert self.client is not None
+        self.apps = await self.client.list_apps()
+        self.main.show_apps(self.apps)
+
+    async def on_unmount(self) -> None:
+        if self.client is not None and self.client is not self._client_source:
+            await self.client.aclose()
+
+    # ------------------------------------------------------------------ workers
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = (
+            error.user_message
+            if isinstance(error, DustError)
+            else f"{type(error).__name__}: {error}"
+        )
+        if event.worker.name == "connect":
+            self.main.query_one("StatusLine").connection = "offline"
+            text = f"Cannot reach {self.backend.label}: {text}"
+        self.say(text, severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ runs
+
+    def launch_run(
+        self,
+        app: DustAppModel,
+        spec_hash: str,
+        config: dict[str, Any],
+        inputs: list[Any],
+        mode: str,
+    ) -> LiveRun:
+        """Start watching a new run (several can run at once)."""
+        self._counter += 1
+        live = LiveRun(
+            key=f"live-{self._counter}",
+            app_id=app.sId,
+            app_name=app.name,
+            mode=mode,
+            started=self.clock(),
+            specification_hash=spec_hash,
+            config=config,
+            inputs=inputs,
+        )
+        self.runs[live.key] = live
+        self.run_worker(
+            self._watch(live, request=(spec_hash, config, inputs)),
+            name=f"run {live.key}",
+            group="runs",
+            exit_on_error=False,
+        )
+        self.post_message(RunsChanged())
+        return live
+
+    def rerun(self, key: str) -> LiveRun | None:
+        """Launch a run again with the same app, hash, config and inputs."""
+        live = self.runs.get(key)
+        if live is None or not live.can_rerun:
+            self.say(
+                "This run cannot be re-run: its config or inputs are unknown.", severity="warning"
+            )
+            return None
+        app = next((a for a in self.apps if a.sId == live.app_id), None)
+        app = app or DustAppModel(id=0, sId=live.app_id, name=live.app_name)
+        assert live.specification_hash is not None and live.config is not None
+        return self.launch_run(
+            app, live.specification_hash, live.config, live.inputs or [], self.mode
+        )
+
+    async def _watch(
+        self,
+        live: LiveRun,
+        *,
+        request: tuple[str, dict, list] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        from dusttui.api.watch import watch_run
+
+        await self._client_ready.wait()
+        recorded = live.opened
+        try:
+            from dusttui.api.state import RunState
+
+            kwargs: dict[str, Any] = {"mode": live.mode}
+            if request is not None:
+                kwargs["request"] = request
+                spec = None if request[0] == "latest" else request[0]
+                kwargs["state"] = RunState(
+                    specification_hash=spec, config=request[1], clock=self.clock
+                )
+            else:
+                kwargs["run_id"] = run_id
+                kwargs["state"] = live.state
+            async for update in watch_run(self.client, live.app_id, **kwargs):
+                live.state = update.state
+                live.connection = str(update.connection)
+                if not recorded and live.run_id is not None:
+                    recorded = True
+                    self._journal_launch(live)
+                self._poke(live.key)
+        except DustError as exc:
+            live.failure = exc.user_message
+        finally:
+            live.finished = self.clock()
+            live.connection = "done"
+            self._journal_final(live)
+            self._pending.discard(live.key)
+            self.post_message(RunUpdated(live.key))
+            self.post_message(RunsChanged())
+        self._announce_end(live)
+
+    def _poke(self, key: str) -> None:
+        """Coalesce: at most one repaint of a run per UPDATE_INTERVAL, the latest state wins."""
+        if key in self._pending:
+            return
+        wait = self._last_post.get(key, 0.0) + UPDATE_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._post_update(key)
+        else:
+            self._pending.add(key)
+            self.set_timer(wait, partial(self._post_update, key))
+
+    def _post_update(self, key: str) -> None:
+        self._pending.discard(key)
+        self._last_post[key] = time.monotonic()
+        self.post_message(RunUpdated(key))
+
+    def on_run_updated(self, message: RunUpdated) -> None:
+        live = self.runs.get(message.key)
+        if live is not None:
+            self.main.refresh_run(live)
+
+    def on_runs_changed(self, message: RunsChanged) -> None:
+        self.main.show_runs_list(self.run_labels_text())
+
+    def _announce_end(self, live: LiveRun) -> None:
+        status = live.status
+        severity = "information" if status == "succeeded" else "error"
+        detail = f": {live.failure}" if live.failure else ""
+        self.say(
+            f"Run {short_id(live.run_id)} of {live.app_name} {status}{detail}", severity=severity
+        )
+        if self.settings.bell:
+            self.bell()
+
+    # ------------------------------------------------------------------ journal
+
+    def _journal_launch(self, live: LiveRun) -> None:
+        if self.journal is None or live.run_id is None:
+            return
+        self.journal.record_launch(
+            run_id=live.run_id,
+            workspace_id=self.backend.workspace_id,
+            app_id=live.app_id,
+            app_name=live.app_name,
+            profile=self.backend.profile,
+            base_url=self.backend.base_url,
+            space_id=self.backend.space_id,
+            specification_hash=live.specification_hash,
+            mode=live.mode,
+            config=live.config,
+            inputs=live.inputs,
+        )
+
+    def _journal_final(self, live: LiveRun) -> None:
+        state = live.state
+        if self.journal is None or state is None or state.run_id is None:
+            return
+        if state.status in ("succeeded", "errored"):
+            self.journal.record_final(state.run_id, to_wire(state.to_run()))
+
+    def _load_history(self) -> None:
+        if self.journal is None:
+            return
+        entries = self.journal.list_entries(200)
+        self._history = [
+            e
+            for e in entries
+            if e.workspace_id == self.backend.workspace_id and e.base_url == self.backend.base_url
+        ]
+        self.post_message(RunsChanged())
+
+    def run_labels(self) -> list[tuple[str, str]]:
+        """(key, plain label) of every run in the runs list, newest first."""
+        return [(key, text.plain) for key, text in self.run_labels_text()]
+
+    def run_labels_text(self) -> list[tuple[str, Text]]:
+        """The runs list: this session's runs, then the journal's, newest first."""
+        colours = self.theme_variables
+        items: list[tuple[str, Text]] = []
+        live_ids = set()
+        for live in reversed(self.runs.values()):
+            live_ids.add(live.run_id)
+            items.append(
+                (
+                    live.key,
+                    _run_label(live.run_id, live.status, live.started, live.app_name, colours),
+                )
+            )
+        for entry in self._history:
+            if entry.run_id in live_ids:
+                continue
+            items.append(
+                (
+                    f"j:{entry.run_id}",
+                    _run_label(
+                        entry.run_id,
+                        entry.status or "running",
+                        entry.recorded_at,
+                        entry.app_name or entry.app_id,
+                        colours,
+                    ),
+                )
+            )
+        return items
+
+    def choose_run(self, key: str, open_it: bool = True) -> None:
+        """Show a run of this session, or (on enter) open a journal entry by GET."""
+        if key in self.runs:
+            self.main.show_run(self.runs[key])
+            return
+        if not open_it or not key.startswith("j:"):
+            return
+        run_id = key[2:]
+        entry = next((e for e in self._history if e.run_id == run_id), None)
+        if entry is not None:
+            self._open_entry(entry)
+
+    @work(name="open run", exclusive=True, exit_on_error=False, group="open")
+    async def _open_entry(self, entry: JournalEntry) -> None:
+        from dusttui.api.state import RunState
+
+        await self._client_ready.wait()
+        assert self.client is not None
+        self._counter += 1
+        live = LiveRun(
+            key=f"live-{self._counter}",
+            app_id=entry.app_id,
+            app_name=entry.app_name or entry.app_id,
+            mode=entry.mode or "stream",
+            started=entry.recorded_at,
+            specification_hash=entry.specification_hash,
+            config=entry.config,
+            inputs=entry.inputs,
+            opened=True,
+        )
+        run = await self.client.get_run(entry.app_id, entry.run_id)
+        live.state = RunState.from_run(run, clock=self.clock)
+        live.connection = "done"
+        self.runs[live.key] = live
+        self._history = [e for e in self._history if e.run_id != entry.run_id]
+        if run.status.run == "running":
+            live.mode = "poll"
+            self.run_worker(
+                self._watch(live, run_id=entry.run_id),
+                name=f"run {live.key}",
+                group="runs",
+                exit_on_error=False,
+            )
+        else:
+            live.finished = live.started
+            self._journal_final(live)
+        self.post_message(RunsChanged())
+        self.main.show_run(live)
+
+    # ------------------------------------------------------------------ other actions
+
+    @work(name="load inputs", exclusive=True, exit_on_error=False, thread=True)
+    def load_inputs_file(self, path: str) -> None:
+        """Read an inputs file in a thread; errors become a notification."""
+        from dusttui.tui.validation import InputsFileError
+        from dusttui.tui.validation import load_inputs_file as read
+
+        try:
+            text = read(Path(path))
+        except InputsFileError as exc:
+            self.call_from_thread(self.say, f"Inputs not loaded — {exc}", severity="error")
+            return
+        self.call_from_thread(self.main.inputs_loaded, text, Path(path).name)
+
+    def export_run(self, key: str | None) -> None:
+        """Write the run JSON into `<data dir>/exports/`."""
+        live = self.runs.get(key or "")
+        if live is None or live.state is None or live.state.run_id is None:
+            self.say("No run to export yet.", severity="warning")
+            return
+        folder = (self._data_path or data_dir()) / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"run-{live.state.run_id[:12]}.json"
+        path.write_text(json.dumps(to_wire(live.state.to_run()), indent=2), encoding="utf-8")
+        self.say(f"Exported to {path}")
+
+    def open_explorer(self, key: str | None) -> None:
+        """Push the trace explorer on a run."""
+        live = self.runs.get(key or "")
+        if live is None or live.state is None or live.state.run_id is None:
+            self.say("No run to explore yet: launch or open one first.", severity="warning")
+            return
+        try:
+            from dusttui.tui.explorer import ExplorerScreen
+        except ImportError:
+            self.say("The trace explorer is not available in this build.", severity="warning")
+            return
+        self.push_screen(ExplorerScreen(live.state))
+
+    def set_mode(self, mode: str) -> None:
+        """Choose how the next runs are launched and watched."""
+        if mode in MODES:
+            self.mode = mode
+            self.main._show_app_line()
+
+    def set_theme(self, name: str) -> None:
+        """Switch the theme (and re-colour the status cells)."""
+        self.theme = name
+
+    def watch_theme(self, theme: str) -> None:
+        # Status cells and the runs list carry theme colours as styles: repaint them.
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is None or not main.is_mounted:
+            return
+        shown = self.runs.get(main.shown_key or "")
+        if shown is not None:
+            main.refresh_run(shown)
+        self.post_message(RunsChanged())
+
+    def palette_launch(self) -> None:
+        self.main.action_launch()
+
+    def palette_rerun(self) -> None:
+        self.main.action_rerun()
+
+    def palette_traces(self) -> None:
+        self.main.action_traces()
+
+    def palette_app(self, app_id: str) -> None:
+        app = next((a for a in self.apps if a.sId == app_id), None)
+        if app is not None:
+            self.main.query_one("AppsPane").select(app_id) or self.main.select_app(app)
+
+    def action_help(self) -> None:
+        """Show every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.settings.keymap))
+
+    async def action_quit(self) -> None:
+        """Quit; ask first while a run is still being watched."""
+        watching = [r for r in self.runs.values() if not r.done]
+        if not watching:
+            self.exit(0)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"{len(watching)} run(s) still being watched. Quit anyway? (the runs go on on the server)"
+            ),
+            answer,
+        )
+
+
+def _run_label(
+    run_id: str | None, status: str, when: float, app_name: str, colours: dict[str, str]
+) -> Text:
+    glyph = GLYPH.get(status, "✗")
+    label = Text()
+    label.append(short_id(run_id) + " ")
+    label.append(glyph, style=colours.get(f"block-{status}", colours.get("block-errored", "")))
+    label.append(time.strftime(" %H:%M ", time.localtime(when)))
+    label.append(app_name)
+    return label
+
+
+def run_tui(settings: Settings, backend: Backend) -> int:
+    """Run the TUI until the user quits; the embedded engine starts behind the first frame."""
+    from dusttui.api.journal import Journal
+    from dusttui.session import client_for, make_engine
+
+    engine = None
+
+    async def connect() -> DustClient:
+        nonlocal engine
+        if backend.kind == "embedded":
+            engine = await asyncio.to_thread(make_engine, settings)
+            await asyncio.to_thread(engine.start)
+        return client_for(backend, engine=engine)
+
+    journal = Journal(data_dir() / "journal.sqlite")
+    app = DustApp(settings, backend=backend, client=connect, journal=journal)
+    try:
+        app.run()
+    finally:
+        if engine is not None:
+            engine.stop()
+        journal.close()
+    return app.return_code or 0

@@ -1,0 +1,92 @@
+"""Command palette providers (ctrl+p): switch app, launch, open a run, switch theme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
+
+if TYPE_CHECKING:
+    from dusttui.tui.app import DustApp
+
+Command = tuple[str, str, Callable[[], object]]
+
+
+class DustCommands(Provider):
+    """The app's own commands; top actions are offered before anything is typed."""
+
+    @property
+    def dust(self) -> DustApp:
+        return self.app  # type: ignore[return-value]
+
+    def _commands(self) -> list[Command]:
+        dust = self.dust
+        commands: list[Command] = [
+            (
+                "Launch a run",
+                "Run the selected app with this config and inputs",
+                dust.palette_launch,
+            ),
+            ("Re-run the shown run", "Same hash, config and inputs", dust.palette_rerun),
+            ("Open the trace explorer", "Every block, input and iteration", dust.palette_traces),
+        ]
+        for mode in ("stream", "poll", "blocking"):
+            commands.append(
+                (
+                    f"Launch mode: {mode}",
+                    "How the next runs are watched",
+                    partial(dust.set_mode, mode),
+                )
+            )
+        for app in dust.apps:
+            commands.append(
+                (
+                    f"Switch app: {app.name}",
+                    app.description or app.sId,
+                    partial(dust.palette_app, app.sId),
+                )
+            )
+        for key, label in dust.run_labels():
+            commands.append(
+                (
+                    f"Open run: {label}",
+                    "Show it in the run pane",
+                    partial(dust.choose_run, key, True),
+                )
+            )
+        for name in sorted(dust.available_themes):
+            commands.append(
+                (f"Switch theme: {name}", "Colours of the whole app", partial(dust.set_theme, name))
+            )
+        return commands
+
+    async def discover(self) -> Hits:
+        """The top actions, before anything is typed."""
+        for title, help_text, callback in self._commands()[:6]:
+            yield DiscoveryHit(Content(title), callback, text=title, help=escape(help_text))
+
+    async def search(self, query: str) -> Hits:
+        """Every command whose title matches ``query``."""
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score, _highlight(matcher, title), callback, text=title, help=escape(help_text)
+                )
+
+
+def _highlight(matcher, title: str) -> Content:
+    """Like ``Matcher.highlight`` but never reads the title as markup (app names are user text)."""
+    content = Content(title)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    if not score:
+        return content
+    for offset in offsets:
+        if not title[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

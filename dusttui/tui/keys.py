@@ -1,0 +1,200 @@
+"""Every key of the app in one table: the bindings, the help overlay and the README come from it.
+
+Each binding has an id, so a user remaps it in config (``[keymap]`` ``launch = "f5"``), and a
+tooltip. Keys that terminals or tmux commonly swallow (ctrl+enter, ctrl+s, ctrl+j) are never the
+only way to do something: every action has a letter or an F-key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    """One action: its binding id, default keys (comma separated), footer label and help text."""
+
+    id: str
+    keys: str
+    action: str
+    label: str
+    help: str
+    show: bool = True
+
+
+# The main screen's keys; order is the help overlay's order.
+SCREEN_KEYS: tuple[Key, ...] = (
+    Key(
+        "launch",
+        "r,f5",
+        "launch",
+        "run",
+        "Launch a run of the selected app with this config and inputs",
+    ),
+    Key(
+        "rerun",
+        "R",
+        "rerun",
+        "re-run",
+        "Re-run the selected past run with its config and inputs",
+        show=False,
+    ),
+    Key(
+        "mode",
+        "m",
+        "cycle_mode",
+        "mode",
+        "Switch the launch mode: stream, poll or blocking",
+        show=False,
+    ),
+    Key(
+        "hash",
+        "h",
+        "change_hash",
+        "hash",
+        "Choose the specification hash to run (saved, latest, typed)",
+        show=False,
+    ),
+    Key("traces", "t", "traces", "traces", "Open the trace explorer for the current run"),
+    Key(
+        "next_error",
+        "n",
+        "next_error",
+        "next error",
+        "Select the next block that errored",
+        show=False,
+    ),
+    Key(
+        "prev_error",
+        "N",
+        "prev_error",
+        "prev error",
+        "Select the previous block that errored",
+        show=False,
+    ),
+    Key("filter", "slash", "filter", "filter", "Filter the apps list (type to narrow it)"),
+    Key(
+        "focus_config",
+        "e",
+        "focus_config",
+        "config",
+        "Edit the config (escape leaves the editor)",
+        show=False,
+    ),
+    Key(
+        "focus_inputs",
+        "i",
+        "focus_inputs",
+        "inputs",
+        "Edit the inputs (escape leaves the editor)",
+        show=False,
+    ),
+    Key(
+        "load_inputs",
+        "o",
+        "load_inputs",
+        "open inputs",
+        "Load inputs from a JSON, JSONL or CSV file",
+        show=False,
+    ),
+    Key(
+        "prev_input",
+        "left_square_bracket",
+        "prev_input",
+        "prev input",
+        "Show the tokens of the previous input",
+        show=False,
+    ),
+    Key(
+        "next_input",
+        "right_square_bracket",
+        "next_input",
+        "next input",
+        "Show the tokens of the next input",
+        show=False,
+    ),
+    Key(
+        "copy",
+        "y",
+        "copy",
+        "copy",
+        "Copy the current run id or the selected value (OSC 52)",
+        show=False,
+    ),
+    Key(
+        "export",
+        "x",
+        "export",
+        "export",
+        "Export the current run as JSON into the data folder",
+        show=False,
+    ),
+    Key(
+        "leave_editor",
+        "escape",
+        "leave_editor",
+        "leave",
+        "Leave the editor, back to the lists",
+        show=False,
+    ),
+)
+
+# Keys of the whole app, on every screen.
+APP_KEYS: tuple[Key, ...] = (
+    Key("help", "question_mark,f1", "help", "help", "Show every key (this overlay)"),
+    Key("quit", "q,ctrl+c", "quit", "quit", "Quit (asks first while a run is still being watched)"),
+)
+
+# Keys that are not bindings of ours but appear in the help overlay.
+OTHER_KEYS: tuple[tuple[str, str], ...] = (
+    ("tab / shift+tab", "Next / previous pane"),
+    ("ctrl+p", "Command palette: switch app, launch, open a run, switch theme"),
+    ("up / down, enter", "Move in a list; enter picks the app or opens the run"),
+)
+
+
+def bindings(keys: tuple[Key, ...]) -> list[Binding]:
+    """Textual bindings for the table, each with its id and tooltip."""
+    return [Binding(k.keys, k.action, k.label, show=k.show, id=k.id, tooltip=k.help) for k in keys]
+
+
+def display_keys(keys: str) -> str:
+    """`question_mark,f1` → `? / F1`: how a key list reads to a person."""
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "escape": "esc",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+    }
+    shown = []
+    for key in keys.split(","):
+        key = key.strip()
+        if key in names:
+            shown.append(names[key])
+        elif key.startswith("f") and key[1:].isdigit():
+            shown.append(key.upper())
+        else:
+            shown.append(key)
+    return " / ".join(shown)
+
+
+ALL_KEYS: tuple[Key, ...] = SCREEN_KEYS + APP_KEYS
+BINDING_IDS: frozenset[str] = frozenset(k.id for k in ALL_KEYS)
+
+
+def effective_keys(keymap: dict[str, str]) -> list[tuple[Key, str]]:
+    """Each key with the keys that trigger it after the user's keymap overrides."""
+    return [(k, keymap.get(k.id, k.keys)) for k in ALL_KEYS]
+
+
+def markdown_table(keymap: dict[str, str] | None = None) -> str:
+    """The key table as Markdown, for the README."""
+    rows = ["| key | action |", "|---|---|"]
+    for key, keys in effective_keys(keymap or {}):
+        rows.append(f"| `{display_keys(keys)}` | {key.help} |")
+    for keys, text in OTHER_KEYS:
+        rows.append(f"| `{keys}` | {text} |")
+    return "\n".join(rows)

@@ -1,0 +1,62 @@
+"""The help overlay (`?` / F1): every key, as the user's keymap makes it."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from dusttui.tui.keys import OTHER_KEYS, display_keys, effective_keys
+
+
+def key_table(keymap: dict[str, str]) -> Table:
+    """The keys as a two-column table."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, keys in effective_keys(keymap):
+        table.add_row(Text(display_keys(keys)), Text(key.help))
+    for keys, text in OTHER_KEYS:
+        table.add_row(Text(keys), Text(text))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """A scrollable list of every key; escape, q, ? or F1 closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 86; max-width: 95%; height: auto; max-height: 90%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    HelpScreen .title { text-style: bold; padding-bottom: 1; }
+    """
+
+    BINDINGS = [
+        Binding(
+            "escape,q,question_mark,f1",
+            "dismiss",
+            "close",
+            id="close_help",
+            tooltip="Close the help",
+        ),
+    ]
+
+    def __init__(self, keymap: dict[str, str]) -> None:
+        super().__init__()
+        self._keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(
+                Text("dusttui keys  (remap any in config.toml under [keymap])"), classes="title"
+            )
+            yield Static(key_table(self._keymap))
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

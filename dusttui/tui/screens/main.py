@@ -1,0 +1,379 @@
+"""The main screen: apps and runs on the left; config, inputs, spec and the live run on the right.
+
+It shows and gathers; the App does every I/O (it is handed the client), so this screen only calls
+the App's methods and renders the :class:`LiveRun` objects it is given.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, TextArea
+
+from dusttui.api.models import App
+from dusttui.tui.keys import SCREEN_KEYS, bindings
+from dusttui.tui.runs import MODES, LiveRun
+from dusttui.tui.screens.prompt import PromptScreen
+from dusttui.tui.validation import saved_config_text, spec_blocks
+from dusttui.tui.widgets.editors import ConfigEditor, InputsEditor
+from dusttui.tui.widgets.lists import AppsList, AppsPane, RunsList
+from dusttui.tui.widgets.run_panel import RunPanel
+from dusttui.tui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from dusttui.tui.app import DustApp
+
+
+@dataclass
+class Draft:
+    """What the user prepared for one app (kept when they look at another app)."""
+
+    config: str
+    inputs: str
+    hash_choice: str = ""  # "" = the saved specification (else latest), or "latest", or a hash
+
+
+def dusttui_extra(app: App) -> dict:
+    """The local engine's extension of an App (saved hash, sample inputs), or {}."""
+    extra = (app.model_extra or {}).get("dusttui")
+    return extra if isinstance(extra, dict) else {}
+
+
+def saved_hash(app: App) -> str | None:
+    """The hash of the app's saved specification, when it can be known."""
+    known = dusttui_extra(app).get("specificationHash")
+    if isinstance(known, str) and known:
+        return known
+    from dusttui.specs import saved_specification_hash
+
+    return saved_specification_hash(app)
+
+
+def spec_view(app: App) -> Group:
+    """The app's description and specification (read-only, highlighted)."""
+    head = Text(app.description or "(no description)")
+    head.append("\n")
+    if not app.savedSpecification:
+        return Group(head, Text("This app has no saved specification."))
+    try:
+        pretty = json.dumps(json.loads(app.savedSpecification), indent=2, ensure_ascii=False)
+    except ValueError:
+        return Group(head, Text(app.savedSpecification))
+    return Group(
+        head, Syntax(pretty, "json", theme="ansi_dark", word_wrap=True, background_color="default")
+    )
+
+
+class MainScreen(Screen):
+    """The launcher and live monitor."""
+
+    BINDINGS = bindings(SCREEN_KEYS)
+    AUTO_FOCUS = "#apps-list"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current_app: App | None = None
+        self.drafts: dict[str, Draft] = {}
+        self.shown_key: str | None = None
+        self.input_index = 0
+        self.error_cursor = -1
+        self._hashes: dict[str, str | None] = {}
+
+    @property
+    def dust(self) -> DustApp:
+        """The App, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield Static(Text("Apps"), classes="pane-title")
+                yield AppsPane(id="apps")
+                yield Static(Text("Runs"), classes="pane-title")
+                yield RunsList(id="runs")
+            with Vertical(id="work"):
+                yield Static(Text("Loading apps…"), id="app-line")
+                with TabbedContent(id="tabs"):
+                    with TabPane("Config", id="tab-config"):
+                        yield ConfigEditor("{}", blocks=self.blocks, id="config")
+                    with TabPane("Inputs", id="tab-inputs"):
+                        yield InputsEditor("[]", id="inputs")
+                    with TabPane("Spec", id="tab-spec"), VerticalScroll(id="spec-scroll"):
+                        yield Static(id="spec")
+                yield RunPanel(id="run")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(0.5, self._tick, name="elapsed")
+
+    # ------------------------------------------------------------------ apps
+
+    def blocks(self) -> list[tuple[str, str]] | None:
+        """The blocks of the selected app (None: unknown, names go unchecked)."""
+        return spec_blocks(self.current_app.savedSpecification) if self.current_app else None
+
+    def show_apps(self, apps: list[App]) -> None:
+        """The App loaded the apps list."""
+        pane = self.query_one(AppsPane)
+        pane.set_apps(apps)
+        if self.focused is None:
+            self.query_one(AppsList).focus()
+        if not apps:
+            self.query_one("#app-line", Static).update(Text("No apps in this workspace."))
+
+    @on(AppsPane.Highlighted)
+    def _app_highlighted(self, event: AppsPane.Highlighted) -> None:
+        self.select_app(event.app)
+
+    def select_app(self, app: App) -> None:
+        """Show an app: its draft (or saved config and sample inputs), its spec and hash."""
+        self._save_draft()
+        self.current_app = app
+        draft = self.drafts.get(app.sId)
+        if draft is None:
+            sample = dusttui_extra(app).get("sampleInputs")
+            inputs = json.dumps(sample, indent=2, ensure_ascii=False) if sample else "[]"
+            draft = Draft(saved_config_text(app.savedConfig), inputs)
+            self.drafts[app.sId] = draft
+        self.query_one(ConfigEditor).load(draft.config)
+        self.query_one(InputsEditor).load(draft.inputs)
+        self.query_one("#spec", Static).update(spec_view(app))
+        self._show_app_line()
+
+    def _save_draft(self) -> None:
+        if self.current_app is None:
+            return
+        draft = self.drafts[self.current_app.sId]
+        draft.config = self.query_one(ConfigEditor).text
+        draft.inputs = self.query_one(InputsEditor).text
+
+    def hash_to_run(self) -> str:
+        """The specification hash the next launch uses."""
+        app = self.current_app
+        if app is None:
+            return "latest"
+        choice = self.drafts[app.sId].hash_choice
+        if choice:
+            return choice
+        if app.sId not in self._hashes:
+            self._hashes[app.sId] = saved_hash(app)
+        return self._hashes[app.sId] or "latest"
+
+    def _show_app_line(self) -> None:
+        app = self.current_app
+        if app is None:
+            return
+        spec_hash = self.hash_to_run()
+        which = "latest" if spec_hash == "latest" else f"{spec_hash[:8]}…"
+        origin = "typed" if self.drafts[app.sId].hash_choice else "saved"
+        if spec_hash == "latest":
+            origin = "latest"
+        parts = [app.name, f"hash {which} ({origin}, h to change)", f"mode {self.dust.mode} (m)"]
+        self.query_one("#app-line", Static).update(Text(" · ".join(parts)))
+
+    # ------------------------------------------------------------------ runs
+
+    def show_run(self, live: LiveRun | None) -> None:
+        """Make ``live`` the run shown in the run pane."""
+        panel = self.query_one(RunPanel)
+        if live is None:
+            self.shown_key = None
+            panel.clear("No run yet: pick an app and press r to launch one.")
+            return
+        if live.key != self.shown_key:
+            self.shown_key = live.key
+            self.input_index = 0
+            self.error_cursor = -1
+            panel.table.reset()
+        self.refresh_run(live)
+
+    def refresh_run(self, live: LiveRun) -> None:
+        """The run changed: update the pane (if it is the one shown) and the status line."""
+        if live.key != self.shown_key:
+            return
+        self.query_one(RunPanel).show(live, self.dust.clock(), self.input_index)
+        self.query_one(StatusLine).connection = live.connection
+
+    def show_runs_list(self, items: list[tuple[str, Text]]) -> None:
+        """The App rebuilt the runs list."""
+        self.query_one(RunsList).set_items(items)
+
+    @on(RunsList.Chosen)
+    def _run_chosen(self, event: RunsList.Chosen) -> None:
+        self.dust.choose_run(event.key, open_it=event.opened)
+
+    @on(DataTable.RowHighlighted, "#blocks")
+    def _block_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        live = self.dust.runs.get(self.shown_key or "")
+        if live is not None:
+            self.refresh_run(live)
+
+    def _tick(self) -> None:
+        live = self.dust.runs.get(self.shown_key or "")
+        if live is not None and not live.done:
+            self.refresh_run(live)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_launch(self) -> None:
+        """Launch a run with the editors' config and inputs, if both are valid."""
+        app = self.current_app
+        if app is None:
+            self.dust.say("Pick an app first.", severity="warning")
+            return
+        config, inputs = self.query_one(ConfigEditor), self.query_one(InputsEditor)
+        for editor, tab in ((config, "tab-config"), (inputs, "tab-inputs")):
+            editor.recheck()
+            if not editor.check.ok:
+                self.query_one(TabbedContent).active = tab
+                self.dust.say(f"Not sent — {editor.check.message}", severity="error")
+                return
+        live = self.dust.launch_run(
+            app, self.hash_to_run(), config.check.value, inputs.check.value, self.dust.mode
+        )
+        self.show_run(live)
+
+    def action_rerun(self) -> None:
+        """Launch the shown run again with its hash, config and inputs."""
+        if self.shown_key is None:
+            self.dust.say("Select a run in the runs list first.", severity="warning")
+            return
+        live = self.dust.rerun(self.shown_key)
+        if live is not None:
+            self.show_run(live)
+
+    def action_cycle_mode(self) -> None:
+        """stream → poll → blocking → stream."""
+        self.dust.mode = MODES[(MODES.index(self.dust.mode) + 1) % len(MODES)]
+        self._show_app_line()
+        self.dust.say(f"Launch mode: {self.dust.mode}")
+
+    def action_change_hash(self) -> None:
+        """Ask which specification hash to run."""
+        app = self.current_app
+        if app is None:
+            return
+
+        def done(answer: str | None) -> None:
+            if answer is None:
+                return
+            self.drafts[app.sId].hash_choice = answer.strip()
+            self._show_app_line()
+
+        self.app.push_screen(
+            PromptScreen(
+                f"Specification hash to run for {app.name}",
+                value=self.drafts[app.sId].hash_choice,
+                placeholder="empty: the saved specification · latest · or a 64-hex hash",
+                hint="enter to use it · escape to cancel",
+            ),
+            done,
+        )
+
+    def action_traces(self) -> None:
+        """Open the trace explorer on the shown run."""
+        self.dust.open_explorer(self.shown_key)
+
+    def _step_error(self, step: int) -> None:
+        live = self.dust.runs.get(self.shown_key or "")
+        errors = live.state.errors if live is not None and live.state is not None else []
+        if not errors:
+            self.dust.say("This run has no errors.")
+            return
+        self.error_cursor = (self.error_cursor + step) % len(errors)
+        ref = errors[self.error_cursor]
+        self.input_index = ref.input_index
+        self.query_one(RunPanel).table.select_key(f"{ref.block_type}:{ref.block_name}")
+        self.dust.say(
+            f"Error {self.error_cursor + 1}/{len(errors)} · {ref.block_name} · "
+            f"input {ref.input_index}: {ref.message}",
+            severity="warning",
+        )
+        self.refresh_run(live)
+
+    def action_next_error(self) -> None:
+        """Select the next block that errored."""
+        self._step_error(1)
+
+    def action_prev_error(self) -> None:
+        """Select the previous block that errored."""
+        self._step_error(-1)
+
+    def _step_input(self, step: int) -> None:
+        self.input_index = max(0, self.input_index + step)
+        live = self.dust.runs.get(self.shown_key or "")
+        if live is not None:
+            self.refresh_run(live)
+
+    def action_next_input(self) -> None:
+        """Tokens of the next input."""
+        self._step_input(1)
+
+    def action_prev_input(self) -> None:
+        """Tokens of the previous input."""
+        self._step_input(-1)
+
+    def action_filter(self) -> None:
+        """Focus the apps filter."""
+        self.query_one("#apps-filter", Input).focus()
+
+    def action_focus_config(self) -> None:
+        """Focus the config editor."""
+        self.query_one(TabbedContent).active = "tab-config"
+        self.query_one(ConfigEditor).text_area.focus()
+
+    def action_focus_inputs(self) -> None:
+        """Focus the inputs editor."""
+        self.query_one(TabbedContent).active = "tab-inputs"
+        self.query_one(InputsEditor).text_area.focus()
+
+    def action_leave_editor(self) -> None:
+        """Back from an editor or the filter to the apps list."""
+        if isinstance(self.focused, TextArea | Input):
+            self.query_one(AppsList).focus()
+
+    def action_load_inputs(self) -> None:
+        """Ask for a file and load inputs from it."""
+
+        def done(answer: str | None) -> None:
+            if answer and answer.strip():
+                self.dust.load_inputs_file(answer.strip())
+
+        self.app.push_screen(
+            PromptScreen(
+                "Load inputs from a file",
+                placeholder="path to a .json, .jsonl or .csv file",
+                hint="a JSON array, JSON lines, or CSV with a header row · escape to cancel",
+            ),
+            done,
+        )
+
+    def inputs_loaded(self, text: str, source: str) -> None:
+        """The App read an inputs file: put it in the editor."""
+        self.query_one(TabbedContent).active = "tab-inputs"
+        editor = self.query_one(InputsEditor)
+        editor.load(text)
+        self.dust.say(f"Loaded {editor.check.count} inputs from {source}.")
+
+    def action_copy(self) -> None:
+        """Copy the shown run's id."""
+        live = self.dust.runs.get(self.shown_key or "")
+        if live is None or live.run_id is None:
+            self.dust.say("No run id to copy yet.", severity="warning")
+            return
+        self.app.copy_to_clipboard(live.run_id)
+        self.dust.say(f"Copied run id {live.run_id[:12]}… to the clipboard.")
+
+    def action_export(self) -> None:
+        """Write the shown run as JSON into the data folder."""
+        self.dust.export_run(self.shown_key)

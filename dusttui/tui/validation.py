@@ -1,0 +1,109 @@
+"""The editors' checks, as results to show (no Textual here).
+
+The rules themselves live in :mod:`dusttui.api.inputs`, shared with the CLI, so both say the same
+thing about the same mistake; this module turns editor text into a :class:`Check` to display.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dusttui.api.inputs import (
+    MAX_BODY_BYTES,
+    InputError,
+    blocks_of_saved_specification,
+    check_body_size,
+    check_config,
+    check_inputs,
+    inputs_format_for,
+    parse_inputs,
+    parse_json,
+)
+
+__all__ = [
+    "Check",
+    "check_config_text",
+    "check_inputs_text",
+    "load_inputs_file",
+    "saved_config_text",
+    "spec_blocks",
+]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of a check: the parsed value when ``ok``, else a message for the user."""
+
+    ok: bool
+    value: Any = None
+    message: str = ""
+    count: int = 0
+
+
+def spec_blocks(saved_specification: str | None) -> list[tuple[str, str]] | None:
+    """(type, name) of each block of an app; None when the app does not say (names go unchecked)."""
+    return blocks_of_saved_specification(saved_specification)
+
+
+def saved_config_text(saved_config: str | None) -> str:
+    """The app's saved config as pretty JSON for the editor (``{}`` when there is none)."""
+    if not saved_config:
+        return "{}"
+    try:
+        data = json.loads(saved_config)
+    except ValueError:
+        return saved_config
+    if isinstance(data, dict) and set(data) == {"blocks"} and isinstance(data["blocks"], dict):
+        data = data["blocks"]  # a run's config shape: unwrap it
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def check_config_text(text: str, blocks: list[tuple[str, str]] | None) -> Check:
+    """Check the config editor's text against the app's blocks."""
+    try:
+        config = parse_json(text if text.strip() else "{}", "config")
+        check_config(config, blocks)
+    except InputError as exc:
+        return Check(False, message=str(exc))
+    return Check(True, value=config, count=len(config))
+
+
+def check_inputs_text(text: str) -> Check:
+    """Check the inputs editor's text: a JSON array or JSON lines of same-keyed objects ≤ 4 MB."""
+    if not text.strip():
+        return Check(True, value=[], count=0)
+    try:
+        if len(text.encode("utf-8")) > MAX_BODY_BYTES:
+            raise InputError("inputs: larger than 4 MB, the limit of a run request.")
+        inputs = parse_inputs(text, "json" if text.lstrip().startswith("[") else "jsonl")
+        check_inputs(inputs)
+        check_body_size({"inputs": inputs})
+    except InputError as exc:
+        return Check(False, message=str(exc))
+    return Check(True, value=inputs, count=len(inputs))
+
+
+class InputsFileError(ValueError):
+    """An inputs file that cannot be loaded; the message says why."""
+
+
+def load_inputs_file(path: Path) -> str:
+    """Read a JSON, JSONL or CSV file of inputs; give the editor's text (a pretty JSON array)."""
+    path = path.expanduser()
+    if not path.is_file():
+        raise InputsFileError(f"No file at {path}.")
+    if path.stat().st_size > MAX_BODY_BYTES:
+        raise InputsFileError(f"{path.name} is larger than 4 MB, the limit of a run request.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputsFileError(f"{path.name} cannot be read: {exc}.") from None
+    try:
+        inputs = parse_inputs(text, inputs_format_for(path.name), what=path.name)
+        check_inputs(inputs)
+    except InputError as exc:
+        raise InputsFileError(str(exc)) from None
+    return json.dumps(inputs, indent=2, ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""The TUI's widgets (no I/O: they show what they are given)."""

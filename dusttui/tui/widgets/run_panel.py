@@ -1,0 +1,114 @@
+"""The run pane: a title line, the block table, the streamed tokens, the errors."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from dusttui.tui.runs import LiveRun
+from dusttui.tui.widgets.block_table import GLYPHS, BlockTable
+
+MAX_ITERATIONS = 64  # a map has at most 64 elements
+TOKEN_TAIL = 2_000  # characters of streamed text kept on screen
+
+
+def short_id(run_id: str | None) -> str:
+    """`5be2f4…`: enough of a run id to recognise it."""
+    return f"{run_id[:6]}…" if run_id else "(starting)"
+
+
+def run_title(live: LiveRun, now: float) -> Text:
+    """`Run 5be2f4… · qa-demo · ✓ succeeded · 1.2 s · stream`."""
+    status = live.status
+    parts = [
+        f"Run {short_id(live.run_id)}",
+        live.app_name,
+        f"{GLYPHS.get(status, '✗')} {status}",
+        f"{live.elapsed(now):.1f} s",
+        live.mode,
+    ]
+    return Text(" · ".join(parts))
+
+
+def token_lines(live: LiveRun, block_name: str, input_index: int) -> Text:
+    """The streamed text of a block for one input (each map iteration on its own line)."""
+    state = live.state
+    if state is None:
+        return Text("")
+    pieces = []
+    for iteration in range(MAX_ITERATIONS):
+        text = state.token_text(block_name, input_index, iteration)
+        reasoning = state.reasoning_text(block_name, input_index, iteration)
+        if not text and not reasoning:
+            if iteration:
+                break
+            continue
+        label = f"[{iteration}] " if iteration else ""
+        if reasoning:
+            pieces.append(f"{label}(reasoning) {reasoning[-TOKEN_TAIL:]}")
+        if text:
+            pieces.append(f"{label}{text[-TOKEN_TAIL:]}")
+    if not pieces:
+        return Text("")
+    head = f"tokens ({block_name} · input {input_index}): "
+    return Text(head + "\n".join(pieces))
+
+
+def error_summary(live: LiveRun) -> Text:
+    """One line per failure: a refused run, a connection failure, or the run's errors."""
+    if live.failure:
+        return Text(f"✗ {live.failure}")
+    state = live.state
+    if state is None:
+        return Text("")
+    if state.prerun_error is not None:
+        return Text(f"✗ run refused ({state.prerun_error.code}): {state.prerun_error.message}")
+    if not state.errors:
+        return Text("")
+    first = state.errors[0]
+    message = first.message.strip().splitlines()[0] if first.message.strip() else "(no message)"
+    more = f" (+{len(state.errors) - 1} more, n/N to step)" if len(state.errors) > 1 else ""
+    return Text(f"✗ {first.block_name} · input {first.input_index}: {message}{more}")
+
+
+class RunPanel(Vertical):
+    """Shows one run at a time (the selected one); updated in place as it progresses."""
+
+    DEFAULT_CSS = """
+    RunPanel { height: 1fr; }
+    RunPanel > #run-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
+    RunPanel > #run-tokens { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
+    RunPanel > #run-errors { height: auto; max-height: 4; padding: 0 1; color: $block-errored; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No run yet: pick an app and press r to launch one."), id="run-title")
+        yield BlockTable(id="blocks")
+        yield Static(id="run-tokens")
+        yield Static(id="run-errors")
+
+    @property
+    def table(self) -> BlockTable:
+        """The block table."""
+        return self.query_one(BlockTable)
+
+    def show(self, live: LiveRun, now: float, input_index: int) -> None:
+        """Bring the pane up to date with ``live``."""
+        self.query_one("#run-title", Static).update(run_title(live, now))
+        table = self.table
+        blocks = live.state.blocks if live.state is not None else []
+        table.show_rows(blocks, now)
+        key = table.selected_key()
+        name = key.split(":", 1)[1] if key else None
+        tokens = token_lines(live, name, input_index) if name else Text("")
+        self.query_one("#run-tokens", Static).update(tokens)
+        self.query_one("#run-errors", Static).update(error_summary(live))
+
+    def clear(self, message: str) -> None:
+        """Show no run."""
+        self.query_one("#run-title", Static).update(Text(message))
+        self.table.reset()
+        self.query_one("#run-tokens", Static).update("")
+        self.query_one("#run-errors", Static).update("")

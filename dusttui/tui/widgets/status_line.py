@@ -1,0 +1,51 @@
+"""The top line: which backend and workspace, and the live connection state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Static
+
+CONNECTION_GLYPHS = {
+    "starting": "○",
+    "idle": "○",
+    "connecting": "◌",
+    "streaming": "●",
+    "polling": "◐",
+    "reconnecting": "◌",
+    "waiting": "◐",
+    "done": "○",
+    "offline": "✗",
+}
+
+
+class StatusLine(Horizontal):
+    """`dusttui ─ local engine · workspace local ─── ● streaming`."""
+
+    DEFAULT_CSS = """
+    StatusLine { height: 1; background: $panel; color: $foreground; }
+    StatusLine > #status-title { width: 1fr; padding: 0 1; text-style: bold; }
+    StatusLine > #status-connection { width: auto; padding: 0 1; }
+    StatusLine > #status-connection.-streaming { color: $block-succeeded; }
+    StatusLine > #status-connection.-polling { color: $block-running; }
+    StatusLine > #status-connection.-reconnecting { color: $block-running; }
+    StatusLine > #status-connection.-offline { color: $block-errored; }
+    """
+
+    backend = reactive("")
+    connection = reactive("starting")
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-title")
+        yield Static(id="status-connection")
+
+    def watch_backend(self, backend: str) -> None:
+        self.query_one("#status-title", Static).update(Text(f"dusttui ─ {backend}"))
+
+    def watch_connection(self, old: str, new: str) -> None:
+        widget = self.query_one("#status-connection", Static)
+        widget.remove_class(f"-{old}")
+        widget.add_class(f"-{new}")
+        widget.update(Text(f"{CONNECTION_GLYPHS.get(new, '○')} {new}"))
