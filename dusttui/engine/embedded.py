@@ -79,6 +79,12 @@ def build_engine(
     return EngineParts(store, apps, hub, key, app, recovered)
 
 
+def _close(parts: EngineParts) -> None:
+    if parts.hub.ctx.js is not None:
+        parts.hub.ctx.js.close()
+    parts.store.close()
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -225,7 +231,7 @@ class EmbeddedEngine:
         self._server = None
         self._loop = None
         if self.parts is not None:
-            self.parts.store.close()
+            _close(self.parts)
             self.parts = None
 
     def __enter__(self) -> EmbeddedEngine:
@@ -297,4 +303,4 @@ def serve(
         finally:
             sock.close()
     finally:
-        parts.store.close()
+        _close(parts)

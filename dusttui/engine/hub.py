@@ -1,7 +1,7 @@
 """Live runs: each run is its own asyncio task; stream clients are queues that come and go.
 
 A client that disconnects only drops its queue; the run goes on. Runs are written to the store
-when they start, after every block that ends, and when they end.
+when they start, whenever a block starts or ends (writes coalesce), and when they end.
 """
 
 from __future__ import annotations
@@ -129,12 +129,8 @@ class RunHub:
 
     async def _emit(self, live: LiveRun, event: dict[str, Any]) -> None:
         live.publish(event)
-        content = event.get("content")
-        if (
-            event.get("type") == "block_status"
-            and isinstance(content, dict)
-            and content.get("status") != "running"
-        ):
+        # A block starting or ending is saved, so a crash leaves the last block known.
+        if event.get("type") in ("block_status", "run_status"):
             self._request_write(live)
 
     def _request_write(self, live: LiveRun) -> None:

@@ -50,6 +50,26 @@ _fun = (env) => {
 ```
 }
 """,
+    "slow.dust": """input INPUT { }
+
+code WAIT {
+  code:
+```
+_fun = (env) => {
+  const until = Date.now() + env.state.INPUT.ms;
+  while (Date.now() < until) {}
+  return { waited: env.state.INPUT.ms };
+}
+```
+}
+
+code AFTER {
+  code:
+```
+_fun = (env) => "done";
+```
+}
+""",
     "shout.dust": """input INPUT { }
 
 llm MODEL {
