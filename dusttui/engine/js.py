@@ -116,7 +116,10 @@ def run_fun(
 
     Blocking: call it from a worker thread (JSExecutor does), never from the event loop.
     """
-    env_json = json.dumps(env, ensure_ascii=False, allow_nan=False)
+    try:
+        env_json = json.dumps(env, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise JSError(f"`env` cannot be given to JavaScript as JSON: {e}") from None
     ctx = quickjs.Context()
     try:
         ctx.set_memory_limit(memory_limit)
