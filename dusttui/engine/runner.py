@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dusttui.engine.blocks import EXECUTORS
+from dusttui.engine.blocks import BATCH_EXECUTORS, EXECUTORS
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult, Env, RunScope
 from dusttui.engine.context import EngineContext
 from dusttui.engine.record import RunRecord
@@ -82,6 +82,11 @@ def _execution(value: Any = None, error: str | None = None, meta: Any = None) ->
 class _Outcome:
     result: BlockResult | None
     error: str | None
+
+
+_SKIPPED = _Outcome(BlockResult(None), None)  # a skipped while iteration: all-null, uncounted
+_PENDING = _Outcome(None, None)
+BATCH_MAX = 32  # executions per sandbox hop
 
 
 async def execute_run(
@@ -253,39 +258,7 @@ class _Run:
         record.set_block_status(status)
         await self.emit({"type": "block_status", "content": dict(status)})
 
-        execute = EXECUTORS.get(btype, _unsupported)
-        outcomes: list[list[_Outcome | None]] = [[None] * len(row) for row in envs]
-        jobs = [(i, j) for i, row in enumerate(envs) for j in range(len(row))]
-        jobs_iter = iter(jobs)
-
-        async def one(i: int, j: int) -> None:
-            if skips is not None and skips[i]:
-                outcomes[i][j] = _Outcome(BlockResult(None), None)
-                return
-            try:
-                result = await execute(BlockCall(block, name, envs[i][j], self.scope))
-                outcomes[i][j] = _Outcome(result, None)
-                status["success_count"] += 1
-            except BlockError as exc:
-                outcomes[i][j] = _Outcome(None, str(exc))
-                status["error_count"] += 1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug or an unexpected failure: still a trace
-                log.exception("block %s %s failed unexpectedly", btype, name)
-                outcomes[i][j] = _Outcome(None, f"{type(exc).__name__}: {exc}")
-                status["error_count"] += 1
-
-        async def worker() -> None:
-            for i, j in jobs_iter:
-                await one(i, j)
-
-        width = min(concurrency_for_block(self.config, btype, name), len(jobs))
-        if width == 1:
-            await worker()
-        elif width > 1:
-            await asyncio.gather(*(worker() for _ in range(width)))
-
+        outcomes = await self._run_executions(block, envs, skips, status)
         executions = [
             [
                 _execution(o.result.value, None, o.result.meta)  # type: ignore[union-attr]
@@ -315,6 +288,67 @@ class _Run:
             )
             return None
         return outcomes  # type: ignore[return-value]
+
+    async def _run_executions(
+        self, block: Any, envs: list[list[Env]], skips: list[bool] | None, status: dict
+    ) -> list[list[_Outcome]]:
+        """Every execution of a block, at most `concurrency` at a time, counting as they end.
+
+        Short sandboxed executions (code blocks) go in batches: one worker hop per batch, and
+        never more batches in flight than the block's concurrency.
+        """
+        name, btype = block.name, block.type
+        outcomes: list[list[_Outcome]] = [
+            [_SKIPPED if skips is not None and skips[i] else _PENDING for _ in row]
+            for i, row in enumerate(envs)
+        ]
+        jobs = [
+            (i, j)
+            for i, row in enumerate(envs)
+            for j in range(len(row))
+            if outcomes[i][j] is _PENDING
+        ]
+        width = min(concurrency_for_block(self.config, btype, name), len(jobs))
+        if width == 0:
+            return outcomes
+        execute = EXECUTORS.get(btype, _unsupported)
+        batch = BATCH_EXECUTORS.get(btype)
+        if batch is not None and not hasattr(self.scope.ctx.executor(), "run_many"):
+            batch = None
+        size = min(BATCH_MAX, -(-len(jobs) // width)) if batch is not None else 1
+        units = iter([jobs[k : k + size] for k in range(0, len(jobs), size)])
+
+        def settle(i: int, j: int, outcome: Any) -> None:
+            if isinstance(outcome, BlockResult):
+                outcomes[i][j] = _Outcome(outcome, None)
+                status["success_count"] += 1
+            else:
+                if not isinstance(outcome, BlockError):  # a bug or an unexpected failure
+                    log.error("block %s %s failed unexpectedly: %r", btype, name, outcome)
+                    outcome = f"{type(outcome).__name__}: {outcome}"
+                outcomes[i][j] = _Outcome(None, str(outcome))
+                status["error_count"] += 1
+
+        async def worker() -> None:
+            for unit in units:
+                calls = [BlockCall(block, name, envs[i][j], self.scope) for i, j in unit]
+                try:
+                    if len(calls) == 1:
+                        results: list[Any] = [await execute(calls[0])]
+                    else:
+                        results = await batch(calls)  # type: ignore[misc]
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # BlockError included: it is this execution's error
+                    results = [exc] * len(calls)
+                for (i, j), outcome in zip(unit, results, strict=True):
+                    settle(i, j, outcome)
+
+        if width == 1:
+            await worker()
+        else:
+            await asyncio.gather(*(worker() for _ in range(width)))
+        return outcomes
 
     def _record_trace(
         self, btype: str, name: str, executions: list[list[dict]], skips: list[bool] | None

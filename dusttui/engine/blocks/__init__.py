@@ -8,6 +8,8 @@ from dusttui.engine.blocks import chat, code, curl, data, end, input, llm, loop,
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
 
 Executor = Callable[[BlockCall], Awaitable[BlockResult]]
+# Executes several calls of one block in one go; each outcome is a result or the error it raised.
+BatchExecutor = Callable[[list[BlockCall]], Awaitable[list[BlockResult | BlockError]]]
 
 EXECUTORS: dict[str, Executor] = {
     "input": input.execute,
@@ -22,4 +24,15 @@ EXECUTORS: dict[str, Executor] = {
     "curl": curl.execute,
 }
 
-__all__ = ["EXECUTORS", "BlockCall", "BlockError", "BlockResult", "Executor"]
+# Block types whose executions are batched into one sandbox hop (many short scripts).
+BATCH_EXECUTORS: dict[str, BatchExecutor] = {"code": code.execute_many}
+
+__all__ = [
+    "BATCH_EXECUTORS",
+    "EXECUTORS",
+    "BatchExecutor",
+    "BlockCall",
+    "BlockError",
+    "BlockResult",
+    "Executor",
+]

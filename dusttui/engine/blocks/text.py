@@ -1,7 +1,7 @@
 """Filling a block's text fields from the run state: Tera-like templates, then `${BLOCK.key}`.
 
-Mirrors core's `replace_variables_in_string`: the `${BLOCK.key}` references are found in the raw
-text, the template engine runs, then each reference is replaced by the (string) value it names.
+The rendering itself is :mod:`dusttui.engine.templates` (core's `replace_variables_in_string`);
+this module turns its errors into execution errors and builds the llm block's few-shot examples.
 """
 
 from __future__ import annotations
@@ -9,54 +9,26 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dusttui.engine import templates
 from dusttui.engine.blocks.base import BlockError
 
 VARIABLE_RE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\.(?P<key>[a-zA-Z0-9_\.]+)\}")
-SECRET_RE = re.compile(r"\$\{secrets\.(?P<name>[a-zA-Z0-9_\.]+)\}")
-
-
-def _template(text: str, field: str, state: dict[str, Any]) -> str:
-    from dusttui.engine.templates import TemplateError, render
-
-    try:
-        return render(text, state)
-    except TemplateError as exc:
-        message = str(exc)
-        if not message.startswith("Templating error"):
-            message = f"Templating error: {message}"
-        raise BlockError(message.replace("__tera_one_off", field)) from None
 
 
 def render_field(text: str, field: str, state: dict[str, Any]) -> str:
     """`text` with templates rendered and `${BLOCK.key}` replaced (core's errors)."""
-    variables = [(m["name"], m["key"]) for m in VARIABLE_RE.finditer(text)]
-    result = _template(text, field, state)
-    for name, key in variables:
-        if name not in state:
-            raise BlockError(f"Block `{name}` output not found")
-        output = state[name]
-        if not isinstance(output, dict):
-            raise BlockError(
-                f"Block `{name}` output is not an object, the output of `{name}` referred to "
-                f"as a variable in `{field}` must be an object"
-            )
-        if key not in output:
-            raise BlockError(f"Key `{key}` is not present in block `{name}` output")
-        if not isinstance(output[key], str):
-            raise BlockError(f"`{name}.{key}` is not a string")
-        result = result.replace(f"${{{name}.{key}}}", output[key])
-    return result
+    try:
+        return templates.render(text, state, field)
+    except templates.TemplateError as exc:
+        raise BlockError(exc.message) from None
 
 
 def render_secrets(text: str, field: str, state: dict[str, Any], secrets: dict[str, str]) -> str:
     """`text` with templates rendered and `${secrets.NAME}` replaced by the secret's value."""
-    names = [m["name"] for m in SECRET_RE.finditer(text)]
-    result = _template(text, field, state)
-    for name in names:
-        if name not in secrets:
-            raise BlockError(f"`secrets.{name}` is not a string")
-        result = result.replace(f"${{secrets.{name}}}", secrets[name])
-    return result
+    try:
+        return templates.render_secrets(text, state, secrets, field)
+    except templates.TemplateError as exc:
+        raise BlockError(exc.message) from None
 
 
 def few_shot_texts(text: str, state: dict[str, Any]) -> list[str]:

@@ -1,0 +1,317 @@
+"""Block behaviour through real runs: llm prompts and variables, chat, curl over a loopback server,
+and an OpenAI-compatible endpoint streaming into a run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Route
+
+from dusttui.engine.context import EngineContext
+from dusttui.engine.providers import Generation, ProviderRegistry
+from dusttui.engine.providers.offline import OfflineProvider
+from dusttui.engine.record import RunRecord
+from dusttui.engine.runner import execute_run
+from dusttui.engine.spec import parse_spec
+
+F = "```"
+
+
+async def run_app(spec_text: str, config: dict, inputs: list, ctx: EngineContext | None = None):
+    spec = parse_spec(spec_text)
+    record = RunRecord.new(spec.hash, "test-app", config)
+    events: list[dict] = []
+
+    async def emit(event: dict) -> None:
+        events.append(json.loads(json.dumps(event)))
+
+    await execute_run(spec, config, inputs, record, emit, ctx or EngineContext(token_delay=0))
+    return events, record
+
+
+def last(record: RunRecord) -> list[list[dict]]:
+    """The executions of the last block that ran."""
+    return record.traces[-1][1]
+
+
+def code(name: str, js: str) -> str:
+    return f"code {name} {{\n  code:\n{F}\n{js}\n{F}\n}}\n\n"
+
+
+class Recorder:
+    """A test provider that answers "ok" and keeps every request it gets."""
+
+    provider_id = "rec"
+
+    def __init__(self) -> None:
+        self.requests = []
+
+    async def generate(self, request, sink):
+        self.requests.append(request)
+        return Generation(text="ok", usage={"prompt_tokens": 2, "completion_tokens": 1})
+
+
+def rec_ctx(rec: Recorder, **kw) -> EngineContext:
+    providers = ProviderRegistry({"rec": rec, "offline": OfflineProvider()})
+    return EngineContext(token_delay=0, providers=providers, **kw)
+
+
+# ---------------------------------------------------------------- llm
+
+
+async def test_llm_prompt_joins_few_shots_and_both_variable_forms():
+    spec = (
+        "input INPUT { }\n\n"
+        + code(
+            "SHOTS",
+            "_fun = (env) => [{ q: '1+1', a: '2' }, { q: '2+2', a: '4' }, { q: 'x', a: 'y' }];",
+        )
+        + "llm MODEL {\n  max_tokens: 9\n  temperature: 0.2\n  stop:\n"
+        + f"{F}\nEND\nSTOP\n{F}\n"
+        + f"  few_shot_preprompt:\n{F}\nSolve.\n{F}\n"
+        + f"  few_shot_count: 2\n  few_shot_prompt:\n{F}\nQ: ${{SHOTS.q}} A: ${{SHOTS.a}}\n{F}\n"
+        + f"  prompt:\n{F}\nQ: {{{{INPUT.q}}}} / ${{INPUT.q}} A:\n{F}\n}}\n"
+    )
+    rec = Recorder()
+    config = {"MODEL": {"provider_id": "rec", "model_id": "m", "temperature": 0.9}}
+    _, record = await run_app(spec, config, [{"q": "3+3"}], rec_ctx(rec))
+    prompt = "Solve.Q: 1+1 A: 2Q: 2+2 A: 4Q: 3+3 / 3+3 A:"
+    assert last(record) == [
+        [
+            {
+                "value": {"prompt": {"text": prompt}, "completion": {"text": "ok"}},
+                "error": None,
+                "meta": {"token_usage": {"prompt_tokens": 2, "completion_tokens": 1}},
+            }
+        ]
+    ]
+    request = rec.requests[0]
+    assert request.messages == [{"role": "user", "content": prompt}]
+    assert (request.temperature, request.max_tokens, request.stop) == (0.9, 9, ["END", "STOP"])
+
+
+@pytest.mark.parametrize(
+    ("prompt", "inputs", "error"),
+    [
+        ("${NOPE.q}", [{"q": "a"}], "Block `NOPE` output not found"),
+        ("${INPUT.zz}", [{"q": "a"}], "Key `zz` is not present in block `INPUT` output"),
+        ("${INPUT.q}", [{"q": 3}], "`INPUT.q` is not a string"),
+        (
+            "{{INPUT.zz}}",
+            [{"q": "a"}],
+            "Templating error: Variable `INPUT.zz` not found in context while rendering 'prompt'",
+        ),
+    ],
+)
+async def test_llm_variable_errors_are_cores(prompt, inputs, error):
+    spec = f"input INPUT {{ }}\n\nllm MODEL {{\n  max_tokens: 9\n  temperature: 0\n  prompt:\n{F}\n{prompt}\n{F}\n}}\n"
+    _, record = await run_app(
+        spec, {"MODEL": {"provider_id": "rec", "model_id": "m"}}, inputs, rec_ctx(Recorder())
+    )
+    assert last(record) == [[{"value": None, "error": error, "meta": None}]]
+
+
+# ---------------------------------------------------------------- chat
+
+CHAT_SPEC = (
+    "input INPUT { }\n\n"
+    "chat CHAT {\n  temperature: 0.5\n"
+    f"  instructions:\n{F}\nYou answer about {{{{INPUT.topic}}}}.\n{F}\n"
+    f"  messages_code:\n{F}\n"
+    "_fun = (env) => { console.log('building'); return [{ role: 'user', content: env.state.INPUT.q }]; }\n"
+    f"{F}\n}}\n"
+)
+
+
+async def test_chat_streams_the_assistant_message_with_logs_and_usage():
+    config = {"CHAT": {"provider_id": "offline", "model_id": "reverse", "use_stream": True}}
+    events, record = await run_app(CHAT_SPEC, config, [{"topic": "tea", "q": "green or black"}])
+    assert [e["content"]["tokens"]["text"] for e in events if e["type"] == "tokens"] == [
+        "black",
+        " or",
+        " green",
+    ]
+    tokens = next(e for e in events if e["type"] == "tokens")["content"]
+    assert (tokens["block_type"], tokens["block_name"], tokens["input_index"], tokens["map"]) == (
+        "chat",
+        "CHAT",
+        0,
+        None,
+    )
+    assert last(record) == [
+        [
+            {
+                "value": {"message": {"role": "assistant", "content": "black or green"}},
+                "error": None,
+                "meta": {
+                    "logs": ["building"],
+                    "token_usage": {"prompt_tokens": 7, "completion_tokens": 3},
+                },
+            }
+        ]
+    ]
+
+
+async def test_chat_puts_instructions_first_and_checks_messages_and_function_call():
+    rec = Recorder()
+    config = {"CHAT": {"provider_id": "rec", "model_id": "m"}}
+    await run_app(CHAT_SPEC, config, [{"topic": "tea", "q": "hi"}], rec_ctx(rec))
+    assert rec.requests[0].messages == [
+        {"role": "system", "content": "You answer about tea."},
+        {"role": "user", "content": "hi"},
+    ]
+    bad = CHAT_SPEC.replace(
+        "return [{ role: 'user', content: env.state.INPUT.q }];", "return 'hi';"
+    )
+    _, record = await run_app(bad, config, [{"topic": "t", "q": "x"}], rec_ctx(rec))
+    assert last(record)[0][0]["error"] == (
+        "Invalid messages code output, expecting an array of objects with  fields `role`, "
+        "possibly `name`, and `content` or `function_call(s)`."
+    )
+    config = {"CHAT": {"provider_id": "rec", "model_id": "m", "function_call": "lookup"}}
+    _, record = await run_app(CHAT_SPEC, config, [{"topic": "t", "q": "x"}], rec_ctx(rec))
+    assert last(record)[0][0]["error"] == (
+        "Invalid `function_call` in configuration for chat block `CHAT`: function name `lookup` "
+        "not found in functions. Possible values are 'auto', 'none', 'any' or the name of one of "
+        "the functions."
+    )
+    _, record = await run_app(CHAT_SPEC, {}, [{"topic": "t", "q": "x"}], rec_ctx(rec))
+    assert last(record)[0][0]["error"] == (
+        'Missing configuration for chat block `CHAT`, expecting `{ "provider_id": ..., "model_id": ... }`'
+    )
+
+
+# ---------------------------------------------------------------- loopback servers
+
+
+@contextlib.asynccontextmanager
+async def serve(app):
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 — uvicorn offers no startup event to await
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def echo_request(request: Request):
+    body = (await request.body()).decode()
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "auth": request.headers.get("x-token"),
+            "body": body,
+        }
+    )
+
+
+async def plain(request: Request):
+    return PlainTextResponse("not json", status_code=418)
+
+
+CURL_SPEC = (
+    "input INPUT { }\n\n"
+    "curl FETCH {\n  method: POST\n"
+    f"  url:\n{F}\nBASE/items/{{{{INPUT.id}}}}?k=${{secrets.TOKEN}}\n{F}\n"
+    f"  headers_code:\n{F}\n_fun = (env) => ({{ 'x-token': env.secrets.TOKEN }});\n{F}\n"
+    f"  body_code:\n{F}\n_fun = (env) => JSON.stringify({{ id: env.state.INPUT.id }});\n{F}\n}}\n"
+)
+
+
+async def test_curl_is_refused_unless_the_engine_allows_network():
+    _, record = await run_app(CURL_SPEC.replace("BASE", "http://127.0.0.1:9"), {}, [{"id": "7"}])
+    assert last(record)[0][0]["error"] == (
+        "Network access is off: this engine was started without allowing `curl` blocks to make "
+        "HTTP requests (start it with `dusttui serve --allow-network`)"
+    )
+
+
+async def test_curl_makes_the_request_with_code_headers_body_and_secrets():
+    app = Starlette(
+        routes=[Route("/items/{id}", echo_request, methods=["POST"]), Route("/plain", plain)]
+    )
+    async with serve(app) as base:
+        ctx = EngineContext(token_delay=0, allow_network=True, secrets={"TOKEN": "tok-1"})
+        _, record = await run_app(CURL_SPEC.replace("BASE", base), {}, [{"id": "7"}], ctx)
+        execution = last(record)[0][0]
+        assert execution["error"] is None
+        value = execution["value"]
+        assert value["status"] == 200
+        assert value["body"] == {
+            "method": "POST",
+            "path": "/items/7",
+            "auth": "tok-1",
+            "body": '{"id":"7"}',
+        }
+        assert value["headers"]["content-type"] == "application/json"
+        assert isinstance(value["created"], int)
+        assert execution["meta"] == {"logs": []}
+
+        get = CURL_SPEC.replace("method: POST", "method: GET").replace(
+            "BASE/items/{{INPUT.id}}?k=${secrets.TOKEN}", f"{base}/plain"
+        )
+        _, record = await run_app(get, {"FETCH": {"use_cache": False}}, [{"id": "7"}], ctx)
+        assert last(record)[0][0]["value"]["status"] == 418
+        assert last(record)[0][0]["value"]["body"] == "not json"
+
+
+async def test_curl_headers_must_be_strings():
+    spec = CURL_SPEC.replace("({ 'x-token': env.secrets.TOKEN })", "({ n: 1 })")
+    ctx = EngineContext(token_delay=0, allow_network=True, secrets={"TOKEN": "t"})
+    _, record = await run_app(spec.replace("BASE", "http://127.0.0.1:9"), {}, [{"id": "7"}], ctx)
+    assert last(record)[0][0]["error"] == "Returned headers must be an object with string values."
+
+
+# ---------------------------------------------------------------- OpenAI-compatible in a run
+
+
+async def chat_completions(request: Request):
+    body = await request.json()
+    word = body["messages"][-1]["content"]
+
+    async def chunks():
+        for piece in (word[:1], word[1:].upper()):
+            yield f"data: {json.dumps({'choices': [{'delta': {'content': piece}}]})}\n\n"
+        yield f"data: {json.dumps({'choices': [], 'usage': {'prompt_tokens': 3, 'completion_tokens': 2}})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+async def test_openai_compatible_endpoint_streams_tokens_into_a_mapped_run():
+    spec = (
+        "input INPUT { }\n\n"
+        + code("SPLIT", "_fun = (env) => env.state.INPUT.s.split(' ');")
+        + "map EACH {\n  from: SPLIT\n}\n\n"
+        + f"llm MODEL {{\n  max_tokens: 9\n  temperature: 0\n  prompt:\n{F}\n{{{{EACH}}}}\n{F}\n}}\n\n"
+        + "reduce EACH { }\n"
+    )
+    app = Starlette(routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"])])
+    async with serve(app) as base:
+        providers = ProviderRegistry.from_env({"OPENAI_COMPATIBLE_BASE_URL": f"{base}/v1"})
+        ctx = EngineContext(token_delay=0, providers=providers)
+        config = {
+            "MODEL": {"provider_id": "openai_compatible", "model_id": "local", "use_stream": True}
+        }
+        events, record = await run_app(spec, config, [{"s": "ab cd"}], ctx)
+    tokens = sorted(
+        (e["content"]["map"]["iteration"], e["content"]["tokens"]["text"])
+        for e in events
+        if e["type"] == "tokens"
+    )
+    assert tokens == [(0, "B"), (0, "a"), (1, "D"), (1, "c")]
+    model = next(t for t in record.traces if t[0] == ["llm", "MODEL"])[1]
+    assert [x["value"]["completion"]["text"] for x in model[0]] == ["aB", "cD"]
+    assert model[0][0]["meta"] == {"token_usage": {"prompt_tokens": 3, "completion_tokens": 2}}
