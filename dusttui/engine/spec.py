@@ -17,6 +17,9 @@ from dusttui.engine.spec_syntax import WS, RawBlock, Reader, SpecError, parse_sy
 
 __all__ = [
     "HOSTED_ONLY",
+    "LOCAL_TYPES",
+    "MAP_MAX_ITERATIONS",
+    "WHILE_MAX_ITERATIONS",
     "Block",
     "Spec",
     "SpecError",
