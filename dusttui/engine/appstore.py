@@ -97,7 +97,7 @@ def _signature(dust: Path) -> tuple[Any, ...]:
     for path in (dust, *_companions(dust).values()):
         try:
             stat = path.stat()
-            parts.append((stat.st_mtime_ns, stat.st_size))
+            parts.append((stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_size))
         except OSError:
             parts.append(None)
     return tuple(parts)

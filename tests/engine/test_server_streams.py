@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from conftest import auth, parse_sse, runs_url
+from conftest import SHOUT_CONFIG, auth, parse_sse, runs_url, stream_run
 
 SLOW = {"specification_hash": "latest", "config": {}}
 
@@ -71,3 +71,29 @@ def test_concurrent_streams_each_get_their_own_whole_run(http):
             if e["type"] == "block_execution" and e["content"]["block_name"] == "WAIT"
         )
         assert wait["content"]["execution"][0][0]["value"] == {"waited": 50 * i}
+
+
+def test_streamed_llm_run_sends_tokens_routed_to_their_input(http):
+    _, sse = stream_run(
+        http,
+        "shout",
+        {
+            "specification_hash": "latest",
+            "config": SHOUT_CONFIG,
+            "inputs": [{"q": "hi there"}, {"q": "yo"}],
+        },
+    )
+    tokens = [e["content"] for e in sse.events if e["type"] == "tokens"]
+    by_input = {0: "", 1: ""}
+    for token in tokens:
+        assert (token["block_type"], token["block_name"], token["map"]) == ("llm", "MODEL", None)
+        by_input[token["input_index"]] += token["tokens"]["text"]
+    assert by_input == {0: "HI THERE", 1: "YO"}
+    execution = next(
+        e
+        for e in sse.events
+        if e["type"] == "block_execution" and e["content"]["block_name"] == "MODEL"
+    )
+    values = [row[0]["value"]["completion"]["text"] for row in execution["content"]["execution"]]
+    assert values == ["HI THERE", "YO"]
+    assert sse.types[-2:] == ["run_status", "final"]
