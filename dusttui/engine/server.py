@@ -345,7 +345,7 @@ def create_app(
         return exc.response()
 
     async def internal_error(_request: Request, exc: Exception) -> Response:
-        log.exception("Unexpected error while answering a request", exc_info=exc)
+        # Starlette re-raises after answering, so the server logs the traceback once.
         return APIError(
             500,
             "internal_server_error",
