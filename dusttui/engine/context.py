@@ -94,7 +94,7 @@ class EngineContext:
     allow_network: bool = False
     cache: LLMCache = field(default_factory=MemoryLLMCache)
     js: Any = None  # a dusttui.engine.js.JSExecutor; created on first use when None
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # never in logs
     # Seconds between two streamed tokens of the offline provider (0 in tests).
     token_delay: float = 0.02
     http_timeout: float = 30.0

@@ -66,6 +66,7 @@ async def test_code_env_is_exactly_the_protocol_env_with_secrets_masked():
         "run_id": record.run_id,
     }
     assert "s3cret-value" not in json.dumps(record.to_wire())
+    assert "s3cret-value" not in repr(ctx)
 
 
 async def test_code_logs_go_to_meta_and_a_failing_input_fails_the_run_after_all_complete():
