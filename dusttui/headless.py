@@ -164,7 +164,7 @@ def read_config(value: str | None, app: App) -> dict[str, Any]:
 
 
 def read_inputs(items: tuple[str, ...], file: str | None) -> list[Any]:
-    """``--input JSON`` (repeatable) and/or ``--inputs FILE|-``."""
+    """``--input JSON`` (repeatable) and/or ``--inputs FILE|-`` (empty when neither is given)."""
     inputs: list[Any] = [parse_json(item, f"--input #{n}") for n, item in enumerate(items, 1)]
     if file is not None:
         if file == "-":
@@ -172,8 +172,6 @@ def read_inputs(items: tuple[str, ...], file: str | None) -> list[Any]:
         else:
             text, fmt = _read_file(file, "--inputs"), inputs_format_for(file)
         inputs += parse_inputs(text, fmt, file if file != "-" else "stdin")
-    if not inputs:
-        raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
     check_inputs(inputs)
     return inputs
 
@@ -222,6 +220,13 @@ def cmd_run(
     async def go() -> int:
         async with open_client(backend, settings) as client:
             found = await find_app(client, app)
+            if not inputs:
+                from dusttui.specs import sample_inputs
+
+                inputs[:] = sample_inputs(found) or []
+                if not inputs:
+                    raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
+                progress(f"using the {len(inputs)} sample input(s) of {found.name}")
             cfg = read_config(config, found)
             spec = resolve_hash(found, spec_hash)
             check_body_size({"specification_hash": spec, "config": cfg, "inputs": inputs})
@@ -422,7 +427,8 @@ def summary(state: Any) -> str:
             where = f"input {ref.input_index}"
             if ref.iteration:
                 where += f", iteration {ref.iteration}"
-            lines.append(f"  {ref.block_name} ({where}): {ref.message}")
+            message = ref.message.replace("\n", "\n      ")  # keep stack lines under their error
+            lines.append(f"  {ref.block_name} ({where}): {message}")
         if len(errors) > 20:
             lines.append(f"  … and {len(errors) - 20} more (use --json for all)")
     if run.results is not None:

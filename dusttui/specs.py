@@ -100,8 +100,23 @@ def dust_text_of_builder_blocks(blocks: list[dict[str, Any]]) -> str | None:
     return "\n".join(parts)
 
 
+def engine_extension(app: App) -> dict[str, Any]:
+    """The local engine's extension of an App (its hash, sample inputs…), or {} elsewhere."""
+    extra = (app.model_extra or {}).get("dusttui")
+    return extra if isinstance(extra, dict) else {}
+
+
+def sample_inputs(app: App) -> list[Any] | None:
+    """The sample inputs the local engine ships with an app (None on other servers)."""
+    sample = engine_extension(app).get("sampleInputs")
+    return sample if isinstance(sample, list) and sample else None
+
+
 def saved_specification_hash(app: App) -> str | None:
     """The specification_hash of ``app.savedSpecification``, or None when it cannot be known."""
+    known = engine_extension(app).get("specificationHash")
+    if isinstance(known, str) and known:
+        return known
     if not app.savedSpecification:
         return None
     try:
