@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -191,5 +192,47 @@ def test_stopping_the_engine_ends_live_streams_and_saves_the_run_errored(engine_
     again = engine_factory()
     with _client(again) as http:
         got = http.get(runs_url("slow", run_id=run_id)).json()["run"]
+    assert got["status"]["run"] == "errored"
+    assert got["error"] == STOPPED_MESSAGE
+
+
+def test_serve_stops_on_sigterm_and_saves_live_runs_as_stopped(engine_factory, apps_dir, data_dir):
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(apps_dir), str(data_dir), KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().strip()
+        with httpx.Client(base_url=url, headers=auth(), timeout=30) as http:
+            run = http.post(runs_url("slow"), json={**SLOW, "inputs": [{"ms": 1000}]}).json()["run"]
+            _wait(
+                lambda: (
+                    http.get(runs_url("slow", run_id=run["run_id"])).json()["run"]["status"][
+                        "blocks"
+                    ][-1:]
+                    == [
+                        {
+                            "block_type": "code",
+                            "name": "WAIT",
+                            "status": "running",
+                            "success_count": 0,
+                            "error_count": 0,
+                        }
+                    ]
+                ),
+                "WAIT to start",
+            )
+        server.terminate()  # SIGTERM: a graceful stop, then the signal's usual exit status
+        assert server.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        server.kill()
+        server.wait()
+
+    engine = engine_factory()
+    assert engine.parts.recovered == []
+    with _client(engine) as http:
+        got = http.get(runs_url("slow", run_id=run["run_id"])).json()["run"]
     assert got["status"]["run"] == "errored"
     assert got["error"] == STOPPED_MESSAGE
