@@ -1,0 +1,113 @@
+"""TUI test fixtures: a real embedded engine on loopback, and Apps built around a real client.
+
+No user config, data dir or clock leaks in: the DUSTTUI_* variables point at tmp paths, the time
+zone is UTC, and snapshot apps get a fixed clock.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # before Textual is imported
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from dusttui.api.client import DustClient
+from dusttui.api.journal import Journal
+from dusttui.config import Backend, Settings
+from dusttui.tui.app import DustApp
+from dusttui.tui.themes import bundled_themes_dir
+
+FIXED_NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+SIZE = (120, 36)
+
+# An app whose name, description and error text look like Textual markup: they must show as-is.
+MARKUP_APP = "[b]markup-demo"
+MARKUP_DUST = """input INPUT { }
+
+code BOOM {
+  code:
+```
+_fun = (env) => {
+  throw new Error("[/x] closing tag and [bold]not bold[/bold]");
+}
+```
+}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUSTTUI_CONFIG", str(tmp_path / "cfg" / "config.toml"))
+    monkeypatch.setenv("DUSTTUI_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("DUSTTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One embedded engine for the TUI tests: the bundled demo apps plus the markup app."""
+    from dusttui.engine.embedded import EmbeddedEngine
+
+    apps = tmp_path_factory.mktemp("apps")
+    (apps / f"{MARKUP_APP}.dust").write_text(MARKUP_DUST)
+    (apps / f"{MARKUP_APP}.description.txt").write_text("[/x] a description with [b]markup[/b]")
+    (apps / f"{MARKUP_APP}.inputs.jsonl").write_text('{"q": "[red]x"}\n')
+    eng = EmbeddedEngine(data_dir=tmp_path_factory.mktemp("engine"), apps_dir=apps, token_delay=0.0)
+    eng.start()
+    yield eng
+    eng.stop()
+
+
+EMBEDDED = Backend("embedded", None, "local", "local", None)
+
+
+@pytest.fixture
+def make_app(engine, tmp_path: Path) -> Iterator[Callable[..., DustApp]]:
+    """Build a DustApp with a real client to the engine and a fresh journal in tmp_path."""
+    journals: list[Journal] = []
+
+    def build(
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        theme_dirs: tuple[Path | None, ...] | None = None,
+        journal_path: Path | None = None,
+    ) -> DustApp:
+        client = DustClient(engine.url, engine.api_key, "local", "local")
+        journal = Journal(journal_path or tmp_path / "data" / "journal.sqlite")
+        journals.append(journal)
+        return DustApp(
+            settings or Settings(bell=False),
+            backend=EMBEDDED,
+            client=client,
+            journal=journal,
+            clock=clock,
+            theme_dirs=theme_dirs or (bundled_themes_dir(),),
+            data_path=tmp_path / "data",
+            cursor_blink=False,
+        )
+
+    yield build
+    for journal in journals:
+        journal.close()
+
+
+@pytest.fixture
+def fixed_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ids 000…001, 000…002, …: snapshots must not depend on random ids."""
+    from dusttui.engine import record
+
+    counter = itertools.count(1)
+    monkeypatch.setattr(record, "new_run_id", lambda: f"{next(counter):064x}")
+
+
+def fixed_clock() -> float:
+    """A clock that never moves (elapsed times read 0.0 s)."""
+    return FIXED_NOW

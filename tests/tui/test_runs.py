@@ -1,0 +1,153 @@
+"""Pilot tests on the real embedded engine: each demo app launched from the TUI, seen to the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.helpers import finish, notifications, pick, ready, rows, text_of
+
+SIZE = (120, 36)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "qa-demo",
+            {
+                "input:INPUT": ["input", "INPUT", "✓ succeeded", "3", "0"],
+                "code:PREP": ["code", "PREP", "✓ succeeded", "3", "0"],
+                "llm:ANSWER": ["llm", "ANSWER", "✓ succeeded", "3", "0"],
+                "code:FORMAT": ["code", "FORMAT", "✓ succeeded", "3", "0"],
+            },
+        ),
+        (
+            "map-reduce-demo",
+            {
+                "input:INPUT": ["input", "INPUT", "✓ succeeded", "3", "0"],
+                "code:SPLIT": ["code", "SPLIT", "✓ succeeded", "3", "0"],
+                "map:EACH": ["map", "EACH", "✓ succeeded", "3", "0"],
+                "llm:SHOUT": ["llm", "SHOUT", "✓ succeeded", "9", "0"],
+                "reduce:EACH": ["reduce", "EACH", "✓ succeeded", "3", "0"],
+                "code:JOIN": ["code", "JOIN", "✓ succeeded", "3", "0"],
+            },
+        ),
+        (
+            "load-1000",
+            {
+                "input:INPUT": ["input", "INPUT", "✓ succeeded", "1000", "0"],
+                "code:DOUBLE": ["code", "DOUBLE", "✓ succeeded", "1000", "0"],
+                "code:LABEL": ["code", "LABEL", "✓ succeeded", "1000", "0"],
+            },
+        ),
+    ],
+)
+async def test_demo_app_runs_to_the_end_with_its_counts(make_app, name, expected):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, name)
+        await pilot.press("r")
+        await finish(pilot)
+        shown = {key: cells[:5] for key, cells in rows(app).items()}
+        assert shown == expected
+        title = text_of(app, "#run-title")
+        assert f"{name} · ✓ succeeded" in title
+        assert any(f"of {name} succeeded" in n for n in notifications(app))
+
+
+async def test_while_demo_succeeds_and_shows_each_loop_block(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "while-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        table = rows(app)
+        assert list(table) == [
+            "input:INPUT",
+            "while:STEPS",
+            "code:NEXT",
+            "end:STEPS",
+            "code:SUMMARY",
+        ]
+        assert all(cells[2] == "✓ succeeded" for cells in table.values())
+        assert table["code:SUMMARY"][3:5] == ["3", "0"]
+
+
+async def test_an_erroring_run_shows_its_error(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "flaky-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        assert rows(app)["code:PARSE"][:5] == ["code", "PARSE", "✗ errored", "2", "2"]
+        assert "code:REPORT" not in rows(app)
+        assert text_of(app, "#run-errors") == (
+            "✗ PARSE · input 1: Error in `code`: SyntaxError: expecting property name"
+            " (+1 more, n/N to step)"
+        )
+        await pilot.press("n")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.main.input_index == 2
+        assert any(n.startswith("Error 2/2 · PARSE · input 2:") for n in notifications(app))
+
+
+async def test_streamed_tokens_of_the_selected_block_and_input_are_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        table = app.main.query_one("#blocks")
+        table.focus()
+        table.move_cursor(row=2)  # llm ANSWER
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.main.input_index == 1
+        tokens = text_of(app, "#run-tokens")
+        assert tokens.startswith("tokens (ANSWER · input 1): ")
+        assert len(tokens) > len("tokens (ANSWER · input 1): ")
+
+
+async def test_poll_and_blocking_modes_reach_the_same_end(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("m")  # poll
+        await pilot.press("r")
+        await finish(pilot)
+        assert "qa-demo · ✓ succeeded" in text_of(app, "#run-title")
+        assert text_of(app, "#run-title").endswith("poll")
+        await pilot.press("m")  # blocking
+        await pilot.press("r")
+        await finish(pilot)
+        assert text_of(app, "#run-title").endswith("blocking")
+        assert rows(app)["code:FORMAT"][:5] == ["code", "FORMAT", "✓ succeeded", "3", "0"]
+
+
+async def test_several_runs_at_once_each_reach_their_end(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("r")
+        await pick(pilot, "flaky-demo")
+        await pilot.press("r")
+        await pick(pilot, "map-reduce-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        statuses = sorted((r.app_name, r.status) for r in app.runs.values())
+        assert statuses == [
+            ("flaky-demo", "errored"),
+            ("map-reduce-demo", "succeeded"),
+            ("qa-demo", "succeeded"),
+        ]
+        labels = [label for _, label in app.run_labels()]
+        assert len(labels) == 3
+        assert labels[0].endswith("map-reduce-demo") and " ✓ " in labels[0]
+        assert labels[1].endswith("flaky-demo") and " ✗ " in labels[1]
