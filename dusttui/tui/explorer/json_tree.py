@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from dusttui.tui.explorer.fast_tree import FastTree
 from dusttui.tui.explorer.jsonpath import (
     Path,
     children,
@@ -43,7 +44,7 @@ class JsonRef:
 JNode = TreeNode[JsonRef]
 
 
-class JsonTree(Tree[JsonRef]):
+class JsonTree(FastTree[JsonRef]):
     """JSON of one execution, split into sections, built lazily, chunked past ``CHUNK`` children."""
 
     COMPONENT_CLASSES = {
@@ -72,6 +73,7 @@ class JsonTree(Tree[JsonRef]):
         self.sections: dict[str, Any] = {}
         self.matches: set[tuple[str, Path]] = set()
         self._loaded: set[int] = set()
+        self._styles: dict[str, Style] = {}
 
     def show(self, sections: dict[str, Any], *, expand: tuple[str, ...] = ("value",)) -> None:
         """Replace the content with these sections (name → JSON value)."""
@@ -99,7 +101,7 @@ class JsonTree(Tree[JsonRef]):
         icon = ""
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
-        comp = self.get_component_rich_style
+        comp = self._component_style
         parts: list[tuple[str, Style] | Text] = [(icon, base_style)]
         if ref.more:
             parts.append(
@@ -128,6 +130,17 @@ class JsonTree(Tree[JsonRef]):
             comp_name = f"json-tree--{kind}" if kind != "container" else "json-tree--summary"
             parts.append((preview(value, 200), style + comp(comp_name, partial=True)))
         return Text.assemble(*parts)
+
+    def _component_style(self, name: str, partial: bool = True) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name, partial=partial)
+        return style
+
+    def notify_style_update(self) -> None:
+        """Theme or CSS changed: forget the cached highlight styles."""
+        self._styles.clear()
+        super().notify_style_update()
 
     # ------------------------------------------------------------------ lazy loading
 

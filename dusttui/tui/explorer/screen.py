@@ -7,6 +7,7 @@ takes a new snapshot (O(blocks + errors)) and syncs the views; the host may also
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from dusttui.tui.explorer.trace_tree import NodeRef, TraceTree
 from dusttui.tui.explorer.value_view import ValueView
 
 VIEWS: tuple[str, ...] = ("tree", "grid", "errors", "search", "stats")
+BIG_RUN = 50_000  # executions from which the run's objects are frozen out of the cyclic GC
 
 
 class ExplorerScreen(Screen[None]):
@@ -156,6 +158,10 @@ class ExplorerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Title, focus on the tree, and the live timer."""
+        if self.trace.execution_count >= BIG_RUN:
+            # Move the run's millions of objects out of the cyclic GC's reach: its full scans
+            # otherwise pause the UI for hundreds of ms. They are still freed by refcounting.
+            gc.freeze()
         self._update_title()
         self.tree.focus()
         if not isinstance(self.state, Run):
@@ -238,7 +244,7 @@ class ExplorerScreen(Screen[None]):
     @on(Tree.NodeHighlighted, "#view-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
         ref = event.node.data
-        if ref is not None:
+        if ref is not None and (ref.pos != self.current or ref.pos is None):
             self._show(ref.pos, ref.b)
 
     @on(Tree.NodeSelected, "#view-tree")

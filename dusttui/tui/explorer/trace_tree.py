@@ -8,7 +8,8 @@ of a jump). Live updates only add nodes and relabel, so the cursor and expanded 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rich.style import Style
@@ -17,6 +18,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from dusttui.tui.explorer.data import Pos, TraceData, row_counts
+from dusttui.tui.explorer.fast_tree import FastTree
 from dusttui.tui.explorer.jsonpath import preview
 from dusttui.tui.explorer.summary import BLOCK_KIND, GLYPHS, fmt_seconds, input_label, row_kind
 
@@ -48,7 +50,7 @@ class NodeRef:
 Node = TreeNode[NodeRef]
 
 
-class TraceTree(Tree[NodeRef]):
+class TraceTree(FastTree[NodeRef]):
     """Tree of a run's traces that never builds more than it shows."""
 
     COMPONENT_CLASSES = {
@@ -68,6 +70,11 @@ class TraceTree(Tree[NodeRef]):
 
     def __init__(self, data: TraceData, *, errors_only: bool = False, **kwargs) -> None:
         super().__init__("run", **kwargs)
+        self._styles: dict[str, Style] = {}
+        self._widths: dict[int, tuple[Text, int]] = {}
+        self._bulk_depth = 0
+        self._bulk_dirty = False
+        self._auto_expanded: set[int] = set()  # input nodes a jump opened (closed by the next jump)
         self.show_root = False
         self.guide_depth = 3
         self.trace = data
@@ -88,9 +95,48 @@ class TraceTree(Tree[NodeRef]):
             return text
         kind = "more" if ref.kind == "more" else ref.status
         glyph = "…" if ref.kind == "more" else GLYPHS.get(ref.status, " ")
-        glyph_style = self.get_component_rich_style(f"trace-tree--{kind}", partial=True)
         cut = len(self.ICON_NODE) if node.allow_expand else 0  # glyph goes after the fold icon
-        return Text.assemble(text[:cut], (glyph + " ", style + glyph_style), text[cut:])
+        return Text.assemble(text[:cut], (glyph + " ", style + self._style(kind)), text[cut:])
+
+    def get_label_width(self, node: Node) -> int:
+        """Width without rendering: fold icon + glyph + label (called for every line on rebuild)."""
+        label = node.label
+        cached = self._widths.get(node.id)
+        if cached is None or cached[0] is not label:
+            cached = self._widths[node.id] = (label, label.cell_len)  # type: ignore[union-attr]
+        return (len(self.ICON_NODE) if node.allow_expand else 0) + 2 + cached[1]
+
+    def _invalidate(self) -> None:
+        # Tree invalidates (and re-lays out) on every add; in bulk, do it once at the end.
+        if self._bulk_depth:
+            self._bulk_dirty = True
+            return
+        super()._invalidate()
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Add or change many nodes with a single invalidation."""
+        self._bulk_depth += 1
+        try:
+            yield
+        finally:
+            self._bulk_depth -= 1
+            if not self._bulk_depth and self._bulk_dirty:
+                self._bulk_dirty = False
+                super()._invalidate()
+
+    def _style(self, kind: str) -> Style:
+        style = self._styles.get(kind)
+        if style is None:
+            style = self._styles[kind] = self.get_component_rich_style(
+                f"trace-tree--{kind}", partial=True
+            )
+        return style
+
+    def notify_style_update(self) -> None:
+        """Theme or CSS changed: forget the cached glyph styles."""
+        self._styles.clear()
+        super().notify_style_update()
 
     def _block_label(self, b: int) -> Text:
         info = self.trace.blocks[b]
@@ -256,13 +302,18 @@ class TraceTree(Tree[NodeRef]):
         return found
 
     def _on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
-        self.ensure_loaded(event.node)
+        with self.bulk():
+            self.ensure_loaded(event.node)
+
+    def _on_tree_node_collapsed(self, event: Tree.NodeCollapsed[NodeRef]) -> None:
+        self._auto_expanded.discard(event.node.id)  # the user folded it: it is theirs now
 
     def open_gap(self, gap: Node) -> Node:
         """What enter on a "N more" node does: load its first chunk, cursor stays on it."""
         ref = gap.data
         assert ref is not None
-        return self.load_gap(gap, ref.lo)
+        with self.bulk():
+            return self.load_gap(gap, ref.lo)
 
     # ------------------------------------------------------------------ jumping
 
@@ -289,6 +340,10 @@ class TraceTree(Tree[NodeRef]):
 
     def reveal(self, pos: Pos) -> Node | None:
         """Load and expand what leads to ``pos`` and return its node (None if it is not shown)."""
+        with self.bulk():
+            return self._reveal(pos)
+
+    def _reveal(self, pos: Pos) -> Node | None:
         b, i, j = pos
         if b >= len(self._blocks):
             return None
@@ -296,13 +351,22 @@ class TraceTree(Tree[NodeRef]):
         inode = self._inputs.get((b, i)) or self._child_for(bnode, i)
         if inode is None:
             return None
-        bnode.expand()
+        if not bnode.is_expanded:
+            bnode.expand()
         if not self.trace.blocks[b].in_loop:
             return inode
         jnode = self._iters.get(pos) or self._child_for(inode, j)
         if jnode is None:
             return inode
-        inode.expand()
+        for node_id in list(self._auto_expanded):  # fold what the previous jump opened
+            if node_id != inode.id:
+                self._auto_expanded.discard(node_id)
+                node = self._tree_nodes.get(node_id)
+                if node is not None and node.is_expanded:
+                    node.collapse()
+        if not inode.is_expanded:
+            inode.expand()
+            self._auto_expanded.add(inode.id)
         return jnode
 
     def goto(self, node: Node) -> None:
@@ -321,6 +385,10 @@ class TraceTree(Tree[NodeRef]):
 
     def sync(self, data: TraceData) -> None:
         """Take a newer snapshot of the run: add and relabel nodes, never drop the user's place."""
+        with self.bulk():
+            self._sync(data)
+
+    def _sync(self, data: TraceData) -> None:
         old = self.trace
         self.trace = data
         self._add_blocks()
