@@ -10,6 +10,10 @@ listing only under the first three)::
     GET  .../apps/{aId}/runs/{runId}   {"run": Run}
 
 Single-tenant: any workspace and space id is answered.
+
+Beyond the hosted API (clients ignore unknown keys): each App carries a `dusttui` object
+(current specificationHash, specificationError, sampleInputs, problems, source, path), and a run
+the engine itself had to end (a stop, a crash, an internal failure) carries `error` (a message).
 """
 
 from __future__ import annotations
@@ -40,7 +44,13 @@ INVALID_BODY_MESSAGE = (
     "Invalid request body, `specification_hash` (string), `config` (object), "
     "and `inputs` (array) are required."
 )
-SSE_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+# As the hosted API writes them (no charset on the content type).
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
 KEEPALIVE = b": keep-alive\n\n"
 # Every route takes every method, so a wrong one gets our 405 envelope, not a bare 405.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -263,7 +273,6 @@ class EngineAPI:
             assert queue is not None
             return StreamingResponse(
                 self._stream(live, queue),
-                media_type="text/event-stream",
                 headers=SSE_HEADERS,
             )
         if blocking:
@@ -285,7 +294,7 @@ class EngineAPI:
             )
             yield b"data: " + dumps(FINAL_EVENT) + b"\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+        return StreamingResponse(events(), headers=SSE_HEADERS)
 
     async def _stream(self, live, queue) -> AsyncIterator[bytes]:
         interval = self.options.keepalive_interval

@@ -117,7 +117,8 @@ def test_streamed_run_sends_every_event_in_order_then_final(http):
         http, "double", {"specification_hash": "latest", "config": {}, "inputs": INPUTS}
     )
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers["cache-control"] == "no-cache"
     assert sse.types == [
         "run_status",
         "block_status",
