@@ -61,3 +61,56 @@ def test_python_dash_m_runs_the_cli():
         [sys.executable, "-m", "dusttui", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "dusttui, version 0.1.0"
+
+
+def _run_with_tty_stderr(args, env):
+    """Run dusttui with stderr on a pseudo-terminal (as a person sees it); returns (out, err)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dusttui", *args], env=env, stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out = proc.stdout.read().decode()
+    proc.wait(timeout=30)
+    os.close(master)
+    return out, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_goes_to_a_terminal_stderr_and_honours_no_color(tmp_path):
+    import os
+
+    env = dict(os.environ, DUSTTUI_DATA_DIR=str(tmp_path / "d"), DUSTTUI_CONFIG=str(tmp_path / "c"))
+    env["DUSTTUI_TOKEN_DELAY_MS"] = "0"
+    for var in ("DUST_BASE_URL", "DUST_WORKSPACE_ID", "DUST_API_KEY", "NO_COLOR"):
+        env.pop(var, None)
+    args = ["run", "qa-demo", "--input", '{"question": "hi"}', "--json"]
+    out, err = _run_with_tty_stderr(args, env)
+    assert out.startswith("{") and out.count("\n") == 1  # stdout: the JSON run, nothing else
+    assert "✓ llm      ANSWER           1 ok" in err
+    assert "\x1b[32m" in err  # green for succeeded blocks
+    env["NO_COLOR"] = "1"
+    _, err = _run_with_tty_stderr(args, env)
+    assert "✓ llm      ANSWER           1 ok" in err
+    assert "\x1b[" not in err
+
+
+def test_shell_completion_script_is_available():
+    import os
+
+    env = dict(os.environ, _DUSTTUI_COMPLETE="bash_source")
+    out = subprocess.run(
+        [sys.executable, "-m", "dusttui"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert "_dusttui_completion" in out.stdout
