@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from dusttui.engine.appstore import AppLookupError, AppStore, LoadedApp, SpecLookupError
 from dusttui.engine.auth import ServerKey, authorization_error
-from dusttui.engine.hub import FINAL_EVENT, RunHub, dumps
+from dusttui.engine.hub import FINAL_EVENT, LiveRun, RunHub, dumps
 from dusttui.engine.runner import RunRequestError, validate_run_request
 from dusttui.engine.store import now_ms
 
@@ -255,8 +255,13 @@ class EngineAPI:
         inputs: list[Any] = body["inputs"]
         stream = _truthy(body.get("stream"))
         blocking = not stream and _truthy(body.get("blocking"))
-        block_filter = body.get("block_filter")
-        block_filter = block_filter if isinstance(block_filter, list) else None
+        raw_filter = body.get("block_filter")
+        # Names only: the hosted handler compares block names with `includes`.
+        block_filter = (
+            [name for name in raw_filter if isinstance(name, str)]
+            if isinstance(raw_filter, list)
+            else None
+        )
 
         try:
             spec = await asyncio.to_thread(self.apps.spec_for, app, body["specification_hash"])
@@ -296,7 +301,9 @@ class EngineAPI:
 
         return StreamingResponse(events(), headers=SSE_HEADERS)
 
-    async def _stream(self, live, queue) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, live: LiveRun, queue: asyncio.Queue[dict[str, Any] | None]
+    ) -> AsyncIterator[bytes]:
         interval = self.options.keepalive_interval
         try:
             while True:

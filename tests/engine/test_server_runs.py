@@ -195,6 +195,12 @@ def test_block_filter_keeps_only_named_blocks_in_a_blocking_answer(http):
     assert stored["traces"] == [INPUT_TRACE, DOUBLE_TRACE]
 
 
+def test_block_filter_entries_that_are_not_names_match_nothing(http):
+    run = _post(http, "double", blocking=True, block_filter=["DOUBLE", {"x": 1}, 3]).json()["run"]
+    assert run["traces"] == [DOUBLE_TRACE]
+    assert run["results"] == DOUBLE_TRACE[1]
+
+
 def test_block_filter_is_ignored_by_streams(http):
     _, sse = stream_run(
         http,
