@@ -44,8 +44,9 @@ class ErrorGroups(OptionList):
             Option(Text.assemble((f"×{g.count:<5}", "bold"), " ", g.message.splitlines()[0][:300]))
             for g in self.groups
         )
-        if highlighted is not None and highlighted < len(self.groups):
-            self.highlighted = highlighted
+        self.highlighted = (
+            highlighted if highlighted is not None and highlighted < len(self.groups) else 0
+        )
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -72,12 +72,17 @@ class TraceGrid(ScrollView, can_focus=True):
         self.row = 0
         self.col = 0
         self._widths: list[int] = []
+        self._headers: list[str] = []
         self._layout()
 
     def _layout(self) -> None:
-        self._widths = [
-            max(5, len(info.name) + 1, len(info.block_type) + 1) for info in self.trace.blocks
+        names = [info.name for info in self.trace.blocks]
+        # a map and its reduce share a name: say which is which
+        self._headers = [
+            info.name if names.count(info.name) == 1 else f"{info.block_type} {info.name}"
+            for info in self.trace.blocks
         ]
+        self._widths = [max(5, len(h) + 1) for h in self._headers]
         width = LABEL_WIDTH + sum(w + 1 for w in self._widths)
         self.virtual_size = Size(width, self.trace.num_inputs + 1)
 
@@ -151,8 +156,8 @@ class TraceGrid(ScrollView, can_focus=True):
     def _header(self, base: Style) -> list[Segment]:
         style = base + self.get_component_rich_style("trace-grid--header", partial=True)
         segments = [Segment("input".ljust(LABEL_WIDTH), style)]
-        for info, w in zip(self.trace.blocks, self._widths, strict=False):
-            segments.append(Segment(info.name[:w].ljust(w) + " ", style))
+        for header, w in zip(self._headers, self._widths, strict=False):
+            segments.append(Segment(header[:w].ljust(w) + " ", style))
         return segments
 
     def _row(self, i: int, base: Style) -> list[Segment]:

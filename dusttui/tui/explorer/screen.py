@@ -164,6 +164,7 @@ class ExplorerScreen(Screen[None]):
             gc.freeze()
         self._update_title()
         self.tree.focus()
+        self.tree.cursor_line = 0  # on the first block, so arrows and enter act at once
         if not isinstance(self.state, Run):
             self.set_interval(0.1, self._poll, name="explorer-live")
 

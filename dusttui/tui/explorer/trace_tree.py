@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from dusttui.api.models import Execution
 from dusttui.tui.explorer.data import Pos, TraceData, row_counts
 from dusttui.tui.explorer.fast_tree import FastTree
 from dusttui.tui.explorer.jsonpath import preview
@@ -48,6 +49,14 @@ class NodeRef:
 
 
 Node = TreeNode[NodeRef]
+
+
+def _short(e: Execution) -> str:
+    """One line saying what an execution gave: its error's first line, or its value."""
+    if e.error is not None:
+        line = e.error.splitlines()[0] if e.error else ""
+        return line if len(line) <= 60 else line[:59] + "…"
+    return preview(e.value, 60)
 
 
 class TraceTree(FastTree[NodeRef]):
@@ -161,22 +170,18 @@ class TraceTree(FastTree[NodeRef]):
         row = data.row(b, i)
         if info.in_loop:
             _ok, err = row_counts(row)
-            text.append(f"  {len(row)} iterations", "dim")
+            text.append(f"  {len(row)} iteration{'' if len(row) == 1 else 's'}", "dim")
             if err:
                 text.append(f" · {err}✗")
         elif row:
-            e = row[0]
-            shown = e.error if e.error is not None else preview(e.value, 40)
-            text.append(f"  → {shown}"[:60], "dim")
+            text.append("  → " + _short(row[0]), "dim")
         return text
 
     def _iter_label(self, b: int, i: int, j: int) -> Text:
         row = self.trace.row(b, i)
         text = Text(f"iteration {j}")
         if j < len(row):
-            e = row[j]
-            shown = e.error if e.error is not None else preview(e.value, 40)
-            text.append(f"  → {shown}"[:60], "dim")
+            text.append("  → " + _short(row[j]), "dim")
         return text
 
     @staticmethod
