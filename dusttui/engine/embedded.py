@@ -7,10 +7,11 @@ loop, so a TUI stays responsive. ``serve`` is ``dusttui serve``: it blocks until
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +45,18 @@ class EngineParts:
     recovered: list[str]  # runs a previous engine left running, now marked errored
 
 
+SECRET_PREFIX = "DUSTTUI_SECRET_"
+
+
+def secrets_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Workspace secrets for `env.secrets`: `DUSTTUI_SECRET_NAME=value` gives `secrets.NAME`."""
+    return {
+        name[len(SECRET_PREFIX) :]: value
+        for name, value in environ.items()
+        if name.startswith(SECRET_PREFIX) and len(name) > len(SECRET_PREFIX)
+    }
+
+
 def build_engine(
     *,
     data_dir: Path,
@@ -69,6 +82,7 @@ def build_engine(
         datasets=DatasetDirs(dataset_dirs),
         allow_network=allow_network,
         cache=SqliteLLMCache(store),
+        secrets=secrets_from_env(os.environ),
     )
     if token_delay is not None:
         ctx.token_delay = token_delay
