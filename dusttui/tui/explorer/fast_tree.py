@@ -27,6 +27,12 @@ class FastTree(Tree[T]):
             )
         return style
 
+    def is_current(self, node) -> bool:
+        """False for a node that was cleared away (its messages may arrive after a change)."""
+        while node.parent is not None:
+            node = node.parent
+        return node is self.root
+
     def notify_style_update(self) -> None:
         """Theme, CSS or pseudo-class changed: recompute styles on the next render."""
         self._rich_styles.clear()

@@ -108,7 +108,11 @@ class JsonTree(FastTree[JsonRef]):
                 (f"… {ref.hi - ref.lo} more", style + comp("json-tree--summary", partial=True))
             )
             return Text.assemble(*parts)
-        value = self.value_at(ref)
+        try:
+            value = self.value_at(ref)
+        except (KeyError, IndexError, TypeError):
+            # a node of the previous execution, still drawn once after the content changed
+            return super().render_label(node, base_style, style)
         if not ref.path:
             parts.append((ref.section, style + comp("json-tree--section", partial=True)))
         else:
@@ -196,10 +200,11 @@ class JsonTree(FastTree[JsonRef]):
             )
 
     def _on_tree_node_expanded(self, event: Tree.NodeExpanded[JsonRef]) -> None:
-        self._load(event.node)
+        if self.is_current(event.node):
+            self._load(event.node)
 
     def _on_tree_node_selected(self, event: Tree.NodeSelected[JsonRef]) -> None:
-        if event.node.data is not None and event.node.data.more:
+        if self.is_current(event.node) and event.node.data is not None and event.node.data.more:
             self.open_more(event.node)
 
     # ------------------------------------------------------------------ paths
@@ -241,4 +246,7 @@ class JsonTree(FastTree[JsonRef]):
         if node is None or node.data is None or node.data.more:
             return None
         ref = node.data
-        return ref.section, path_to_str(ref.path), self.value_at(ref)
+        try:
+            return ref.section, path_to_str(ref.path), self.value_at(ref)
+        except (KeyError, IndexError, TypeError):
+            return None

@@ -245,13 +245,15 @@ class ExplorerScreen(Screen[None]):
     @on(Tree.NodeHighlighted, "#view-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
         ref = event.node.data
+        if not self.tree.is_current(event.node):
+            return
         if ref is not None and (ref.pos != self.current or ref.pos is None):
             self._show(ref.pos, ref.b)
 
     @on(Tree.NodeSelected, "#view-tree")
     def _selected(self, event: Tree.NodeSelected[NodeRef]) -> None:
         ref = event.node.data
-        if ref is None:
+        if ref is None or not self.tree.is_current(event.node):
             return
         if ref.kind == "more":
             self.tree.open_gap(event.node)

@@ -307,6 +307,8 @@ class TraceTree(FastTree[NodeRef]):
         return found
 
     def _on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
+        if not self.is_current(event.node):
+            return
         with self.bulk():
             self.ensure_loaded(event.node)
 
