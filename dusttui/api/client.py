@@ -15,10 +15,11 @@ nothing: the connection was never made, or the server answered 429.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import shlex
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -50,6 +51,23 @@ URL_STYLES: tuple[str, ...] = ("spaces", "workspace", "user")
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Never wait longer than this for one retry, even if Retry-After asks for more.
 _MAX_RETRY_WAIT = 30.0
+
+
+# Above this size, decoding a run pauses the garbage collector: a big run is hundreds of
+# thousands of fresh objects without cycles, and full collections in the middle cost seconds.
+_GC_PAUSE_BYTES = 1 << 20
+
+
+@contextmanager
+def _gc_paused(nbytes: int) -> Iterator[None]:
+    if nbytes < _GC_PAUSE_BYTES or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _seg(value: str) -> str:
@@ -276,14 +294,23 @@ class DustClient:
 
     async def _json(self, request: httpx.Request, *, idempotent: bool) -> Any:
         response = await self._send(request, idempotent=idempotent)
+        return self._loads(response)
+
+    @staticmethod
+    def _loads(response: httpx.Response) -> Any:
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise StreamProtocolError(
-                f"The server answered {request.method} {request.url.path} with something "
-                "that is not JSON: is the base URL right?",
+                f"The server answered {response.request.method} {response.request.url.path} "
+                "with something that is not JSON: is the base URL right?",
                 status=response.status_code,
             ) from None
+
+    async def _run_request(self, request: httpx.Request, *, idempotent: bool) -> Run:
+        response = await self._send(request, idempotent=idempotent)
+        with _gc_paused(len(response.content)):
+            return self._run_from(self._loads(response))
 
     @staticmethod
     def _shape_error(what: str, exc: ValidationError) -> StreamProtocolError:
@@ -335,7 +362,7 @@ class DustClient:
         )
         if blocking:
             request.extensions["timeout"] = httpx.Timeout(self.timeout, read=read_timeout).as_dict()
-        return self._run_from(await self._json(request, idempotent=False))
+        return await self._run_request(request, idempotent=False)
 
     @asynccontextmanager
     async def stream_run(
@@ -394,7 +421,7 @@ class DustClient:
     async def get_run(self, app_id: str, run_id: str) -> Run:
         """One run with all its traces and results (``GET .../runs/{run_id}``)."""
         request = self.build_get_run_request(app_id, run_id)
-        return self._run_from(await self._json(request, idempotent=True))
+        return await self._run_request(request, idempotent=True)
 
     async def list_runs(
         self, app_id: str, *, limit: int = 10, offset: int = 0

@@ -165,6 +165,11 @@ class SSEDecoder:
         return out
 
 
+# Straight to pydantic-core: the same validation as Model.model_validate, minus a wrapper.
+_VALIDATE = {k: m.__pydantic_validator__.validate_python for k, m in _MODELS.items()}
+_VALIDATE_UNKNOWN = UnknownEvent.__pydantic_validator__.validate_python
+
+
 def decode_event(data: bytes) -> Event:
     """One event from its ``data`` payload; raises :class:`MalformedEvent` if not understood."""
     try:
@@ -179,13 +184,13 @@ def decode_event(data: bytes) -> Event:
     kind = payload.get("type")
     if kind == "final":
         return FinalEvent()  # whatever its content: the end of the stream is what matters
-    model = _MODELS.get(kind) if type(kind) is str else None
-    if model is None:
+    validate = _VALIDATE.get(kind) if type(kind) is str else None
+    if validate is None:
         if type(kind) is not str:
             raise MalformedEvent("the event has no `type`")
-        model = UnknownEvent
+        validate = _VALIDATE_UNKNOWN
     try:
-        return model.model_validate(payload)  # type: ignore[return-value]
+        return validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -196,7 +201,8 @@ class EventStream:
     """Async iterator of the typed events of a run stream's bytes; stops after ``final``.
 
     ``dropped`` counts events that could not be understood; ``problems`` keeps the first few
-    reasons (for the UI); ``saw_final`` tells whether the stream ended properly.
+    reasons (for the UI); ``saw_final`` tells whether the stream ended properly. Iterate it
+    event by event, or with :meth:`data_batches` + :meth:`decode` (what ``watch_run`` does).
     """
 
     MAX_PROBLEMS = 20
@@ -207,39 +213,49 @@ class EventStream:
         self.problems: list[str] = []
         self.saw_final = False
         self.events = 0
+        self.last_raw = b""  # the JSON text of the event just yielded (RunState keeps it lazily)
 
     def _drop(self, reason: str) -> None:
         self.dropped += 1
         if len(self.problems) < self.MAX_PROBLEMS:
             self.problems.append(reason)
 
+    def decode(self, data: bytes) -> Event | None:
+        """One event's data → the event, or None (counted in ``dropped``) if not understood."""
+        try:
+            event = decode_event(data)
+        except MalformedEvent as exc:
+            self._drop(str(exc))
+            return None
+        self.events += 1
+        if type(event) is FinalEvent:
+            self.saw_final = True
+        return event
+
+    async def data_batches(self) -> AsyncIterator[list[bytes]]:
+        """The undecoded data of the events, one list per received chunk (decode each with
+        :meth:`decode`, one at a time: that keeps few objects alive, cheap for the collector)."""
+        decoder = SSEDecoder()
+        feed = decoder.feed
+        async for chunk in self._chunks:
+            datas = feed(chunk)
+            if datas:
+                yield datas
+        datas = decoder.close()
+        if datas:
+            yield datas
+
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Event]:
-        decoder = SSEDecoder()
-        feed = decoder.feed
-        decode = decode_event
-        async for chunk in self._chunks:
-            for data in feed(chunk):
-                try:
-                    event = decode(data)
-                except MalformedEvent as exc:
-                    self._drop(str(exc))
-                    continue
-                self.events += 1
-                yield event
-                if type(event) is FinalEvent:
-                    self.saw_final = True
-                    return
-        for data in decoder.close():
-            try:
+        decode = self.decode
+        async for datas in self.data_batches():
+            for data in datas:
                 event = decode(data)
-            except MalformedEvent as exc:
-                self._drop(str(exc))
-                continue
-            self.events += 1
-            yield event
-            if type(event) is FinalEvent:
-                self.saw_final = True
-                return
+                if event is None:
+                    continue
+                self.last_raw = data
+                yield event
+                if self.saw_final:
+                    return

@@ -23,6 +23,7 @@ from dusttui.api.models import (
     RunConfig,
     RunStatus,
 )
+from dusttui.api.sse import decode_event
 
 __all__ = ["BlockState", "ErrorRef", "PrerunError", "RunState", "TokenKey"]
 
@@ -126,7 +127,9 @@ class RunState:
         self.version = 0
         self.clock = clock
         self._index: dict[BlockKey, BlockState] = {}
-        self._traces: dict[BlockKey, list[list[Execution]]] = {}
+        # Executions per block; a block_execution's JSON text (bytes) until first read: bytes
+        # are one object for the garbage collector, thousands of models are not (big runs).
+        self._traces: dict[BlockKey, list[list[Execution]] | bytes] = {}
         self._tokens: dict[TokenKey, list[str]] = {}
         self._reasoning: dict[TokenKey, list[str]] = {}
         self._function_calls: dict[TokenKey, list[str]] = {}  # [name, argument chunks...]
@@ -136,7 +139,6 @@ class RunState:
         self._handlers: dict[str, Callable[[Any], None]] = {
             "run_status": self._on_run_status,
             "block_status": self._on_block_status,
-            "block_execution": self._on_block_execution,
             "tokens": self._on_tokens,
             "reasoning_tokens": self._on_reasoning_tokens,
             "function_call": self._on_function_call,
@@ -168,7 +170,7 @@ class RunState:
         """The last executed block's executions, only for a succeeded run (as GET gives)."""
         if self.status != "succeeded" or not self._traces:
             return None
-        return next(reversed(self._traces.values()))
+        return self._materialize(next(reversed(self._traces)))
 
     @property
     def tokens(self) -> dict[TokenKey, str]:
@@ -194,7 +196,8 @@ class RunState:
 
     def executions(self, block_type: str, name: str) -> list[list[Execution]]:
         """The block's executions, ``[input][iteration]`` (empty if none yet)."""
-        return self._traces.get((block_type, name), [])
+        key = (block_type, name)
+        return self._materialize(key) if key in self._traces else []
 
     def trace_keys(self) -> list[BlockKey]:
         """(block_type, name) of every block with executions, in execution order."""
@@ -214,15 +217,34 @@ class RunState:
                 run=self.status,  # type: ignore[arg-type]
                 blocks=[b.to_status() for b in self.blocks],
             ),
-            traces=list(self._traces.items()),
+            traces=self._trace_list(),
             results=self.results,
         )
 
+    def _materialize(self, key: BlockKey) -> list[list[Execution]]:
+        value = self._traces[key]
+        if type(value) is bytes:
+            value = decode_event(value).content.execution  # type: ignore[union-attr]
+            self._traces[key] = value
+        return value  # type: ignore[return-value]
+
+    def _trace_list(self) -> list[tuple[BlockKey, list[list[Execution]]]]:
+        return [(key, self._materialize(key)) for key in self._traces]
+
     # ------------------------------------------------------------------ events
 
-    def apply(self, event: Event) -> None:
-        """Fold one stream event into the state; unknown event types change nothing."""
-        handler = self._handlers.get(event.type)
+    def apply(self, event: Event, raw: bytes | None = None) -> None:
+        """Fold one stream event into the state; unknown event types change nothing.
+
+        ``raw``: the event's JSON text, if at hand (``EventStream.last_raw``); executions are then
+        kept as text until first read, which keeps huge runs cheap for the garbage collector.
+        """
+        kind = event.type
+        if kind == "block_execution":
+            self._on_block_execution(event.content, raw)
+            self.version += 1
+            return
+        handler = self._handlers.get(kind)
         if handler is not None:
             handler(event.content)
             self.version += 1
@@ -272,7 +294,7 @@ class RunState:
         else:
             state.ended_at = now
 
-    def _on_block_execution(self, content: Any) -> None:
+    def _on_block_execution(self, content: Any, raw: bytes | None = None) -> None:
         block_type = content.block_type
         name = content.block_name
         key = (block_type, name)
@@ -281,7 +303,7 @@ class RunState:
         if loop is not None:
             self._loop_execution(key, execution, loop)
         else:
-            self._traces[key] = execution
+            self._traces[key] = raw if raw is not None else execution
             self._scan(key, execution, 0)
         if block_type == "input":
             self._streams = len(execution)
@@ -298,9 +320,9 @@ class RunState:
         if loop.skips is None:
             loop.skips = [False] * len(execution)
         skips = loop.skips
-        merged = self._traces.get(key)
-        first = merged is None
-        if first:
+        if key in self._traces:
+            merged = self._materialize(key)
+        else:
             merged = [[] for _ in execution]
             self._traces[key] = merged
         block = self._index.get(key)
@@ -384,7 +406,7 @@ class RunState:
             and self.specification_hash == run.specification_hash
             and self.config == config
             and [b.to_status() for b in self.blocks] == run.status.blocks
-            and list(self._traces.items()) == [(tuple(k), v) for k, v in run.traces]
+            and self._trace_list() == [(tuple(k), v) for k, v in run.traces]
         ):
             return False
         now = self.clock()

@@ -181,11 +181,19 @@ async def watch_run(
         ) as stream:
             poller.problems = stream.problems
             apply = state.apply
-            async for event in stream:
-                apply(event)
-                yield WatchUpdate(
-                    state, Connection.STREAMING, event, stream.dropped, stream.problems
-                )
+            decode = stream.decode
+            streaming = Connection.STREAMING
+            async for datas in stream.data_batches():
+                for raw in datas:
+                    event = decode(raw)
+                    if event is None:
+                        continue
+                    apply(event, raw)
+                    yield WatchUpdate(state, streaming, event, stream.dropped, stream.problems)
+                    if stream.saw_final:
+                        break
+                if stream.saw_final:
+                    break
     except (DustConnectionError, DustTimeoutError, StreamProtocolError) as exc:
         if state.run_id is None:
             raise

@@ -41,7 +41,7 @@ async def reduce_stream(parts: list[bytes], config: dict) -> tuple[RunState, Eve
     async with make_client(lambda r: sse_response(parts)) as client:
         async with client.stream_run(APP, "9f4e" * 16, config, [{}]) as events:
             async for event in events:
-                state.apply(event)
+                state.apply(event, events.last_raw)
     return state, events
 
 
