@@ -17,11 +17,10 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from dusttui.api.models import Execution
-from dusttui.tui.explorer.data import Pos, TraceData, row_counts
+from dusttui.tui.explorer.data import Pos, TraceData
 from dusttui.tui.explorer.fast_tree import FastTree
-from dusttui.tui.explorer.jsonpath import preview
-from dusttui.tui.explorer.summary import BLOCK_KIND, GLYPHS, fmt_seconds, input_label, row_kind
+from dusttui.tui.explorer.summary import BLOCK_KIND, GLYPHS, row_kind
+from dusttui.tui.explorer.tree_labels import block_label, input_row_label, iter_label, more_label
 
 CHUNK = 100
 
@@ -49,14 +48,6 @@ class NodeRef:
 
 
 Node = TreeNode[NodeRef]
-
-
-def _short(e: Execution) -> str:
-    """One line saying what an execution gave: its error's first line, or its value."""
-    if e.error is not None:
-        line = e.error.splitlines()[0] if e.error else ""
-        return line if len(line) <= 60 else line[:59] + "…"
-    return preview(e.value, 60)
 
 
 class TraceTree(FastTree[NodeRef]):
@@ -147,49 +138,6 @@ class TraceTree(FastTree[NodeRef]):
         self._styles.clear()
         super().notify_style_update()
 
-    def _block_label(self, b: int) -> Text:
-        info = self.trace.blocks[b]
-        text = Text(f"{info.block_type} {info.name}")
-        t = self.trace.traces[b]
-        if not t and info.status == "running":
-            text.append("  running", "dim")
-        elif not t:
-            text.append("  (not run)", "dim")
-        else:
-            text.append(f"  {info.success_count}✓")
-            if info.error_count:
-                text.append(f" {info.error_count}✗")
-            if info.latency is not None:
-                text.append(f"  {fmt_seconds(info.latency)}", "dim")
-        return text
-
-    def _input_label(self, b: int, i: int) -> Text:
-        data = self.trace
-        info = data.blocks[b]
-        text = Text(input_label(data, i) if info.block_type != "input" else f"#{i}")
-        row = data.row(b, i)
-        if info.in_loop:
-            _ok, err = row_counts(row)
-            text.append(f"  {len(row)} iteration{'' if len(row) == 1 else 's'}", "dim")
-            if err:
-                text.append(f" · {err}✗")
-        elif row:
-            text.append("  → " + _short(row[0]), "dim")
-        return text
-
-    def _iter_label(self, b: int, i: int, j: int) -> Text:
-        row = self.trace.row(b, i)
-        text = Text(f"iteration {j}")
-        if j < len(row):
-            text.append("  → " + _short(row[j]), "dim")
-        return text
-
-    @staticmethod
-    def _more_label(lo: int, hi: int, rows: Sequence[int], what: str) -> Text:
-        n = hi - lo
-        first, last = rows[lo], rows[hi - 1]
-        return Text(f"{n} more {what} (#{first}–#{last})" if n > 1 else f"1 more {what} (#{first})")
-
     def _status(self, ref: NodeRef) -> str:
         data = self.trace
         if ref.kind == "block":
@@ -209,7 +157,7 @@ class TraceTree(FastTree[NodeRef]):
             ref = NodeRef("block", b)
             ref.status = self._status(ref)
             node = self.root.add(
-                self._block_label(b), ref, allow_expand=self._block_rows_len(b) > 0
+                block_label(self.trace, b), ref, allow_expand=self._block_rows_len(b) > 0
             )
             self._blocks.append(node)
 
@@ -228,11 +176,11 @@ class TraceTree(FastTree[NodeRef]):
         if pref.kind == "block":
             ref = NodeRef("input", pref.b, value)
             expandable = self.trace.blocks[pref.b].in_loop
-            label = self._input_label(pref.b, value)
+            label = input_row_label(self.trace, pref.b, value)
         else:
             ref = NodeRef("iter", pref.b, pref.i, value)
             expandable = False
-            label = self._iter_label(pref.b, pref.i, value)
+            label = iter_label(self.trace, pref.b, pref.i, value)
         ref.status = self._status(ref)
         return label, ref, expandable
 
@@ -258,7 +206,7 @@ class TraceTree(FastTree[NodeRef]):
             return
         what = "inputs" if ref.kind == "block" else "iterations"
         gap = parent.add(
-            self._more_label(0, len(rows), rows, what),
+            more_label(0, len(rows), rows, what),
             NodeRef("more", ref.b, ref.i, lo=0, hi=len(rows)),
             allow_expand=False,
         )
@@ -279,7 +227,7 @@ class TraceTree(FastTree[NodeRef]):
         what = "inputs" if parent.data and parent.data.kind == "block" else "iterations"
         if start > lo:
             parent.add(
-                self._more_label(lo, start, rows, what),
+                more_label(lo, start, rows, what),
                 NodeRef("more", ref.b, ref.i, lo=lo, hi=start),
                 before=gap,
                 allow_expand=False,
@@ -299,7 +247,7 @@ class TraceTree(FastTree[NodeRef]):
                 found = prev
         if end < hi:
             parent.add(
-                self._more_label(end, hi, rows, what),
+                more_label(end, hi, rows, what),
                 NodeRef("more", ref.b, ref.i, lo=end, hi=hi),
                 after=prev,
                 allow_expand=False,
@@ -410,7 +358,7 @@ class TraceTree(FastTree[NodeRef]):
             if not changed:
                 continue
             ref.status = self._status(ref)
-            bnode.set_label(self._block_label(b))
+            bnode.set_label(block_label(self.trace, b))
             bnode.allow_expand = self._block_rows_len(b) > 0
             if bnode.id in self._rows:
                 self._extend(bnode, self._block_rows(b), "inputs")
@@ -420,13 +368,13 @@ class TraceTree(FastTree[NodeRef]):
                 iref = inode.data
                 assert iref is not None
                 iref.status = self._status(iref)
-                inode.set_label(self._input_label(b, i))
+                inode.set_label(input_row_label(self.trace, b, i))
                 if inode.id in self._rows:
                     self._extend(inode, range(len(data.row(b, i))), "iterations")
             for (bb, i, j), jnode in self._iters.items():
                 if bb == b and jnode.data is not None:
                     jnode.data.status = self._status(jnode.data)
-                    jnode.set_label(self._iter_label(b, i, j))
+                    jnode.set_label(iter_label(self.trace, b, i, j))
 
     def _extend(self, parent: Node, rows: Sequence[int], what: str) -> None:
         """Rows grew (or changed, in the errors-only view): cover the new ones with a gap node."""
@@ -445,10 +393,10 @@ class TraceTree(FastTree[NodeRef]):
         last = parent.children[-1] if parent.children else None
         if last is not None and last.data is not None and last.data.kind == "more":
             last.data.hi = len(rows)
-            last.set_label(self._more_label(last.data.lo, len(rows), rows, what))
+            last.set_label(more_label(last.data.lo, len(rows), rows, what))
             return
         gap = parent.add(
-            self._more_label(len(old), len(rows), rows, what),
+            more_label(len(old), len(rows), rows, what),
             NodeRef("more", pref.b, pref.i, lo=len(old), hi=len(rows)),
             allow_expand=False,
         )
