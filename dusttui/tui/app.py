@@ -82,7 +82,7 @@ class DustApp(App[int]):
         self._client_ready = asyncio.Event()
         self._theme_dirs = theme_dirs
         self._data_path = data_path
-        self._cursor_blink = cursor_blink
+        self.cursor_blink = cursor_blink
         self._counter = 0
         self._pending: set[str] = set()
         self._last_post: dict[str, float] = {}
@@ -132,7 +132,7 @@ class DustApp(App[int]):
         self.connect()
 
     def _apply_cursor_blink(self) -> None:
-        if not self._cursor_blink:
+        if not self.cursor_blink:
             for widget in self.main.query("TextArea, Input"):
                 widget.cursor_blink = False
 
@@ -527,11 +527,14 @@ class DustApp(App[int]):
 def _run_label(
     run_id: str | None, status: str, when: float, app_name: str, colours: dict[str, str]
 ) -> Text:
-    glyph = GLYPH.get(status, "✗")
-    label = Text()
-    label.append(short_id(run_id) + " ")
-    label.append(glyph, style=colours.get(f"block-{status}", colours.get("block-errored", "")))
-    label.append(time.strftime(" %H:%M ", time.localtime(when)))
+    """`✓ 5be2f4 12:01 qa-demo` on one line (the app name is cut to fit)."""
+    label = Text(no_wrap=True, overflow="ellipsis")
+    label.append(
+        GLYPH.get(status, "✗"),
+        style=colours.get(f"block-{status}", colours.get("block-errored", "")),
+    )
+    label.append(f" {run_id[:6] if run_id else '……'} ")
+    label.append(time.strftime("%H:%M ", time.localtime(when)), style="dim")
     label.append(app_name)
     return label
 

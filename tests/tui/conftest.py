@@ -100,12 +100,20 @@ def make_app(engine, tmp_path: Path) -> Iterator[Callable[..., DustApp]]:
 
 
 @pytest.fixture
-def fixed_run_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run ids 000…001, 000…002, …: snapshots must not depend on random ids."""
+def fixed_run_ids(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Run ids that depend only on the test and the launch order (snapshots must not vary).
+
+    They differ between tests because the engine, shared by the session, keeps every run.
+    """
+    from blake3 import blake3
+
     from dusttui.engine import record
 
     counter = itertools.count(1)
-    monkeypatch.setattr(record, "new_run_id", lambda: f"{next(counter):064x}")
+    name = request.node.name
+    monkeypatch.setattr(
+        record, "new_run_id", lambda: blake3(f"{name}:{next(counter)}".encode()).hexdigest()
+    )
 
 
 def fixed_clock() -> float:

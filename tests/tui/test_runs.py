@@ -149,5 +149,5 @@ async def test_several_runs_at_once_each_reach_their_end(make_app):
         ]
         labels = [label for _, label in app.run_labels()]
         assert len(labels) == 3
-        assert labels[0].endswith("map-reduce-demo") and " ✓ " in labels[0]
-        assert labels[1].endswith("flaky-demo") and " ✗ " in labels[1]
+        assert labels[0].startswith("✓ ") and labels[0].endswith(" map-reduce-demo")
+        assert labels[1].startswith("✗ ") and labels[1].endswith(" flaky-demo")

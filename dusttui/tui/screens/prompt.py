@@ -44,6 +44,9 @@ class PromptScreen(ModalScreen[str | None]):
             if self._hint:
                 yield Static(Text(self._hint), classes="hint")
 
+    def on_mount(self) -> None:
+        self.query_one(Input).cursor_blink = getattr(self.app, "cursor_blink", True)
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

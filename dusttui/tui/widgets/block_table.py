@@ -9,14 +9,15 @@ from textual.widgets import DataTable
 
 GLYPHS = {"running": "●", "succeeded": "✓", "errored": "✗", "pending": "·"}
 BAR_WIDTH = 10
+# (key, label, width): fixed widths where values change while running, so columns never jump.
 COLUMNS = (
-    ("type", "block"),
-    ("name", "name"),
-    ("status", "status"),
-    ("ok", "ok"),
-    ("err", "err"),
-    ("progress", "progress"),
-    ("time", "time"),
+    ("type", "block", None),
+    ("name", "name", None),
+    ("status", "status", 11),
+    ("ok", "ok", 6),
+    ("err", "err", 6),
+    ("progress", "progress", 20),
+    ("time", "time", 8),
 )
 
 
@@ -72,8 +73,8 @@ class BlockTable(DataTable):
         self._shown: dict[tuple[str, str], object] = {}
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def show_rows(self, blocks: list[BlockLike], now: float) -> None:
         """Bring the table to ``blocks``: new ones are appended, changed cells updated in place."""
@@ -85,10 +86,10 @@ class BlockTable(DataTable):
             cells = self._cells(block, now, colours)
             if key not in self.rows:
                 self.add_row(*cells, key=key)
-                for (column, _), value in zip(COLUMNS, cells, strict=True):
+                for (column, _, _), value in zip(COLUMNS, cells, strict=True):
                     self._shown[key, column] = _plain(value)
                 continue
-            for (column, _), value in zip(COLUMNS, cells, strict=True):
+            for (column, _, _), value in zip(COLUMNS, cells, strict=True):
                 plain = _plain(value)
                 if self._shown.get((key, column)) != plain:
                     self._shown[key, column] = plain
