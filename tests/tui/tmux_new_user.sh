@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Drive the real `dusttui` under tmux as a new user would: start it with nothing configured,
+# filter to a demo app, launch it, see it succeed, quit. Exit 0 when all of that happened.
+#
+#   tests/tui/tmux_new_user.sh            # uses `dusttui` from PATH
+#   DUSTTUI_CMD="python3 -m dusttui" tests/tui/tmux_new_user.sh
+set -euo pipefail
+
+CMD="${DUSTTUI_CMD:-dusttui}"
+SESSION="dusttui-new-user-$$"
+HOME_DIR="$(mktemp -d)"
+trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$HOME_DIR"' EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
+
+# wait_for TEXT SECONDS: poll the screen until TEXT shows (fixed string), or fail loudly.
+wait_for() {
+  local text="$1" limit="$2" waited=0
+  until screen | grep -qF -- "$text"; do
+    sleep 0.1
+    waited=$((waited + 1))
+    if [ "$waited" -ge $((limit * 10)) ]; then
+      echo "tmux_new_user: '$text' did not appear within ${limit}s; the screen was:" >&2
+      screen >&2
+      exit 1
+    fi
+  done
+}
+
+# A brand-new user: no config, no data, no remote workspace in the environment.
+tmux new-session -d -s "$SESSION" -x 120 -y 36 \
+  "env -u DUST_API_KEY -u DUST_WORKSPACE_ID -u DUST_SPACE_ID -u DUST_BASE_URL \
+   DUSTTUI_CONFIG_DIR='$HOME_DIR/config' DUSTTUI_DATA_DIR='$HOME_DIR/data' \
+   DUSTTUI_CONFIG='$HOME_DIR/config/config.toml' $CMD; echo \"dusttui exited with \$?\"; sleep 5"
+
+wait_for "local engine" 10          # the first frame
+wait_for "qa-demo" 15               # the embedded engine is up and lists its demo apps
+tmux send-keys -t "$SESSION" "/"    # the footer says: / filter
+tmux send-keys -t "$SESSION" -l "qa-demo"
+tmux send-keys -t "$SESSION" Enter
+wait_for "qa-demo · hash" 5
+tmux send-keys -t "$SESSION" "r"    # the footer says: r run
+wait_for "qa-demo · ✓ succeeded" 20
+wait_for "ANSWER  ✓ succeeded" 5
+tmux send-keys -t "$SESSION" "q"
+wait_for "dusttui exited with 0" 10   # quit at once (no run left running), engine stopped
+echo "tmux_new_user: started, launched qa-demo, saw it succeed, quit."
