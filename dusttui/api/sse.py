@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Any
+from typing import Any, Literal, NotRequired
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from dusttui.api.models import (
     BlockExecutionEvent,
@@ -133,6 +134,9 @@ class SSEDecoder:
             self._last = 0x0A  # the chunk ended on a blank line
         out = []
         for block in blocks:
+            if block[:6] == b"data: " and b"\n" not in block:
+                out.append(block[6:])  # the common case, inlined: one `data: ` line
+                continue
             if block.startswith(b"\n"):
                 block = block.lstrip(b"\n")  # more than one blank line in a row
                 if not block:
@@ -179,6 +183,10 @@ def decode_event(data: bytes) -> Event:
             payload = json.loads(data)
         except (ValueError, RecursionError):
             raise MalformedEvent(f"invalid JSON ({exc})") from None
+    return _validate_payload(payload)
+
+
+def _validate_payload(payload: Any) -> Event:
     if type(payload) is not dict:
         raise MalformedEvent("the event is not a JSON object")
     kind = payload.get("type")
@@ -195,6 +203,96 @@ def decode_event(data: bytes) -> Event:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise MalformedEvent(f"`{kind}` event: {where}: {first.get('msg')}") from None
+
+
+# ---------------------------------------------------------------- fast validation
+# The hot event types are validated against TypedDict schemas that accept exactly what the
+# models accept (same field types; tests/api/test_sse_fuzz.py checks the equivalence) but build
+# plain dicts: several times cheaper than model instances. RunState reduces those dicts; the
+# model of such an event is only built if someone asks for it (WatchUpdate.event).
+
+_Status = Literal["running", "succeeded", "errored"]
+
+
+class _ExecutionTD(TypedDict, total=False):
+    value: Any
+    error: str | None
+    meta: Any
+
+
+class _RunStatusTD(TypedDict):
+    status: _Status
+    run_id: str
+
+
+class _BlockStatusTD(TypedDict):
+    block_type: str
+    name: str
+    status: _Status
+    success_count: NotRequired[int]
+    error_count: NotRequired[int]
+
+
+class _BlockExecutionTD(TypedDict):
+    block_type: str
+    block_name: str
+    execution: list[list[_ExecutionTD]]
+
+
+class _MapTD(TypedDict):
+    name: str
+    iteration: int
+
+
+class _TokenTextTD(TypedDict, total=False):
+    text: str
+    tokens: list[str] | None
+    logprobs: list[float | None] | None
+
+
+class _TokensTD(TypedDict):
+    block_type: str
+    block_name: str
+    input_index: int
+    map: NotRequired[_MapTD | None]
+    tokens: _TokenTextTD
+
+
+def _envelope(kind: str, content: Any) -> Any:
+    return TypedDict(f"_{kind}", {"type": Literal[kind], "content": content})  # type: ignore[operator]
+
+
+_FAST_VALIDATE = {
+    kind: TypeAdapter(_envelope(kind, td)).validate_python
+    for kind, td in (
+        ("run_status", _RunStatusTD),
+        ("block_status", _BlockStatusTD),
+        ("block_execution", _BlockExecutionTD),
+        ("tokens", _TokensTD),
+    )
+}
+FAST_TYPES = frozenset(_FAST_VALIDATE)
+
+
+def decode_fast(data: bytes) -> tuple[str, Any, Event | None]:
+    """``(type, content, event)``: for the hot types, ``content`` is the validated content as a
+    dict and ``event`` is None; for others, ``event`` is the model and ``content`` its content.
+    Raises :class:`MalformedEvent` exactly when :func:`decode_event` would."""
+    try:
+        payload: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        event = decode_event(data)  # the slow path decides, and explains
+        return event.type, event.content, event
+    kind = payload.get("type") if type(payload) is dict else None
+    validate = _FAST_VALIDATE.get(kind) if type(kind) is str else None
+    if validate is None:
+        event = _validate_payload(payload)
+        return event.type, event.content, event
+    try:
+        return kind, validate(payload)["content"], None  # type: ignore[return-value]
+    except ValidationError:
+        event = _validate_payload(payload)  # raises MalformedEvent with the model's words
+        return event.type, event.content, event
 
 
 class EventStream:
@@ -231,6 +329,18 @@ class EventStream:
         if type(event) is FinalEvent:
             self.saw_final = True
         return event
+
+    def decode_fast(self, data: bytes) -> tuple[str, Any, Event | None] | None:
+        """Like :meth:`decode`, through :func:`decode_fast`; None (counted) if not understood."""
+        try:
+            got = decode_fast(data)
+        except MalformedEvent as exc:
+            self._drop(str(exc))
+            return None
+        self.events += 1
+        if got[0] == "final":
+            self.saw_final = True
+        return got
 
     async def data_batches(self) -> AsyncIterator[list[bytes]]:
         """The undecoded data of the events, one list per received chunk (decode each with

@@ -80,6 +80,14 @@ class ErrorRef:
     message: str
 
 
+# Event types reduced from their fields as a dict (what decode_fast validates).
+_DICT_KINDS = frozenset(("run_status", "block_status", "block_execution", "tokens"))
+
+
+def _fields(execution: Any) -> dict[str, Any]:
+    return execution if type(execution) is dict else execution.__dict__
+
+
 class PrerunError(NamedTuple):
     """The run was refused before it started (stream ``error`` event)."""
 
@@ -136,10 +144,13 @@ class RunState:
         self._streams = 1  # input streams: 1 before the input block, then one per input
         self._map_sizes: list[int] | None = None
         self._loop: _Loop | None = None
-        self._handlers: dict[str, Callable[[Any], None]] = {
+        self._dict_handlers: dict[str, Callable[[Any, bytes | None], None]] = {
             "run_status": self._on_run_status,
             "block_status": self._on_block_status,
+            "block_execution": self._on_block_execution,
             "tokens": self._on_tokens,
+        }
+        self._handlers: dict[str, Callable[[Any], None]] = {
             "reasoning_tokens": self._on_reasoning_tokens,
             "function_call": self._on_function_call,
             "function_call_arguments_tokens": self._on_function_call_arguments,
@@ -240,8 +251,8 @@ class RunState:
         kept as text until first read, which keeps huge runs cheap for the garbage collector.
         """
         kind = event.type
-        if kind == "block_execution":
-            self._on_block_execution(event.content, raw)
+        if kind in _DICT_KINDS:  # one reducer for models and validated dicts: use the fields
+            self._dict_handlers[kind](event.content.__dict__, raw)
             self.version += 1
             return
         handler = self._handlers.get(kind)
@@ -249,12 +260,20 @@ class RunState:
             handler(event.content)
             self.version += 1
 
-    def _on_run_status(self, content: Any) -> None:
+    def apply_fast(self, kind: str, content: Any, event: Event | None, raw: bytes) -> None:
+        """Fold what :func:`dusttui.api.sse.decode_fast` gave: a validated dict or a model."""
+        if event is not None:
+            self.apply(event, raw)
+            return
+        self._dict_handlers[kind](content, raw)
+        self.version += 1
+
+    def _on_run_status(self, c: dict[str, Any], raw: bytes | None = None) -> None:
         if self.run_id is None:
-            self.run_id = content.run_id
+            self.run_id = c["run_id"]
         if self.created is None:
             self.created = int(self.clock() * 1000)
-        self.status = content.status
+        self.status = c["status"]
 
     def _on_error(self, content: Any) -> None:
         self.prerun_error = PrerunError(content.code, content.message)
@@ -270,37 +289,39 @@ class RunState:
             return sum(self._map_sizes)
         return self._streams
 
-    def _on_block_status(self, content: Any) -> None:
-        key = (content.block_type, content.name)
+    def _on_block_status(self, c: dict[str, Any], raw: bytes | None = None) -> None:
+        block_type, name, status = c["block_type"], c["name"], c["status"]
+        key = (block_type, name)
         state = self._index.get(key)
         now = self.clock()
-        running = content.status == "running"
-        if running and content.block_type == "while":
+        running = status == "running"
+        if running and block_type == "while":
             loop = self._loop
-            if loop is not None and loop.name == content.name:
+            if loop is not None and loop.name == name:
                 loop.iteration += 1
             else:
-                self._loop = _Loop(content.name)
+                self._loop = _Loop(name)
         if state is None:
-            state = BlockState(content.block_type, content.name, started_at=now)
+            state = BlockState(block_type, name, started_at=now)
             self._index[key] = state
             self.blocks.append(state)
-        state.status = content.status
-        state.success_count = content.success_count
-        state.error_count = content.error_count
+        state.status = status
+        state.success_count = c.get("success_count", 0)
+        state.error_count = c.get("error_count", 0)
         if running:
             state.ended_at = None
-            state.expected = self._expected(content.block_type)
+            state.expected = self._expected(block_type)
         else:
             state.ended_at = now
 
-    def _on_block_execution(self, content: Any, raw: bytes | None = None) -> None:
-        block_type = content.block_type
-        name = content.block_name
-        key = (block_type, name)
-        execution = content.execution
+    def _on_block_execution(self, c: dict[str, Any], raw: bytes | None = None) -> None:
+        block_type = c["block_type"]
+        key = (block_type, c["block_name"])
+        execution = c["execution"]  # rows of Execution models, or of validated dicts
         loop = self._loop
         if loop is not None:
+            if any(type(ex) is dict for row in execution for ex in row):
+                execution = decode_event(raw).content.execution  # type: ignore[arg-type,union-attr]
             self._loop_execution(key, execution, loop)
         else:
             self._traces[key] = raw if raw is not None else execution
@@ -308,10 +329,11 @@ class RunState:
         if block_type == "input":
             self._streams = len(execution)
         elif block_type == "map":
-            self._map_sizes = [
-                len(row[0].value) if row and isinstance(row[0].value, list) else 1
-                for row in execution
-            ]
+            sizes = []
+            for row in execution:
+                value = _fields(row[0]).get("value") if row else None
+                sizes.append(len(value) if type(value) is list else 1)
+            self._map_sizes = sizes
         elif block_type == "reduce":
             self._map_sizes = None
 
@@ -334,7 +356,7 @@ class RunState:
             for ex in row:
                 j = len(merged[i])
                 merged[i].append(ex)
-                self._scan_one(key, ex, i, j, block)
+                self._scan_one(key, ex.error, ex.meta, i, j, block)
         if key[0] == "while":
             # An input leaves the loop once its condition is false; it never comes back.
             loop.skips = [skips[i] if i < len(skips) else False for i in range(len(execution))]
@@ -344,20 +366,23 @@ class RunState:
         elif key[0] == "end" and all(loop.skips):
             self._loop = None
 
-    def _scan(self, key: BlockKey, execution: list[list[Execution]], base_j: int) -> None:
-        """Index errors and add token usage of fresh executions."""
-        block = self._index.get(key)
+    def _scan(self, key: BlockKey, execution: list[list[Any]], base_j: int) -> None:
+        """Index errors and add token usage of fresh executions (models or validated dicts)."""
+        block = None
         for i, row in enumerate(execution):
             for j, ex in enumerate(row):
-                if ex.error is not None or ex.meta is not None:
-                    self._scan_one(key, ex, i, base_j + j, block)
+                f = ex if type(ex) is dict else ex.__dict__
+                meta = f.get("meta")
+                # only errors and llm/chat usage matter here; most executions have neither
+                if f.get("error") is not None or (type(meta) is dict and "token_usage" in meta):
+                    block = block or self._index.get(key)
+                    self._scan_one(key, f.get("error"), meta, i, base_j + j, block)
 
     def _scan_one(
-        self, key: BlockKey, ex: Execution, i: int, j: int, block: BlockState | None
+        self, key: BlockKey, error: str | None, meta: Any, i: int, j: int, block: BlockState | None
     ) -> None:
-        if ex.error is not None:
-            self.errors.append(ErrorRef(key[0], key[1], i, j, ex.error))
-        meta = ex.meta
+        if error is not None:
+            self.errors.append(ErrorRef(key[0], key[1], i, j, error))
         if type(meta) is dict:
             usage = meta.get("token_usage")
             if type(usage) is dict:
@@ -376,8 +401,14 @@ class RunState:
         m = content.map
         return (content.block_name, content.input_index, m.iteration if m is not None else 0)
 
-    def _on_tokens(self, content: Any) -> None:
-        self._tokens.setdefault(self._token_key(content), []).append(content.tokens.text)
+    def _on_tokens(self, c: dict[str, Any], raw: bytes | None = None) -> None:
+        m = c.get("map")
+        if m is not None and type(m) is not dict:
+            m = m.__dict__
+        key = (c["block_name"], c["input_index"], m["iteration"] if m is not None else 0)
+        tokens = c["tokens"]
+        text = tokens.get("text", "") if type(tokens) is dict else tokens.text
+        self._tokens.setdefault(key, []).append(text)
 
     def _on_reasoning_tokens(self, content: Any) -> None:
         self._reasoning.setdefault(self._token_key(content), []).append(content.tokens.text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -31,7 +32,7 @@ from dusttui.api.errors import (
     StreamProtocolError,
 )
 from dusttui.api.models import Event
-from dusttui.api.sse import EventStream
+from dusttui.api.sse import EventStream, decode_event
 from dusttui.api.state import RunState
 
 __all__ = ["Connection", "RunRequest", "WatchMode", "WatchUpdate", "watch_run"]
@@ -53,17 +54,60 @@ class Connection(StrEnum):
     DONE = "done"
 
 
-@dataclass(slots=True)
 class WatchUpdate:
-    """One step of a watch. ``state`` is the same object on every update (it is mutated)."""
+    """One step of a watch. ``state`` is the same object on every update (it is mutated).
 
-    state: RunState
-    connection: Connection
-    event: Event | None = None
-    dropped_events: int = 0
-    problems: list[str] = field(default_factory=list)  # why events were dropped (first few)
-    note: str | None = None  # why the connection changed, in a sentence
-    error: DustError | None = None  # the transient failure being waited out (RECONNECTING)
+    ``event`` is the stream event just applied (None when polling); ``event_type`` is its type,
+    cheap to read: the event's model is only built when ``event`` is first read.
+    """
+
+    __slots__ = (
+        "_event",
+        "_raw",
+        "connection",
+        "dropped_events",
+        "error",
+        "event_type",
+        "note",
+        "problems",
+        "state",
+    )
+
+    def __init__(
+        self,
+        state: RunState,
+        connection: Connection,
+        event: Event | None = None,
+        dropped_events: int = 0,
+        problems: list[str] | None = None,
+        note: str | None = None,
+        error: DustError | None = None,
+        *,
+        raw: bytes | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.state = state
+        self.connection = connection
+        self._event = event
+        self._raw = raw
+        self.event_type = event.type if event is not None else event_type
+        self.dropped_events = dropped_events
+        self.problems = problems if problems is not None else []  # why events were dropped
+        self.note = note  # why the connection changed, in a sentence
+        self.error = error  # the transient failure being waited out (RECONNECTING)
+
+    @property
+    def event(self) -> Event | None:
+        """The stream event just applied, as its model (built on first read)."""
+        if self._event is None and self._raw is not None:
+            self._event = decode_event(self._raw)
+        return self._event
+
+    def __repr__(self) -> str:
+        return (
+            f"WatchUpdate(connection={self.connection!s}, event_type={self.event_type!r}, "
+            f"dropped_events={self.dropped_events}, note={self.note!r})"
+        )
 
 
 @dataclass(slots=True)
@@ -180,20 +224,30 @@ async def watch_run(
             app_id, spec, config, inputs, idle_timeout=idle_timeout
         ) as stream:
             poller.problems = stream.problems
-            apply = state.apply
-            decode = stream.decode
+            apply = state.apply_fast
+            decode = stream.decode_fast
             streaming = Connection.STREAMING
-            async for datas in stream.data_batches():
-                for raw in datas:
-                    event = decode(raw)
-                    if event is None:
-                        continue
-                    apply(event, raw)
-                    yield WatchUpdate(state, streaming, event, stream.dropped, stream.problems)
+            async with aclosing(stream.data_batches()) as batches:
+                async for datas in batches:
+                    for raw in datas:
+                        got = decode(raw)
+                        if got is None:
+                            continue
+                        kind, content, event = got
+                        apply(kind, content, event, raw)
+                        yield WatchUpdate(
+                            state,
+                            streaming,
+                            event,
+                            stream.dropped,
+                            stream.problems,
+                            raw=raw,
+                            event_type=kind,
+                        )
+                        if stream.saw_final:
+                            break
                     if stream.saw_final:
                         break
-                if stream.saw_final:
-                    break
     except (DustConnectionError, DustTimeoutError, StreamProtocolError) as exc:
         if state.run_id is None:
             raise

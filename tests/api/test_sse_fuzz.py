@@ -159,3 +159,126 @@ def test_json_that_orjson_refuses_is_still_read():
         b'"map":null,"tokens":{"text":"\\ud83d"}}}'
     )
     assert event.content.tokens.text == "\ud83d"
+
+
+# ---------------------------------------------------------------- fast path ≡ models
+# decode_fast validates the hot event types against TypedDict schemas (for speed); it must accept
+# exactly what the models accept, and give the same field values.
+
+BASES = [
+    {"type": "run_status", "content": {"status": "running", "run_id": "ab" * 32}},
+    {
+        "type": "block_status",
+        "content": {
+            "block_type": "code",
+            "name": "A",
+            "status": "errored",
+            "success_count": 1,
+            "error_count": 1,
+        },
+    },
+    {
+        "type": "block_execution",
+        "content": {
+            "block_type": "llm",
+            "block_name": "M",
+            "execution": [
+                [
+                    {
+                        "value": {"x": [1]},
+                        "error": None,
+                        "meta": {"token_usage": {"prompt_tokens": 2}},
+                    }
+                ],
+                [{"value": None, "error": "boom", "meta": None}, {"value": 3}],
+            ],
+        },
+    },
+    {
+        "type": "tokens",
+        "content": {
+            "block_type": "llm",
+            "block_name": "M",
+            "input_index": 1,
+            "map": {"name": "EACH", "iteration": 2},
+            "tokens": {"text": "hé", "tokens": ["h", "é"], "logprobs": [-0.5, None]},
+        },
+    },
+]
+
+
+def paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from paths(v, (*prefix, i))
+
+
+def mutate(base, path, new, delete):
+    payload = json.loads(json.dumps(base))
+    if not path:
+        return new
+    parent = payload
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = new
+    return payload
+
+
+def same_fields(fast, wire):
+    """Every value the fast path gives equals the model's (extras may be left out)."""
+    if isinstance(fast, dict):
+        return isinstance(wire, dict) and all(same_fields(v, wire[k]) for k, v in fast.items())
+    if isinstance(fast, list):
+        return len(fast) == len(wire) and all(map(same_fields, fast, wire))
+    return fast == wire and type(fast) is type(wire)
+
+
+# Values that confuse types: each field gets a wrong one often.
+ODD = st.sampled_from([None, 0, -1, 1.0, 1.5, "", "x", "7", True, [], {}, "running", [[]], [{}]])
+
+
+@st.composite
+def mutated_payloads(draw):
+    base = draw(st.sampled_from(BASES))
+    path = draw(st.sampled_from(list(paths(base))))
+    return mutate(base, path, draw(ODD | JSON), draw(st.booleans()))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_payloads())
+def test_fast_path_accepts_exactly_what_the_models_accept(payload):
+    from dusttui.api.models import to_wire
+    from dusttui.api.sse import decode_fast
+
+    raw = json.dumps(payload).encode()
+    try:
+        model = decode_event(raw)
+    except MalformedEvent:
+        model = None
+    try:
+        kind, content, event = decode_fast(raw)
+    except MalformedEvent:
+        assert model is None
+        return
+    assert model is not None
+    assert kind == model.type
+    if event is None:
+        assert same_fields(content, to_wire(model.content))
+    else:
+        assert event == model
+
+
+def test_fast_path_on_the_bases():
+    from dusttui.api.sse import decode_fast
+
+    for base in BASES:
+        kind, content, event = decode_fast(json.dumps(base).encode())
+        assert (kind, event) == (base["type"], None)
+        assert content == base["content"]
