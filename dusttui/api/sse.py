@@ -263,7 +263,7 @@ def _envelope(kind: str, content: Any) -> Any:
 
 
 _FAST_VALIDATE = {
-    kind: TypeAdapter(_envelope(kind, td)).validate_python
+    kind: TypeAdapter(_envelope(kind, td)).validator.validate_python  # type: ignore[union-attr]
     for kind, td in (
         ("run_status", _RunStatusTD),
         ("block_status", _BlockStatusTD),
