@@ -37,9 +37,7 @@ async def finish(pilot: Pilot) -> None:
 def rows(app: DustApp) -> dict[str, list[str]]:
     """The block table as text: row key → cells."""
     table = app.main.query_one(BlockTable)
-    return {
-        key.value: [getattr(c, "plain", str(c)) for c in table.get_row(key)] for key in table.rows
-    }
+    return {key: [cell.plain for cell in table.get_row(key)] for key in table.rows}
 
 
 def text_of(app: DustApp, selector: str) -> str:

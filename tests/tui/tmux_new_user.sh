@@ -34,14 +34,38 @@ tmux new-session -d -s "$SESSION" -x 120 -y 36 \
    DUSTTUI_CONFIG='$HOME_DIR/config/config.toml' $CMD; echo \"dusttui exited with \$?\"; sleep 5"
 
 wait_for "local engine" 10          # the first frame
+# wait_gone TEXT SECONDS: poll the screen until TEXT is no longer shown.
+wait_gone() {
+  local text="$1" limit="$2" waited=0
+  while screen | grep -qF -- "$text"; do
+    sleep 0.1
+    waited=$((waited + 1))
+    if [ "$waited" -ge $((limit * 10)) ]; then
+      echo "tmux_new_user: '$text' was still shown after ${limit}s; the screen was:" >&2
+      screen >&2
+      exit 1
+    fi
+  done
+}
+
+# A person reads the screen before each key: pause like one (keys typed ahead of a focus
+# change would go to the pane that had the focus, in any terminal app).
+human() { sleep 0.3; }
+
 wait_for "qa-demo" 15               # the embedded engine is up and lists its demo apps
+human
 tmux send-keys -t "$SESSION" "/"    # the footer says: / filter
+human
 tmux send-keys -t "$SESSION" -l "qa-demo"
+wait_gone "flaky-demo" 5            # the list is filtered as they type
+human
 tmux send-keys -t "$SESSION" Enter
 wait_for "qa-demo · hash" 5
+human
 tmux send-keys -t "$SESSION" "r"    # the footer says: r run
 wait_for "qa-demo · ✓ succeeded" 20
 wait_for "ANSWER  ✓ succeeded" 5
+human
 tmux send-keys -t "$SESSION" "q"
 wait_for "dusttui exited with 0" 10   # quit at once (no run left running), engine stopped
 echo "tmux_new_user: started, launched qa-demo, saw it succeed, quit."

@@ -17,13 +17,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
 from dusttui.api.models import App
 from dusttui.tui.keys import SCREEN_KEYS, bindings
 from dusttui.tui.runs import MODES, LiveRun
 from dusttui.tui.screens.prompt import PromptScreen
 from dusttui.tui.validation import saved_config_text, spec_blocks
+from dusttui.tui.widgets.block_table import BlockTable
 from dusttui.tui.widgets.editors import ConfigEditor, InputsEditor
 from dusttui.tui.widgets.lists import AppsList, AppsPane, RunsList
 from dusttui.tui.widgets.run_panel import RunPanel
@@ -212,8 +213,8 @@ class MainScreen(Screen):
     def _run_chosen(self, event: RunsList.Chosen) -> None:
         self.dust.choose_run(event.key, open_it=event.opened)
 
-    @on(DataTable.RowHighlighted, "#blocks")
-    def _block_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(BlockTable.Highlighted)
+    def _block_highlighted(self, event: BlockTable.Highlighted) -> None:
         live = self.dust.runs.get(self.shown_key or "")
         if live is not None:
             self.refresh_run(live)

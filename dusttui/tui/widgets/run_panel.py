@@ -11,7 +11,6 @@ from dusttui.tui.runs import LiveRun
 from dusttui.tui.widgets.block_table import GLYPHS, BlockTable
 
 MAX_ITERATIONS = 64  # a map has at most 64 elements
-TOKEN_TAIL = 2_000  # characters of streamed text kept on screen
 
 
 def short_id(run_id: str | None) -> str:
@@ -32,8 +31,11 @@ def run_title(live: LiveRun, now: float) -> Text:
     return Text(" · ".join(parts))
 
 
-def token_lines(live: LiveRun, block_name: str, input_index: int) -> Text:
-    """The streamed text of a block for one input (each map iteration on its own line)."""
+def token_lines(live: LiveRun, block_name: str, input_index: int, tail: int = 320) -> Text:
+    """The newest streamed text of a block for one input (each map iteration on its own line).
+
+    Only the last ``tail`` characters of each: the pane shows the end of what is streaming.
+    """
     state = live.state
     if state is None:
         return Text("")
@@ -47,13 +49,17 @@ def token_lines(live: LiveRun, block_name: str, input_index: int) -> Text:
             continue
         label = f"[{iteration}] " if iteration else ""
         if reasoning:
-            pieces.append(f"{label}(reasoning) {reasoning[-TOKEN_TAIL:]}")
+            pieces.append(f"{label}(reasoning) {_tail(reasoning, tail)}")
         if text:
-            pieces.append(f"{label}{text[-TOKEN_TAIL:]}")
+            pieces.append(f"{label}{_tail(text, tail)}")
     if not pieces:
         return Text("")
     head = f"tokens ({block_name} · input {input_index}): "
     return Text(head + "\n".join(pieces))
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "…" + text[-limit:]
 
 
 def error_summary(live: LiveRun) -> Text:
@@ -79,9 +85,13 @@ class RunPanel(Vertical):
     DEFAULT_CSS = """
     RunPanel { height: 1fr; }
     RunPanel > #run-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
-    RunPanel > #run-tokens { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
-    RunPanel > #run-errors { height: auto; max-height: 4; padding: 0 1; color: $block-errored; }
+    RunPanel > #run-tokens { height: 4; padding: 0 1; color: $text-muted; }
+    RunPanel > #run-errors { height: 2; padding: 0 1; color: $block-errored; }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Text("No run yet: pick an app and press r to launch one."), id="run-title")
@@ -94,21 +104,29 @@ class RunPanel(Vertical):
         """The block table."""
         return self.query_one(BlockTable)
 
+    def _set(self, widget_id: str, text: Text) -> None:
+        # Fixed-height lines: repaint only when the text changed, and never re-layout the screen.
+        if self._shown.get(widget_id) != text.plain:
+            self._shown[widget_id] = text.plain
+            self.query_one(f"#{widget_id}", Static).update(text, layout=False)
+
     def show(self, live: LiveRun, now: float, input_index: int) -> None:
         """Bring the pane up to date with ``live``."""
-        self.query_one("#run-title", Static).update(run_title(live, now))
+        self._set("run-title", run_title(live, now))
         table = self.table
         blocks = live.state.blocks if live.state is not None else []
         table.show_rows(blocks, now)
         key = table.selected_key()
         name = key.split(":", 1)[1] if key else None
-        tokens = token_lines(live, name, input_index) if name else Text("")
-        self.query_one("#run-tokens", Static).update(tokens)
-        self.query_one("#run-errors", Static).update(error_summary(live))
+        # What fits in the tokens lines (3 of them after the heading), so the newest text shows.
+        tail = max(40, (self.size.width - 4) * 3 - 40)
+        tokens = token_lines(live, name, input_index, tail) if name else Text("")
+        self._set("run-tokens", tokens)
+        self._set("run-errors", error_summary(live))
 
     def clear(self, message: str) -> None:
         """Show no run."""
-        self.query_one("#run-title", Static).update(Text(message))
+        self._set("run-title", Text(message))
         self.table.reset()
-        self.query_one("#run-tokens", Static).update("")
-        self.query_one("#run-errors", Static).update("")
+        self._set("run-tokens", Text(""))
+        self._set("run-errors", Text(""))
