@@ -429,6 +429,7 @@ class RunState:
         and streamed tokens are kept. When nothing was lost, nothing changes (version kept).
         """
         config = run.config.blocks or self.config
+        traces = _merged_traces(run.traces)
         if (
             self.run_id == run.run_id
             and self.status == run.status.run
@@ -437,7 +438,7 @@ class RunState:
             and self.specification_hash == run.specification_hash
             and self.config == config
             and [b.to_status() for b in self.blocks] == run.status.blocks
-            and self._trace_list() == [(tuple(k), v) for k, v in run.traces]
+            and self._trace_list() == [(tuple(k), v) for k, v in traces]
         ):
             return False
         now = self.clock()
@@ -468,7 +469,7 @@ class RunState:
         self._traces = {}
         self.errors = []
         self.prompt_tokens = self.completion_tokens = 0
-        for (block_type, name), execution in run.traces:
+        for (block_type, name), execution in traces:
             key = (block_type, name)
             self._traces[key] = execution
             self._scan(key, execution, 0)
@@ -481,3 +482,17 @@ class RunState:
         state = cls(clock=clock)
         state.apply_run(run)
         return state
+
+
+def _merged_traces(traces: list[Any]) -> list[Any]:
+    """Traces as GET gives them. A blocking answer lists one entry per `block_execution` event,
+    so each while iteration stands apart: replay them as events to merge them along j."""
+    if len({tuple(key) for key, _ in traces}) == len(traces):
+        return traces
+    replay = RunState()
+    for (block_type, name), execution in traces:
+        replay._on_block_status({"block_type": block_type, "name": name, "status": "running"})
+        replay._on_block_execution(
+            {"block_type": block_type, "block_name": name, "execution": execution}
+        )
+    return replay._trace_list()
