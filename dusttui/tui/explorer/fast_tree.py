@@ -1,21 +1,83 @@
-"""A Tree whose component styles are computed once per theme, not once per rendered line."""
+"""A Tree that redraws cheaply: lines cached by node state, styles computed once, no layout per change.
+
+Textual's Tree re-renders every visible line after any change (its line cache is keyed by a global
+counter), recomputes the widget's style for each line, asks for a layout whenever a node is added
+or toggled, and tags every segment with per-line mouse meta (so no style is ever shared and every
+cache downstream misses). A jump in a big run changes a handful of nodes. Here:
+
+- a line's strip is cached under the state of the nodes on its path, and drawn from the few
+  visual styles of the tree only; mouse clicks and hovers find their line from the coordinates;
+- styles are computed once per style change, the frame's widget state once per frame;
+- a layout happens only when the virtual size really changes (Textual's reactive does that);
+  the virtual width never drops below the viewport, so narrower content does not ask for one.
+"""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.scrollbar import ScrollBar
+from textual.strip import Strip
 from textual.widgets import Tree
+from textual.widgets._tree import _TreeLine
+
+from dusttui.tui.explorer.fast_scrollbar import FastScrollBar
 
 T = TypeVar("T")
 
 
+class _Look(NamedTuple):
+    """Every style a line needs, computed once per style change."""
+
+    base: Style
+    hover_line: Style
+    label: Style
+    highlight: Style
+    cursor: Style
+    guide: Style
+    guide_hover: Style
+    guide_selected: Style
+    base_hidden: bool
+    hover_hidden: bool
+    selected_hidden: bool
+
+
+class _Frame(NamedTuple):
+    """What every line of one frame needs, read once (widget properties are not cheap)."""
+
+    width: int
+    scroll_x: int
+    scroll_y: int
+    look: _Look
+    lines: list
+    hover_line: int
+    cursor_line: int
+    focused: bool
+
+
 class FastTree(Tree[T]):
-    """Textual's Tree asks for the same component styles several times per line; cache them."""
+    """Textual's Tree with cached line strips and styles, and repaint-only changes."""
+
+    ICON_TOGGLES: ClassVar[bool] = True
+    """A click on a node's fold icon folds or unfolds it (elsewhere on a line: selects it)."""
 
     def __init__(self, *args, **kwargs) -> None:
         self._rich_styles: dict[tuple[tuple[str, ...], bool], Style] = {}
+        self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._guide_sets: dict[tuple[Style, bool], tuple[str, str, str, str]] = {}
+        self._look: _Look | None = None
+        self._frame: _Frame | None = None
+        self._built_width = -1
         super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ styles
 
     def get_component_rich_style(self, *names: str, partial: bool = False) -> Style:
         """The rich style of component classes, cached until the styles change."""
@@ -27,13 +89,300 @@ class FastTree(Tree[T]):
             )
         return style
 
+    def notify_style_update(self) -> None:
+        """Theme, CSS or pseudo-class changed: recompute styles and lines on the next render."""
+        self._rich_styles.clear()
+        self._look = None
+        self._strips.clear()
+        super().notify_style_update()
+
+    def _make_look(self) -> _Look:
+        component = self.get_component_rich_style
+        hidden = self.get_component_styles
+        guide = component("tree--guides", partial=True)
+        self._look = look = _Look(
+            base=self.rich_style,
+            hover_line=component("tree--highlight-line"),
+            label=component("tree--label", partial=True),
+            highlight=component("tree--highlight", partial=True),
+            cursor=component("tree--cursor", partial=False),
+            guide=guide,
+            guide_hover=guide + component("tree--guides-hover", partial=True),
+            guide_selected=guide + component("tree--guides-selected", partial=True),
+            base_hidden=hidden("tree--guides").color.a == 0,
+            hover_hidden=hidden("tree--guides-hover").color.a == 0,
+            selected_hidden=hidden("tree--guides-selected").color.a == 0,
+        )
+        return look
+
+    def _guides(self, style: Style, hidden: bool) -> tuple[str, str, str, str]:
+        """Space, vertical, terminator and cross guide strings for a guide style."""
+        key = (style, hidden)
+        found = self._guide_sets.get(key)
+        if found is None:
+            if self.show_guides and not hidden:
+                chars = self.LINES["default"]
+                if style.bold:
+                    chars = self.LINES["bold"]
+                elif style.underline2:
+                    chars = self.LINES["double"]
+            else:
+                chars = ("  ", "  ", "  ", "  ")
+            depth = max(0, self.guide_depth - 2)
+            space, vertical, terminator, cross = (f"{c[0]}{c[1] * depth} " for c in chars)
+            found = self._guide_sets[key] = (space, vertical, terminator, cross)
+        return found
+
+    # ------------------------------------------------------------------ invalidation
+
+    def process_label(self, label) -> Text:
+        """A one-line Text label is kept as it is (Textual copies every label to cut it)."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
+    def _invalidate(self) -> None:
+        # Nodes changed: the lines are rebuilt on the next read; cached strips stay valid (their
+        # keys hold the nodes' state). Repaint only: ``_build`` asks for a layout if the virtual
+        # size changed (through Textual's reactive).
+        self._clear_line_cache()
+        self._updates += 1
+        self.root._reset()
+        self.refresh()
+
+    def _build(self) -> None:
+        """The lines of the expanded nodes, as Textual builds them; the virtual width never goes
+        below the viewport's, so that a narrower content does not ask for a layout."""
+        lines: list[_TreeLine[T]] = []
+        add_line = lines.append
+
+        def add_node(path: list, node, last: bool) -> None:
+            child_path = [*path, node]
+            node._line = len(lines)
+            add_line(_TreeLine(child_path, last))
+            if node._expanded:
+                children = node._children
+                final = len(children) - 1
+                for k, child in enumerate(children):
+                    add_node(child_path, child, k == final)
+
+        if self.show_root:
+            add_node([], self.root, True)
+        else:
+            for node in self.root._children:
+                add_node([], node, True)
+        self._tree_lines_cached = lines
+        depth, show_root, label_width = self.guide_depth, self.show_root, self.get_label_width
+        width = max(
+            (label_width(line.node) + line._get_guide_width(depth, show_root) for line in lines),
+            default=0,
+        )
+        self._built_width = self.size.width
+        floor = self._built_width - self.styles.scrollbar_size_vertical
+        self.virtual_size = Size(max(width, floor, 0), len(lines))
+        if self.cursor_line != -1:
+            if self.cursor_node is not None:
+                self.cursor_line = self.cursor_node._line
+            if self.cursor_line >= len(lines):
+                self.cursor_line = -1
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # Textual's Tree redraws every line after a resize; the layout that resized us already
+        # redrew what moved. Only the width matters to the lines (the virtual width's floor).
+        event.prevent_default()
+        if self.size.width != self._built_width:
+            self._invalidate()
+
+    def clear(self):
+        """Remove every node (node ids start again, so the cached strips go too)."""
+        self._strips.clear()
+        return super().clear()
+
+    def refresh_lines_now(self) -> None:
+        """Labels changed without their nodes knowing (e.g. highlights): redraw every line."""
+        self._strips.clear()
+        self.refresh()
+
+    def watch_guide_depth(self, guide_depth: int) -> None:
+        self._guide_sets.clear()
+        self._strips.clear()
+        super().watch_guide_depth(guide_depth)
+
+    def watch_show_guides(self, show_guides: bool) -> None:
+        self._guide_sets.clear()
+        self._strips.clear()
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Render the visible lines; what every line needs is read once for the whole frame."""
+        self._frame = self._frame_state()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_state(self) -> _Frame:
+        scroll_x, scroll_y = self.scroll_offset
+        return _Frame(
+            self.size.width,
+            scroll_x,
+            scroll_y,
+            self._look or self._make_look(),
+            self._tree_lines,
+            self.hover_line,
+            self.cursor_line,
+            self.has_focus,
+        )
+
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the visible area, from the strip cache when its nodes did not change."""
+        frame = self._frame or self._frame_state()
+        lines = frame.lines
+        line_no = y + frame.scroll_y
+        if line_no >= len(lines):
+            return Strip.blank(frame.width, frame.look.base)
+        line = lines[line_no]
+        path = line.path
+        hover_line = frame.hover_line
+        is_hover = hover_line >= 0 and any(node._hover_ for node in path)
+        right = frame.scroll_x + frame.width
+        key = (
+            line.last,
+            is_hover,
+            hover_line == line_no,
+            frame.cursor_line == line_no,
+            right,
+            frame.focused,
+            *[(node._id, node._updates, node.is_last) for node in path],
+        )
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._render_tree_line(line_no, line, is_hover, frame)
+        return strip.crop(frame.scroll_x, right)
+
+    def _render_tree_line(self, y: int, line: _TreeLine[T], is_hover: bool, frame: _Frame) -> Strip:
+        """Guides, fold icon and label of line ``y``, in the colours Textual's Tree gives them,
+        padded to the right edge of the view."""
+        look = frame.look
+        base = look.hover_line if is_hover else look.base
+        segments: list[Segment] = []
+        width = 0
+        path = line.path
+        focused = frame.focused
+        hover = path[0]._hover_
+        selected = path[0]._selected_ and focused
+        guide_style = look.guide
+        hidden = True
+        last = path[-1]
+        for node in path[1:]:
+            hidden = look.base_hidden
+            if hover:
+                guide_style = look.guide_hover
+                hidden = look.hover_hidden
+            if selected:
+                guide_style = look.guide_selected
+                hidden = look.selected_hidden
+            if node is not last:
+                space, vertical, _, _ = self._guides(guide_style, hidden)
+                guide = space if node.is_last else vertical
+                segments.append(Segment(guide, base + guide_style))
+                width += len(guide)
+            hover = hover or node._hover_
+            selected = (selected or node._selected_) and focused
+        if len(path) > 1:
+            _, _, terminator, cross = self._guides(guide_style, hidden)
+            guide = terminator if line.last else cross
+            segments.append(Segment(guide, base + guide_style))
+            width += len(guide)
+        label_style = look.label
+        if frame.hover_line == y:
+            label_style += look.highlight
+        if frame.cursor_line == y:
+            label_style += look.cursor
+        for segment in self.label_segments(last, base, label_style):
+            segments.append(segment)
+            width += cell_len(segment.text)
+        right = frame.scroll_x + frame.width
+        if width < right:
+            segments.append(Segment(" " * (right - width), base))
+            width = right
+        return Strip(segments, width)
+
+    def label_segments(self, node, base: Style, label_style: Style) -> list[Segment]:
+        """A node's label as segments on a line of style ``base``: ``render_label``, rendered."""
+        text = Text(style=base)
+        text.append(self.render_label(node, base, label_style))
+        return list(text.render(self.app.console))
+
+    def fold_icon(self, node) -> str:
+        """The fold icon in front of a node's label ("" for a leaf)."""
+        if node._allow_expand:
+            return self.ICON_NODE_EXPANDED if node._expanded else self.ICON_NODE
+        return ""
+
+    # ------------------------------------------------------------------ mouse
+
+    def _line_under(self, event: events.MouseEvent) -> tuple[int, int] | None:
+        """(line number, column in the tree) under the mouse, if on a line."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        scroll_x, scroll_y = self.scroll_offset
+        line_no = offset.y + scroll_y
+        if not 0 <= line_no < len(self._tree_lines):
+            return None
+        return line_no, offset.x + scroll_x
+
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        event.prevent_default()  # Textual's Tree reads the line from segment meta we do not set
+        found = self._line_under(event)
+        self.hover_line = -1 if found is None else found[0]
+
+    async def _on_click(self, event: events.Click) -> None:
+        # Textual's Tree handler finds no line meta and does nothing after this one.
+        found = self._line_under(event)
+        if found is None:
+            return
+        line_no, x = found
+        async with self.lock:
+            line = self._tree_lines[line_no]
+            start = line._get_guide_width(self.guide_depth, self.show_root)
+            icon = self.fold_icon(line.node)
+            if self.ICON_TOGGLES and icon and start <= x < start + len(icon):
+                self._toggle_node(line.node)
+            else:
+                self.cursor_line = line_no
+                await self.run_action("select_cursor")
+
+    # ------------------------------------------------------------------ scrollbars and nodes
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """The vertical scrollbar (created on first use, as Textual does), repainted row by row."""
+        if self._vertical_scrollbar is None:
+            bar = FastScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical
+            )
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
+    @property
+    def horizontal_scrollbar(self) -> ScrollBar:
+        """The horizontal scrollbar (created on first use), repainted only when it changes."""
+        if self._horizontal_scrollbar is None:
+            bar = FastScrollBar(
+                vertical=False, name="horizontal", thickness=self.scrollbar_size_horizontal
+            )
+            bar.display = False
+            self._horizontal_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._horizontal_scrollbar
+
     def is_current(self, node) -> bool:
         """False for a node that was cleared away (its messages may arrive after a change)."""
         while node.parent is not None:
             node = node.parent
         return node is self.root
-
-    def notify_style_update(self) -> None:
-        """Theme, CSS or pseudo-class changed: recompute styles on the next render."""
-        self._rich_styles.clear()
-        super().notify_style_update()

@@ -71,7 +71,7 @@ class JsonTree(FastTree[JsonRef]):
         self.show_root = False
         self.guide_depth = 2
         self.sections: dict[str, Any] = {}
-        self.matches: set[tuple[str, Path]] = set()
+        self._matches: set[tuple[str, Path]] = set()
         self._loaded: set[int] = set()
         self._styles: dict[str, Style] = {}
 
@@ -86,6 +86,19 @@ class JsonTree(FastTree[JsonRef]):
             if name in expand and is_container(value):
                 self._load(node)
                 node.expand()
+        _ = (
+            self._tree_lines
+        )  # lay the lines out now: the new virtual size joins this frame's layout
+
+    @property
+    def matches(self) -> set[tuple[str, Path]]:
+        """(section, path) of the nodes highlighted as find matches."""
+        return self._matches
+
+    @matches.setter
+    def matches(self, matches: set[tuple[str, Path]]) -> None:
+        self._matches = matches
+        self.refresh_lines_now()  # labels depend on it, not only on their nodes
 
     def value_at(self, ref: JsonRef) -> Any:
         """The JSON value a node stands for."""

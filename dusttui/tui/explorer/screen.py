@@ -190,7 +190,9 @@ class ExplorerScreen(Screen[None]):
         text.append("   ")
         for k, name in enumerate(VIEWS, 1):
             text.append(f" {k} {name} ", "reverse" if name == self.view else "dim")
-        self.query_one("#explorer-title", Static).update(text)
+        title_bar = self.query_one("#explorer-title", Static)
+        if title_bar.content != text:
+            title_bar.update(text, layout=False)  # one line high, whatever it says
 
     def _ensure_view(self, name: str) -> Any:
         switcher = self.query_one(ContentSwitcher)

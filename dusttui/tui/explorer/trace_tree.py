@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Tree
@@ -72,6 +73,7 @@ class TraceTree(FastTree[NodeRef]):
         super().__init__("run", **kwargs)
         self._styles: dict[str, Style] = {}
         self._widths: dict[int, tuple[Text, int]] = {}
+        self._pieces: dict[int, tuple[Text, list[tuple[str, Style | None]]]] = {}
         self._bulk_depth = 0
         self._bulk_dirty = False
         self._auto_expanded: set[int] = set()  # input nodes a jump opened (closed by the next jump)
@@ -88,15 +90,38 @@ class TraceTree(FastTree[NodeRef]):
     # ------------------------------------------------------------------ labels
 
     def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
-        """Prefix the node's status glyph in its theme colour (labels themselves are plain)."""
-        text = super().render_label(node, base_style, style)
+        """Fold icon, the node's status glyph in its theme colour, then the (plain) label."""
         ref = node.data
         if ref is None:
-            return text
+            return super().render_label(node, base_style, style)
         kind = "more" if ref.kind == "more" else ref.status
         glyph = "…" if ref.kind == "more" else GLYPHS.get(ref.status, " ")
-        cut = len(self.ICON_NODE) if node.allow_expand else 0  # glyph goes after the fold icon
-        return Text.assemble(text[:cut], (glyph + " ", style + self._style(kind)), text[cut:])
+        label = node._label.copy()
+        label.stylize(style)
+        return Text.assemble(
+            (self.fold_icon(node), base_style), (glyph + " ", style + self._style(kind)), label
+        )
+
+    def label_segments(self, node: Node, base: Style, label_style: Style) -> list[Segment]:
+        """What ``render_label`` draws, as segments built without Text (label pieces cached)."""
+        ref = node.data
+        if ref is None:
+            return super().label_segments(node, base, label_style)
+        label = node._label
+        cached = self._pieces.get(node.id)
+        if cached is None or cached[0] is not label:
+            pieces = [(s.text, s.style) for s in label.render(self.app.console) if s.text]
+            cached = self._pieces[node.id] = (label, pieces)
+        out: list[Segment] = []
+        icon = self.fold_icon(node)
+        if icon:
+            out.append(Segment(icon, base))
+        kind = "more" if ref.kind == "more" else ref.status
+        glyph = "…" if ref.kind == "more" else GLYPHS.get(ref.status, " ")
+        out.append(Segment(glyph + " ", base + (label_style + self._style(kind))))
+        for text, style in cached[1]:
+            out.append(Segment(text, (base + style if style else base) + label_style))
+        return out
 
     def get_label_width(self, node: Node) -> int:
         """Width without rendering: fold icon + glyph + label (called for every line on rebuild)."""

@@ -23,6 +23,29 @@ from dusttui.tui.explorer.search import SearchError, parse_query
 from dusttui.tui.explorer.summary import GLYPHS, input_label
 
 
+class QuietStatic(Static):
+    """A Static whose change of height costs one layout, not two.
+
+    After a layout Textual sets a widget's virtual size through a reactive that asks for another
+    layout; that one only matters when a scrollbar may come or go (content taller than the box).
+    """
+
+    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+        overflow = virtual_size.height > size.height or self.show_vertical_scrollbar
+        return super()._size_updated(size, virtual_size, container_size, layout and overflow)
+
+
+def set_text(widget: Static, text: str) -> None:
+    """Show plain ``text`` in ``widget``; lay the screen out again only if its height changes."""
+    if str(widget.content) == text:
+        return
+    width = widget.content_size.width
+    before = widget.visual.get_height(widget.styles, width) if width else -1
+    widget.update(Text(text), layout=False)
+    if not width or widget.visual.get_height(widget.styles, width) != before:
+        widget.refresh(layout=True)
+
+
 class ValueView(Vertical):
     """Shows the execution at one position; empty until one is opened."""
 
@@ -53,8 +76,8 @@ class ValueView(Vertical):
         self._match_at = -1
 
     def compose(self) -> ComposeResult:
-        yield Static("Select an execution to see its value.", id="value-header", markup=False)
-        yield Static("", id="value-error", markup=False)
+        yield QuietStatic("Select an execution to see its value.", id="value-header", markup=False)
+        yield QuietStatic("", id="value-error", markup=False)
         yield Input(placeholder="find in value (/regex/ or text), enter: next", id="value-find")
         yield Static("", id="value-find-status", markup=False)
         yield JsonTree(id="value-json")
@@ -70,31 +93,25 @@ class ValueView(Vertical):
         header = self.query_one("#value-header", Static)
         error = self.query_one("#value-error", Static)
         self._matches, self._match_at = [], -1
-        self.query_one("#value-find-status", Static).update("")
+        set_text(self.query_one("#value-find-status", Static), "")
         e = data.execution(pos) if pos is not None else None
         if pos is None or e is None:
-            header.update(Text("Select an execution to see its value."))
-            error.update("")
+            set_text(header, "Select an execution to see its value.")
+            set_text(error, "")
             error.display = False
             self.json.show({})
             return
         b, i, j = pos
         info = data.blocks[b]
         kind = "err" if e.error is not None else "ok"
-        title = Text(
-            f"{GLYPHS[kind]} {info.block_type} {info.name} · input {input_label(data, i, 50)}"
-        )
+        title = f"{GLYPHS[kind]} {info.block_type} {info.name} · input {input_label(data, i, 50)}"
         if info.in_loop or len(data.row(b, i)) > 1:
-            title.append(f" · iteration {j}")
-        title.append(" · error" if e.error is not None else " · ok")
-        header.update(title)
+            title += f" · iteration {j}"
+        title += " · error" if e.error is not None else " · ok"
+        set_text(header, title)
         sections: dict[str, Any] = {}
-        if e.error is not None:
-            error.update(Text(e.error))
-            error.display = True
-        else:
-            error.update("")
-            error.display = False
+        error.display = e.error is not None
+        set_text(error, e.error or "")
         if e.error is None or e.value is not None:
             sections["value"] = e.value
         sections["meta"] = e.meta
