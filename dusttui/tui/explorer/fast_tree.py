@@ -9,7 +9,8 @@ cache downstream misses). A jump in a big run changes a handful of nodes. Here:
   visual styles of the tree only; mouse clicks and hovers find their line from the coordinates;
 - styles are computed once per style change, the frame's widget state once per frame;
 - a layout happens only when the virtual size really changes (Textual's reactive does that);
-  the virtual width never drops below the viewport, so narrower content does not ask for one.
+  the virtual width is the widest line shown since the last ``clear`` (not the widest line shown
+  now) and never less than the viewport, so folding and unfolding do not ask for one each time.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ from textual.widgets._tree import _TreeLine
 from dusttui.tui.explorer.fast_scrollbar import FastScrollBar
 
 T = TypeVar("T")
+_NARROW = str.maketrans("", "", "→…✓✗●·▶▼│├└─")  # glyphs of our lines, one cell each
+
+
+def text_width(text: str) -> int:
+    """Cells ``text`` takes: Rich counts char by char as soon as one is not ASCII; ours are
+    mostly ASCII plus a few one-cell glyphs, so those are measured at C speed."""
+    if text.translate(_NARROW).isascii():
+        return len(text)
+    return cell_len(text)
 
 
 class _Look(NamedTuple):
@@ -75,6 +85,9 @@ class FastTree(Tree[T]):
         self._look: _Look | None = None
         self._frame: _Frame | None = None
         self._built_width = -1
+        self._built_count = -1
+        self._repaint_rows = False
+        self._widest = 0  # widest line shown since the last clear: the virtual width
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ styles
@@ -90,11 +103,12 @@ class FastTree(Tree[T]):
         return style
 
     def notify_style_update(self) -> None:
-        """Theme, CSS or pseudo-class changed: recompute styles and lines on the next render."""
+        """Theme, CSS or pseudo-class changed: recompute styles and lines, repaint every row."""
         self._rich_styles.clear()
         self._look = None
         self._strips.clear()
         super().notify_style_update()
+        self.refresh()
 
     def _make_look(self) -> _Look:
         component = self.get_component_rich_style
@@ -142,17 +156,19 @@ class FastTree(Tree[T]):
         return super().process_label(label)
 
     def _invalidate(self) -> None:
-        # Nodes changed: the lines are rebuilt on the next read; cached strips stay valid (their
-        # keys hold the nodes' state). Repaint only: ``_build`` asks for a layout if the virtual
-        # size changed (through Textual's reactive).
+        # Nodes changed: the lines are rebuilt on the next read (at the latest when idle, which
+        # Textual's Tree does), and ``_build`` repaints the rows that may have changed. Cached
+        # strips stay valid (their keys hold the nodes' state). A layout only if the virtual
+        # size changed (``_build`` sets it through Textual's reactive).
         self._clear_line_cache()
         self._updates += 1
         self.root._reset()
-        self.refresh()
+        self._repaint_rows = True
+        self.check_idle()
 
     def _build(self) -> None:
-        """The lines of the expanded nodes, as Textual builds them; the virtual width never goes
-        below the viewport's, so that a narrower content does not ask for a layout."""
+        """The lines of the expanded nodes, as Textual builds them; the virtual width is the
+        widest line shown since the last clear, and at least the viewport's."""
         lines: list[_TreeLine[T]] = []
         add_line = lines.append
 
@@ -172,6 +188,15 @@ class FastTree(Tree[T]):
             for node in self.root._children:
                 add_node([], node, True)
         self._tree_lines_cached = lines
+        if self._repaint_rows:
+            # rows past both the old and the new last line were blank and stay blank
+            self._repaint_rows = False
+            rows = max(self._built_count, len(lines)) - self.scroll_offset.y
+            if self._built_count < 0:
+                self.refresh()
+            elif rows > 0:
+                self.refresh(Region(0, 0, self.size.width, rows))
+        self._built_count = len(lines)
         depth, show_root, label_width = self.guide_depth, self.show_root, self.get_label_width
         width = max(
             (label_width(line.node) + line._get_guide_width(depth, show_root) for line in lines),
@@ -179,7 +204,8 @@ class FastTree(Tree[T]):
         )
         self._built_width = self.size.width
         floor = self._built_width - self.styles.scrollbar_size_vertical
-        self.virtual_size = Size(max(width, floor, 0), len(lines))
+        self._widest = max(self._widest, width)
+        self.virtual_size = Size(max(self._widest, floor, 0), len(lines))
         if self.cursor_line != -1:
             if self.cursor_node is not None:
                 self.cursor_line = self.cursor_node._line
@@ -194,9 +220,19 @@ class FastTree(Tree[T]):
             self._invalidate()
 
     def clear(self):
-        """Remove every node (node ids start again, so the cached strips go too)."""
+        """Remove every node: Textual's ``clear`` without its repaint of every row (node ids
+        start again, so the cached strips go too)."""
         self._strips.clear()
-        return super().clear()
+        self._clear_line_cache()
+        self._widest = 0
+        self._current_id = 0
+        old = self.root
+        self._tree_nodes = {}
+        self.root = self._add_node(None, old._label, old.data, expand=old.is_expanded)
+        self._updates += 1
+        self._repaint_rows = True
+        self.check_idle()
+        return self
 
     def refresh_lines_now(self) -> None:
         """Labels changed without their nodes knowing (e.g. highlights): redraw every line."""
@@ -300,20 +336,21 @@ class FastTree(Tree[T]):
             label_style += look.highlight
         if frame.cursor_line == y:
             label_style += look.cursor
-        for segment in self.label_segments(last, base, label_style):
-            segments.append(segment)
-            width += cell_len(segment.text)
+        label, label_width = self.label_segments(last, base, label_style)
+        segments.extend(label)
+        width += label_width
         right = frame.scroll_x + frame.width
         if width < right:
             segments.append(Segment(" " * (right - width), base))
             width = right
         return Strip(segments, width)
 
-    def label_segments(self, node, base: Style, label_style: Style) -> list[Segment]:
-        """A node's label as segments on a line of style ``base``: ``render_label``, rendered."""
+    def label_segments(self, node, base: Style, label_style: Style) -> tuple[list[Segment], int]:
+        """A node's label on a line of style ``base`` (``render_label``, rendered), and its width."""
         text = Text(style=base)
         text.append(self.render_label(node, base, label_style))
-        return list(text.render(self.app.console))
+        segments = list(text.render(self.app.console))
+        return segments, sum(text_width(segment.text) for segment in segments)
 
     def fold_icon(self, node) -> str:
         """The fold icon in front of a node's label ("" for a leaf)."""

@@ -19,7 +19,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from dusttui.tui.explorer.data import Pos, TraceData
-from dusttui.tui.explorer.fast_tree import FastTree
+from dusttui.tui.explorer.fast_tree import FastTree, text_width
 from dusttui.tui.explorer.summary import BLOCK_KIND, GLYPHS, row_kind
 from dusttui.tui.explorer.tree_labels import block_label, input_row_label, iter_label, more_label
 
@@ -73,7 +73,7 @@ class TraceTree(FastTree[NodeRef]):
         super().__init__("run", **kwargs)
         self._styles: dict[str, Style] = {}
         self._widths: dict[int, tuple[Text, int]] = {}
-        self._pieces: dict[int, tuple[Text, list[tuple[str, Style | None]]]] = {}
+        self._pieces: dict[int, tuple[Text, list[tuple[str, Style | None]], int]] = {}
         self._bulk_depth = 0
         self._bulk_dirty = False
         self._auto_expanded: set[int] = set()  # input nodes a jump opened (closed by the next jump)
@@ -102,7 +102,9 @@ class TraceTree(FastTree[NodeRef]):
             (self.fold_icon(node), base_style), (glyph + " ", style + self._style(kind)), label
         )
 
-    def label_segments(self, node: Node, base: Style, label_style: Style) -> list[Segment]:
+    def label_segments(
+        self, node: Node, base: Style, label_style: Style
+    ) -> tuple[list[Segment], int]:
         """What ``render_label`` draws, as segments built without Text (label pieces cached)."""
         ref = node.data
         if ref is None:
@@ -111,7 +113,7 @@ class TraceTree(FastTree[NodeRef]):
         cached = self._pieces.get(node.id)
         if cached is None or cached[0] is not label:
             pieces = [(s.text, s.style) for s in label.render(self.app.console) if s.text]
-            cached = self._pieces[node.id] = (label, pieces)
+            cached = self._pieces[node.id] = (label, pieces, text_width(label.plain))
         out: list[Segment] = []
         icon = self.fold_icon(node)
         if icon:
@@ -121,14 +123,14 @@ class TraceTree(FastTree[NodeRef]):
         out.append(Segment(glyph + " ", base + (label_style + self._style(kind))))
         for text, style in cached[1]:
             out.append(Segment(text, (base + style if style else base) + label_style))
-        return out
+        return out, len(icon) + 2 + cached[2]
 
     def get_label_width(self, node: Node) -> int:
         """Width without rendering: fold icon + glyph + label (called for every line on rebuild)."""
         label = node.label
         cached = self._widths.get(node.id)
         if cached is None or cached[0] is not label:
-            cached = self._widths[node.id] = (label, label.cell_len)  # type: ignore[union-attr]
+            cached = self._widths[node.id] = (label, text_width(label.plain))
         return (len(self.ICON_NODE) if node.allow_expand else 0) + 2 + cached[1]
 
     def _invalidate(self) -> None:
