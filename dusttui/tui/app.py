@@ -21,31 +21,31 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from dusttui.api.errors import DustError
-from dusttui.api.models import App as DustAppModel
-from dusttui.api.models import to_wire
 from dusttui.config import Backend, Settings, data_dir
 from dusttui.tui import keys
 from dusttui.tui.commands import DustCommands
 from dusttui.tui.messages import RunsChanged, RunUpdated
-from dusttui.tui.runs import MODES, LiveRun
+from dusttui.tui.runs import MODES, LiveRun, short_id
 from dusttui.tui.screens.confirm import ConfirmScreen
 from dusttui.tui.screens.help import HelpScreen
-from dusttui.tui.screens.main import MainScreen
+from dusttui.tui.screens.start import StartScreen
 from dusttui.tui.themes import (
     DEFAULT_THEME,
     block_variable_defaults,
     bundled_themes_dir,
     load_themes,
 )
-from dusttui.tui.widgets.run_panel import short_id
 
 if TYPE_CHECKING:
     from dusttui.api.client import DustClient
     from dusttui.api.journal import Journal, JournalEntry
+    from dusttui.api.models import App as DustAppModel
+    from dusttui.tui.screens.main import MainScreen
 
 UPDATE_INTERVAL = 0.033  # at most ~30 repaints of a run per second, whatever the event rate
 GLYPH = {"running": "●", "succeeded": "✓", "errored": "✗"}
 LABEL_WIDTH = 31
+YIELD_EVERY = 32  # stream updates handled between two turns of the event loop, at most
 
 
 class DustApp(App[int]):
@@ -81,6 +81,8 @@ class DustApp(App[int]):
         self.client: DustClient | None = None
         self._client_source = client
         self._client_ready = asyncio.Event()
+        self.loaded = asyncio.Event()
+        """Set once the apps are listed (or listing them failed)."""
         self._theme_dirs = theme_dirs
         self._data_path = data_path
         self.cursor_blink = cursor_blink
@@ -125,21 +127,31 @@ class DustApp(App[int]):
                 severity="warning",
             )
         self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in keys.BINDING_IDS})
-        await self.push_screen(MainScreen())
-        self.main.query_one("#apps-list").focus()
-        self.main.query_one("StatusLine").backend = self.backend.label
-        self._apply_cursor_blink()
+        # First frame: the layout and the keys. The main screen (editors, table) and the
+        # engine (imports, a thread, a port) come once that frame is on screen.
+        await self.push_screen(StartScreen(self.backend.label))
+        self.call_after_refresh(self._install_main)
+
+    def _install_main(self) -> None:
+        from dusttui.tui.screens.main import MainScreen
+
+        self.switch_screen(MainScreen())  # it calls main_ready() once mounted
+
+    def main_ready(self, main: MainScreen) -> None:
+        """The main screen is mounted: fill it in and connect."""
+        main.query_one("#apps-list").focus()
+        main.query_one("StatusLine").backend = self.backend.label
+        if not self.cursor_blink:
+            for widget in main.query("TextArea, Input"):
+                widget.cursor_blink = False
         self._load_history()
         self.connect()
 
-    def _apply_cursor_blink(self) -> None:
-        if not self.cursor_blink:
-            for widget in self.main.query("TextArea, Input"):
-                widget.cursor_blink = False
-
     @property
     def main(self) -> MainScreen:
-        """The main screen (always at the bottom of the stack)."""
+        """The main screen (always at the bottom of the stack once installed)."""
+        from dusttui.tui.screens.main import MainScreen
+
         return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
     def say(
@@ -162,6 +174,7 @@ class DustApp(App[int]):
         assert self.client is not None
         self.apps = await self.client.list_apps()
         self.main.show_apps(self.apps)
+        self.loaded.set()
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall frames for ~100 ms under a fast stream.
         gc.freeze()
@@ -184,6 +197,7 @@ class DustApp(App[int]):
         )
         if event.worker.name == "connect":
             self.main.query_one("StatusLine").connection = "offline"
+            self.loaded.set()
             text = f"Cannot reach {self.backend.label}: {text}"
         self.say(text, severity="error", timeout=10)
 
@@ -228,7 +242,10 @@ class DustApp(App[int]):
             )
             return None
         app = next((a for a in self.apps if a.sId == live.app_id), None)
-        app = app or DustAppModel(id=0, sId=live.app_id, name=live.app_name)
+        if app is None:
+            from dusttui.api.models import App as DustAppModel
+
+            app = DustAppModel(id=0, sId=live.app_id, name=live.app_name)
         assert live.specification_hash is not None and live.config is not None
         return self.launch_run(
             app, live.specification_hash, live.config, live.inputs or [], self.mode
@@ -258,7 +275,12 @@ class DustApp(App[int]):
             else:
                 kwargs["run_id"] = run_id
                 kwargs["state"] = live.state
+            count = 0
             async for update in watch_run(self.client, live.app_id, **kwargs):
+                count += 1
+                if count % YIELD_EVERY == 0:
+                    # Events already buffered arrive without a pause: let keys and frames in.
+                    await asyncio.sleep(0)
                 live.state = update.state
                 live.connection = str(update.connection)
                 if not recorded and live.run_id is not None:
@@ -334,6 +356,8 @@ class DustApp(App[int]):
         if self.journal is None or state is None or state.run_id is None:
             return
         if state.status in ("succeeded", "errored"):
+            from dusttui.api.models import to_wire
+
             self.journal.record_final(state.run_id, to_wire(state.to_run()))
 
     def _load_history(self) -> None:
@@ -454,6 +478,8 @@ class DustApp(App[int]):
         folder = (self._data_path or data_dir()) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"run-{live.state.run_id[:12]}.json"
+        from dusttui.api.models import to_wire
+
         path.write_text(json.dumps(to_wire(live.state.to_run()), indent=2), encoding="utf-8")
         self.say(f"Exported to {path}")
 
@@ -482,6 +508,8 @@ class DustApp(App[int]):
 
     def watch_theme(self, theme: str) -> None:
         # Status cells and the runs list carry theme colours as styles: repaint them.
+        from dusttui.tui.screens.main import MainScreen
+
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
         if main is None or not main.is_mounted:
             return

@@ -6,11 +6,17 @@ No Textual here: a :class:`LiveRun` is what the worker fills in and the panes re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dusttui.api.state import RunState
+if TYPE_CHECKING:  # the reducer pulls in pydantic: not needed before the first frame
+    from dusttui.api.state import RunState
 
 MODES = ("stream", "poll", "blocking")
+
+
+def short_id(run_id: str | None) -> str:
+    """`5be2f4…`: enough of a run id to recognise it."""
+    return f"{run_id[:6]}…" if run_id else "(starting)"
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -12,6 +14,7 @@ from dusttui.tui.widgets.block_table import BlockTable
 async def ready(pilot: Pilot) -> DustApp:
     """Wait until the apps are listed."""
     app: DustApp = pilot.app  # type: ignore[assignment]
+    await asyncio.wait_for(app.loaded.wait(), timeout=30)
     await app.workers.wait_for_complete()
     await pilot.pause()
     return app

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -19,7 +18,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
-from dusttui.api.models import App
 from dusttui.tui.keys import SCREEN_KEYS, bindings
 from dusttui.tui.runs import MODES, LiveRun
 from dusttui.tui.screens.prompt import PromptScreen
@@ -31,6 +29,7 @@ from dusttui.tui.widgets.run_panel import RunPanel
 from dusttui.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
+    from dusttui.api.models import App
     from dusttui.tui.app import DustApp
 
 
@@ -69,6 +68,8 @@ def spec_view(app: App) -> Group:
         pretty = json.dumps(json.loads(app.savedSpecification), indent=2, ensure_ascii=False)
     except ValueError:
         return Group(head, Text(app.savedSpecification))
+    from rich.syntax import Syntax  # pygments: loaded when a spec is first shown
+
     return Group(
         head, Syntax(pretty, "json", theme="ansi_dark", word_wrap=True, background_color="default")
     )
@@ -116,6 +117,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self._tick, name="elapsed")
+        self.dust.main_ready(self)
 
     # ------------------------------------------------------------------ apps
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -13,7 +14,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from dusttui.api.models import App
+if TYPE_CHECKING:
+    from dusttui.api.models import App
 
 
 class AppsList(OptionList):

@@ -7,15 +7,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from dusttui.tui.runs import LiveRun
+from dusttui.tui.runs import LiveRun, short_id
 from dusttui.tui.widgets.block_table import GLYPHS, BlockTable
 
 MAX_ITERATIONS = 64  # a map has at most 64 elements
-
-
-def short_id(run_id: str | None) -> str:
-    """`5be2f4…`: enough of a run id to recognise it."""
-    return f"{run_id[:6]}…" if run_id else "(starting)"
 
 
 def run_title(live: LiveRun, now: float) -> Text:

@@ -34,17 +34,24 @@ class StatusLine(Horizontal):
     StatusLine > #status-connection.-offline { color: $block-errored; }
     """
 
-    backend = reactive("")
-    connection = reactive("starting")
+    backend = reactive("", init=False)
+    connection = reactive("starting", init=False)
+
+    def __init__(self, backend: str = "", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.set_reactive(StatusLine.backend, backend)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-title")
-        yield Static(id="status-connection")
+        yield Static(Text(f"dusttui ─ {self.backend}"), id="status-title")
+        yield Static(Text(f"{CONNECTION_GLYPHS['starting']} starting"), id="status-connection")
 
     def watch_backend(self, backend: str) -> None:
-        self.query_one("#status-title", Static).update(Text(f"dusttui ─ {backend}"))
+        if self.is_mounted:
+            self.query_one("#status-title", Static).update(Text(f"dusttui ─ {backend}"))
 
     def watch_connection(self, old: str, new: str) -> None:
+        if not self.is_mounted:
+            return
         widget = self.query_one("#status-connection", Static)
         widget.remove_class(f"-{old}")
         widget.add_class(f"-{new}")
