@@ -10,48 +10,21 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
 
 from dusttui.tui.explorer.data import Pos, TraceData
-from dusttui.tui.explorer.fast_tree import FastTree, text_width
-from dusttui.tui.explorer.summary import BLOCK_KIND, GLYPHS, row_kind
+from dusttui.tui.explorer.summary import BLOCK_KIND, row_kind
+from dusttui.tui.explorer.trace_look import Node, NodeRef, TraceLook
 from dusttui.tui.explorer.tree_labels import block_label, input_row_label, iter_label, more_label
+
+__all__ = ["CHUNK", "Node", "NodeRef", "TraceTree"]
 
 CHUNK = 100
 
 
-@dataclass(slots=True)
-class NodeRef:
-    """What a tree node stands for. ``kind``: block, input, iter, or more (a gap of ``lo..hi``)."""
-
-    kind: str
-    b: int
-    i: int = -1
-    j: int = -1
-    lo: int = 0
-    hi: int = 0
-    status: str = "none"
-
-    @property
-    def pos(self) -> Pos | None:
-        """The execution this node opens in the value view, if any."""
-        if self.kind == "iter":
-            return (self.b, self.i, self.j)
-        if self.kind == "input":
-            return (self.b, self.i, 0)
-        return None
-
-
-Node = TreeNode[NodeRef]
-
-
-class TraceTree(FastTree[NodeRef]):
+class TraceTree(TraceLook):
     """Tree of a run's traces that never builds more than it shows."""
 
     COMPONENT_CLASSES = {
@@ -71,9 +44,6 @@ class TraceTree(FastTree[NodeRef]):
 
     def __init__(self, data: TraceData, *, errors_only: bool = False, **kwargs) -> None:
         super().__init__("run", **kwargs)
-        self._styles: dict[str, Style] = {}
-        self._widths: dict[int, tuple[Text, int]] = {}
-        self._pieces: dict[int, tuple[Text, list[tuple[str, Style | None]], int]] = {}
         self._bulk_depth = 0
         self._bulk_dirty = False
         self._auto_expanded: set[int] = set()  # input nodes a jump opened (closed by the next jump)
@@ -86,52 +56,6 @@ class TraceTree(FastTree[NodeRef]):
         self._inputs: dict[tuple[int, int], Node] = {}
         self._iters: dict[Pos, Node] = {}
         self._add_blocks()
-
-    # ------------------------------------------------------------------ labels
-
-    def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
-        """Fold icon, the node's status glyph in its theme colour, then the (plain) label."""
-        ref = node.data
-        if ref is None:
-            return super().render_label(node, base_style, style)
-        kind = "more" if ref.kind == "more" else ref.status
-        glyph = "…" if ref.kind == "more" else GLYPHS.get(ref.status, " ")
-        label = node._label.copy()
-        label.stylize(style)
-        return Text.assemble(
-            (self.fold_icon(node), base_style), (glyph + " ", style + self._style(kind)), label
-        )
-
-    def label_segments(
-        self, node: Node, base: Style, label_style: Style
-    ) -> tuple[list[Segment], int]:
-        """What ``render_label`` draws, as segments built without Text (label pieces cached)."""
-        ref = node.data
-        if ref is None:
-            return super().label_segments(node, base, label_style)
-        label = node._label
-        cached = self._pieces.get(node.id)
-        if cached is None or cached[0] is not label:
-            pieces = [(s.text, s.style) for s in label.render(self.app.console) if s.text]
-            cached = self._pieces[node.id] = (label, pieces, text_width(label.plain))
-        out: list[Segment] = []
-        icon = self.fold_icon(node)
-        if icon:
-            out.append(Segment(icon, base))
-        kind = "more" if ref.kind == "more" else ref.status
-        glyph = "…" if ref.kind == "more" else GLYPHS.get(ref.status, " ")
-        out.append(Segment(glyph + " ", base + (label_style + self._style(kind))))
-        for text, style in cached[1]:
-            out.append(Segment(text, (base + style if style else base) + label_style))
-        return out, len(icon) + 2 + cached[2]
-
-    def get_label_width(self, node: Node) -> int:
-        """Width without rendering: fold icon + glyph + label (called for every line on rebuild)."""
-        label = node.label
-        cached = self._widths.get(node.id)
-        if cached is None or cached[0] is not label:
-            cached = self._widths[node.id] = (label, text_width(label.plain))
-        return (len(self.ICON_NODE) if node.allow_expand else 0) + 2 + cached[1]
 
     def _invalidate(self) -> None:
         # Tree invalidates (and re-lays out) on every add; in bulk, do it once at the end.
@@ -151,19 +75,6 @@ class TraceTree(FastTree[NodeRef]):
             if not self._bulk_depth and self._bulk_dirty:
                 self._bulk_dirty = False
                 super()._invalidate()
-
-    def _style(self, kind: str) -> Style:
-        style = self._styles.get(kind)
-        if style is None:
-            style = self._styles[kind] = self.get_component_rich_style(
-                f"trace-tree--{kind}", partial=True
-            )
-        return style
-
-    def notify_style_update(self) -> None:
-        """Theme or CSS changed: forget the cached glyph styles."""
-        self._styles.clear()
-        super().notify_style_update()
 
     def _status(self, ref: NodeRef) -> str:
         data = self.trace
@@ -196,20 +107,22 @@ class TraceTree(FastTree[NodeRef]):
     def _block_rows_len(self, b: int) -> int:
         return len(self._block_rows(b))
 
-    def _item(self, parent: Node, value: int) -> tuple[Text, NodeRef, bool]:
-        """Label, data and expandability of the child ``value`` of ``parent``."""
+    def _item(self, parent: Node, value: int, row: Sequence | None) -> tuple[Text, NodeRef, bool]:
+        """Label, data and expandability of the child ``value`` of ``parent`` (``row``: the
+        input's executions when ``parent`` is an input, fetched once per chunk)."""
         pref = parent.data
         assert pref is not None
         if pref.kind == "block":
             ref = NodeRef("input", pref.b, value)
-            expandable = self.trace.blocks[pref.b].in_loop
+            ref.status = self._status(ref)
             label = input_row_label(self.trace, pref.b, value)
+            return label, ref, self.trace.blocks[pref.b].in_loop
+        ref = NodeRef("iter", pref.b, pref.i, value)
+        if row is None or value >= len(row):
+            ref.status = self._status(ref)
         else:
-            ref = NodeRef("iter", pref.b, pref.i, value)
-            expandable = False
-            label = iter_label(self.trace, pref.b, pref.i, value)
-        ref.status = self._status(ref)
-        return label, ref, expandable
+            ref.status = "err" if row[value].error is not None else "ok"
+        return iter_label(self.trace, pref.b, pref.i, value, row), ref, False
 
     def _register(self, node: Node) -> None:
         ref = node.data
@@ -259,7 +172,9 @@ class TraceTree(FastTree[NodeRef]):
                 before=gap,
                 allow_expand=False,
             )
-        label, item_ref, expandable = self._item(parent, rows[start])
+        pref = parent.data
+        row = self.trace.row(pref.b, pref.i) if pref is not None and pref.kind == "input" else None
+        label, item_ref, expandable = self._item(parent, rows[start], row)
         gap.set_label(label)
         gap.data = item_ref
         gap.allow_expand = expandable
@@ -267,7 +182,7 @@ class TraceTree(FastTree[NodeRef]):
         found = gap
         prev = gap
         for k in range(start + 1, end):
-            label, item_ref, expandable = self._item(parent, rows[k])
+            label, item_ref, expandable = self._item(parent, rows[k], row)
             prev = parent.add(label, item_ref, after=prev, allow_expand=expandable)
             self._register(prev)
             if k == at:
@@ -448,6 +363,7 @@ class TraceTree(FastTree[NodeRef]):
             return
         self.errors_only = on
         self.clear()
+        self._auto_expanded.clear()  # node ids start again after clear: these are gone
         self._rows.clear()
         self._blocks.clear()
         self._inputs.clear()

@@ -50,9 +50,11 @@ def input_row_label(data: TraceData, b: int, i: int) -> Text:
     return text
 
 
-def iter_label(data: TraceData, b: int, i: int, j: int) -> Text:
-    """``iteration 2  → value``."""
-    row = data.row(b, i)
+def iter_label(
+    data: TraceData, b: int, i: int, j: int, row: Sequence[Execution] | None = None
+) -> Text:
+    """``iteration 2  → value`` (``row``: the input's executions, when the caller has them)."""
+    row = data.row(b, i) if row is None else row
     text = Text(f"iteration {j}")
     if j < len(row):
         text.append("  → " + short(row[j]), "dim")
