@@ -222,6 +222,9 @@ class TraceData:
 
 def row_counts(row: Sequence[Execution]) -> tuple[int, int]:
     """(successes, errors) over one input's iterations."""
+    counts = getattr(row, "counts", None)
+    if counts is not None:  # a RunState row (JSON text until read): counted without building it
+        return counts()
     err = sum(1 for e in row if e.error is not None)
     return len(row) - err, err
 
