@@ -489,12 +489,11 @@ class DustApp(App[int]):
         if live is None or live.state is None or live.state.run_id is None:
             self.say("No run to explore yet: launch or open one first.", severity="warning")
             return
-        try:
-            from dusttui.tui.explorer import ExplorerScreen
-        except ImportError:
-            self.say("The trace explorer is not available in this build.", severity="warning")
-            return
-        self.push_screen(ExplorerScreen(live.state))
+        from dusttui.tui.explorer import ExplorerScreen
+
+        title = f"{live.app_name} · run {short_id(live.run_id)}"
+        exports = (self._data_path or data_dir()) / "exports"
+        self.push_screen(ExplorerScreen(live.state, title=title, export_dir=exports))
 
     def set_mode(self, mode: str) -> None:
         """Choose how the next runs are launched and watched."""

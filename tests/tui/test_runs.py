@@ -151,3 +151,89 @@ async def test_several_runs_at_once_each_reach_their_end(make_app):
         assert len(labels) == 3
         assert labels[0].startswith("✓ ") and labels[0].endswith(" map-reduce-demo")
         assert labels[1].startswith("✗ ") and labels[1].endswith(" flaky-demo")
+
+
+async def test_t_opens_the_trace_explorer_on_the_run_and_escape_comes_back(make_app):
+    from dusttui.tui.explorer import ExplorerScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("t")
+        assert "No run to explore yet: launch or open one first." in notifications(app)
+        await pick(pilot, "flaky-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+        assert app.screen.state is next(iter(app.runs.values())).state
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main
+
+
+async def test_a_typed_hash_the_engine_does_not_know_is_refused_with_its_reason(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("h")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "0" * 64
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "hash 00000000… (typed, h to change)" in text_of(app, "#app-line")
+        await pilot.press("r")
+        await finish(pilot)
+        live = next(iter(app.runs.values()))
+        assert live.status == "refused"
+        assert text_of(app, "#run-errors").startswith("✗ run refused (specification_not_found): ")
+        assert any("of qa-demo refused" in n for n in notifications(app))
+
+
+async def test_an_unreachable_server_is_reported_and_the_status_line_says_offline(tmp_path):
+    import socket
+
+    from dusttui.api.client import DustClient
+    from dusttui.config import Settings
+    from dusttui.tui.app import DustApp
+    from dusttui.tui.themes import bundled_themes_dir
+    from tests.tui.conftest import EMBEDDED
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = DustClient(f"http://127.0.0.1:{port}", "key", "local", "local", max_retries=0)
+    app = DustApp(
+        Settings(bell=False),
+        backend=EMBEDDED,
+        client=client,
+        theme_dirs=(bundled_themes_dir(),),
+        cursor_blink=False,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert text_of(app, "#status-connection") == "✗ offline"
+        assert any(n.startswith("Cannot reach local engine: ") for n in notifications(app))
+
+
+async def test_export_writes_the_run_json_and_copy_takes_the_run_id(make_app, tmp_path):
+    import json
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        run_id = next(iter(app.runs.values())).run_id
+        await pilot.press("x")
+        await pilot.press("y")
+        await pilot.pause()
+        exported = json.loads(
+            (tmp_path / "data" / "exports" / f"run-{run_id[:12]}.json").read_text()
+        )
+        assert exported["run_id"] == run_id
+        assert exported["status"]["run"] == "succeeded"
+        assert app.clipboard == run_id
