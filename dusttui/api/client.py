@@ -297,15 +297,19 @@ class DustClient:
         return self._loads(response)
 
     @staticmethod
-    def _loads(response: httpx.Response) -> Any:
+    def _not_json(response: httpx.Response) -> StreamProtocolError:
+        return StreamProtocolError(
+            f"The server answered {response.request.method} {response.request.url.path} "
+            "with something that is not JSON: is the base URL right?",
+            status=response.status_code,
+        )
+
+    @classmethod
+    def _loads(cls, response: httpx.Response) -> Any:
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            raise StreamProtocolError(
-                f"The server answered {response.request.method} {response.request.url.path} "
-                "with something that is not JSON: is the base URL right?",
-                status=response.status_code,
-            ) from None
+            raise cls._not_json(response) from None
 
     async def _run_request(self, request: httpx.Request, *, idempotent: bool) -> Run:
         response = await self._send(request, idempotent=idempotent)
@@ -422,6 +426,19 @@ class DustClient:
         """One run with all its traces and results (``GET .../runs/{run_id}``)."""
         request = self.build_get_run_request(app_id, run_id)
         return await self._run_request(request, idempotent=True)
+
+    async def get_run_raw(self, app_id: str, run_id: str) -> bytes:
+        """The GET answer of one run as its JSON text, unparsed (retries as :meth:`get_run`).
+
+        For :meth:`dusttui.api.state.RunState.apply_run_json`, which never builds models for
+        the executions: big runs stay near the size of their JSON in memory.
+        """
+        request = self.build_get_run_request(app_id, run_id)
+        response = await self._send(request, idempotent=True)
+        body = response.content
+        if body.lstrip()[:1] != b"{":  # an HTML page, a proxy's text...: say so as get_run does
+            raise self._not_json(response)
+        return body
 
     async def list_runs(
         self, app_id: str, *, limit: int = 10, offset: int = 0

@@ -1,83 +1,44 @@
 """RunState: the one reducer of a run, shared by the CLI, the TUI and the trace explorer.
 
-Feed it stream events with :meth:`RunState.apply` and GET answers with :meth:`RunState.apply_run`;
-it keeps blocks in order with status, counts, times and token usage, executions indexed
-block → input → iteration (while-loop iterations merged along the iteration axis as GET does),
-streamed tokens per (block, input, iteration), and an index of every error for jump-to-error.
-``version`` is bumped on every change, so a UI can redraw only when something moved.
+Feed it stream events with :meth:`RunState.apply` and GET answers with :meth:`RunState.apply_run`
+(a ``Run``) or :meth:`RunState.apply_run_json` (its JSON text, the cheap way); it keeps blocks in
+order with status, counts, times and token usage, executions indexed block → input → iteration
+(while-loop iterations merged along the iteration axis as GET does), streamed tokens per (block,
+input, iteration), and an index of every error for jump-to-error. ``version`` is bumped on every
+change, so a UI can redraw only when something moved.
+
+Executions are kept as JSON text per block and input (:mod:`dusttui.api.traces`), not as models:
+a run of 195,000 executions holds about 1.4× its JSON instead of 35×. :meth:`RunState.executions`
+gives a read-only view that behaves like ``list[list[Execution]]``.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from dusttui.api.errors import RunError, run_error_message
-from dusttui.api.models import (
-    BlockStatus,
-    Event,
-    Execution,
-    Run,
-    RunConfig,
-    RunStatus,
-)
-from dusttui.api.sse import decode_event
+import orjson
+
+from dusttui.api.errors import StreamProtocolError
+from dusttui.api.memory import gc_paused, release_memory
+from dusttui.api.models import Event, Execution, Run, RunConfig, RunStatus
+from dusttui.api.run_json import Built, built_traces, parse_run
+from dusttui.api.state_parts import BlockState, ErrorRef, PrerunError
+from dusttui.api.trace_views import Executions
+from dusttui.api.traces import BlockTrace, RowCache
 
 __all__ = ["BlockState", "ErrorRef", "PrerunError", "RunState", "TokenKey"]
 
 BlockKey = tuple[str, str]  # (block_type, name)
 TokenKey = tuple[str, int, int]  # (block_name, input_index, iteration)
 
-
-@dataclass(slots=True)
-class BlockState:
-    """One block of the run as the user sees it (one per distinct (block_type, name))."""
-
-    block_type: str
-    name: str
-    status: str = "running"
-    success_count: int = 0
-    error_count: int = 0
-    started_at: float | None = None
-    ended_at: float | None = None
-    expected: int | None = None  # executions expected, when known
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def done(self) -> bool:
-        """True once the block is no longer running."""
-        return self.status != "running"
-
-    def elapsed(self, now: float | None = None) -> float | None:
-        """Seconds the block ran (so far, at ``now``, while it runs); None before it started."""
-        if self.started_at is None:
-            return None
-        end = self.ended_at if self.ended_at is not None else now
-        return None if end is None else max(0.0, end - self.started_at)
-
-    def to_status(self) -> BlockStatus:
-        """The wire ``BlockStatus``."""
-        return BlockStatus(
-            block_type=self.block_type,
-            name=self.name,
-            status=self.status,  # type: ignore[arg-type]
-            success_count=self.success_count,
-            error_count=self.error_count,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRef:
-    """Where an execution failed: enough to jump to it in the trace explorer."""
-
-    block_type: str
-    block_name: str
-    input_index: int
-    iteration: int
-    message: str
+# Above this, a GET answer is parsed with the collector paused, and its transient objects'
+# memory handed back to the system afterwards.
+_BIG_BYTES = 1 << 20
+_BIG_EXECUTIONS = 20_000
 
 
 # Event types reduced from their fields as a dict (what decode_fast validates).
@@ -86,17 +47,6 @@ _DICT_KINDS = frozenset(("run_status", "block_status", "block_execution", "token
 
 def _fields(execution: Any) -> dict[str, Any]:
     return execution if type(execution) is dict else execution.__dict__
-
-
-class PrerunError(NamedTuple):
-    """The run was refused before it started (stream ``error`` event)."""
-
-    code: str
-    message: str
-
-    def as_exception(self) -> RunError:
-        """The same, as the RunError a caller can raise."""
-        return RunError(run_error_message(self.code, self.message), code=self.code)
 
 
 @dataclass(slots=True)
@@ -135,9 +85,11 @@ class RunState:
         self.version = 0
         self.clock = clock
         self._index: dict[BlockKey, BlockState] = {}
-        # Executions per block; a block_execution's JSON text (bytes) until first read: bytes
-        # are one object for the garbage collector, thousands of models are not (big runs).
-        self._traces: dict[BlockKey, list[list[Execution]] | bytes] = {}
+        # Executions per block: a block_execution's JSON text (bytes) until first read, then a
+        # BlockTrace (each input's row as JSON text; models built only for the rows read, kept
+        # in a small cache). Models per execution weigh ~35× their JSON on big runs.
+        self._traces: dict[BlockKey, BlockTrace | bytes] = {}
+        self._cache = RowCache()
         self._tokens: dict[TokenKey, list[str]] = {}
         self._reasoning: dict[TokenKey, list[str]] = {}
         self._function_calls: dict[TokenKey, list[str]] = {}  # [name, argument chunks...]
@@ -177,11 +129,11 @@ class RunState:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
 
     @property
-    def results(self) -> list[list[Execution]] | None:
+    def results(self) -> Executions | None:
         """The last executed block's executions, only for a succeeded run (as GET gives)."""
         if self.status != "succeeded" or not self._traces:
             return None
-        return self._materialize(next(reversed(self._traces)))
+        return self._trace(next(reversed(self._traces))).view()
 
     @property
     def tokens(self) -> dict[TokenKey, str]:
@@ -205,10 +157,15 @@ class RunState:
         """The block's state, or None if it has not started."""
         return self._index.get((block_type, name))
 
-    def executions(self, block_type: str, name: str) -> list[list[Execution]]:
-        """The block's executions, ``[input][iteration]`` (empty if none yet)."""
+    def executions(self, block_type: str, name: str) -> Sequence[Sequence[Execution]]:
+        """The block's executions, ``[input][iteration]`` (empty if none yet).
+
+        A read-only :class:`~dusttui.api.trace_views.Executions` that behaves like
+        ``list[list[Execution]]`` (it compares equal to one); the same object until the block
+        changes. Rows are built as models when read.
+        """
         key = (block_type, name)
-        return self._materialize(key) if key in self._traces else []
+        return self._trace(key).view() if key in self._traces else []
 
     def trace_keys(self) -> list[BlockKey]:
         """(block_type, name) of every block with executions, in execution order."""
@@ -218,29 +175,32 @@ class RunState:
         """The run as GET would return it, config filled from what the caller sent."""
         if self.run_id is None or self.status is None:
             raise ValueError("The run has not started: there is no run id yet.")
-        return Run(
-            run_id=self.run_id,
-            created=self.created if self.created is not None else int(self.clock() * 1000),
-            run_type=self.run_type,
-            specification_hash=self.specification_hash,
-            config=RunConfig(blocks=self.config),
-            status=RunStatus(
-                run=self.status,  # type: ignore[arg-type]
-                blocks=[b.to_status() for b in self.blocks],
-            ),
-            traces=self._trace_list(),
-            results=self.results,
-        )
+        big = sum(t.size if type(t) is BlockTrace else len(t) for t in self._traces.values())
+        with gc_paused(big >= _BIG_BYTES):
+            traces = [(key, self._trace(key).view().to_list()) for key in self._traces]
+            run = Run(
+                run_id=self.run_id,
+                created=self.created if self.created is not None else int(self.clock() * 1000),
+                run_type=self.run_type,
+                specification_hash=self.specification_hash,
+                config=RunConfig(blocks=self.config),
+                status=RunStatus(
+                    run=self.status,  # type: ignore[arg-type]
+                    blocks=[b.to_status() for b in self.blocks],
+                ),
+                traces=traces,
+                results=traces[-1][1] if self.status == "succeeded" and traces else None,
+            )
+        if big >= _BIG_BYTES:
+            release_memory(now=False)  # once the caller lets the models go
+        return run
 
-    def _materialize(self, key: BlockKey) -> list[list[Execution]]:
+    def _trace(self, key: BlockKey) -> BlockTrace:
         value = self._traces[key]
         if type(value) is bytes:
-            value = decode_event(value).content.execution  # type: ignore[union-attr]
+            value = BlockTrace.from_event(value, cache=self._cache)
             self._traces[key] = value
         return value  # type: ignore[return-value]
-
-    def _trace_list(self) -> list[tuple[BlockKey, list[list[Execution]]]]:
-        return [(key, self._materialize(key)) for key in self._traces]
 
     # ------------------------------------------------------------------ events
 
@@ -320,11 +280,16 @@ class RunState:
         execution = c["execution"]  # rows of Execution models, or of validated dicts
         loop = self._loop
         if loop is not None:
-            if any(type(ex) is dict for row in execution for ex in row):
-                execution = decode_event(raw).content.execution  # type: ignore[arg-type,union-attr]
-            self._loop_execution(key, execution, loop)
+            stdlib = False
+            if raw is not None and any(type(ex) is dict for row in execution for ex in row):
+                try:  # the whole executions, with any keys the validated dicts left out
+                    execution = orjson.loads(raw)["content"]["execution"]
+                except orjson.JSONDecodeError:
+                    execution = json.loads(raw)["content"]["execution"]
+                    stdlib = True
+            self._loop_execution(key, execution, loop, stdlib)
         else:
-            self._traces[key] = raw if raw is not None else execution
+            self._traces[key] = raw if raw is not None else self._build(execution)
             self._scan(key, execution, 0)
         if block_type == "input":
             self._streams = len(execution)
@@ -337,31 +302,38 @@ class RunState:
         elif block_type == "reduce":
             self._map_sizes = None
 
-    def _loop_execution(self, key: BlockKey, execution: list[list[Execution]], loop: _Loop) -> None:
+    def _build(self, execution: list[list[Any]]) -> BlockTrace:
+        """Executions given as models (or decoded dicts), without their JSON text."""
+        if any(type(ex) is dict for row in execution for ex in row):
+            return BlockTrace.from_dicts(execution, cache=self._cache)
+        return BlockTrace.from_models(execution, cache=self._cache)
+
+    def _loop_execution(
+        self, key: BlockKey, execution: list[list[Any]], loop: _Loop, stdlib: bool = False
+    ) -> None:
         """A block inside a while loop: skipped inputs dropped, iterations merged along j."""
         if loop.skips is None:
             loop.skips = [False] * len(execution)
         skips = loop.skips
         if key in self._traces:
-            merged = self._materialize(key)
+            merged = self._trace(key)
         else:
-            merged = [[] for _ in execution]
+            merged = BlockTrace.empty(len(execution), cache=self._cache)
             self._traces[key] = merged
         block = self._index.get(key)
         for i, row in enumerate(execution):
             if i < len(skips) and skips[i]:
                 continue
-            if i >= len(merged):
-                merged.append([])
             for ex in row:
-                j = len(merged[i])
-                merged[i].append(ex)
-                self._scan_one(key, ex.error, ex.meta, i, j, block)
+                j = merged.lens[i] if i < len(merged) else 0
+                merged.append(i, ex, stdlib)
+                f = _fields(ex)
+                self._scan_one(key, f.get("error"), f.get("meta"), i, j, block)
         if key[0] == "while":
             # An input leaves the loop once its condition is false; it never comes back.
             loop.skips = [skips[i] if i < len(skips) else False for i in range(len(execution))]
             for i, row in enumerate(execution):
-                if not loop.skips[i] and row and row[0].value is not True:
+                if not loop.skips[i] and row and _fields(row[0]).get("value") is not True:
                     loop.skips[i] = True
         elif key[0] == "end" and all(loop.skips):
             self._loop = None
@@ -388,13 +360,14 @@ class RunState:
             if type(usage) is dict:
                 p = usage.get("prompt_tokens")
                 c = usage.get("completion_tokens")
-                p = p if type(p) is int else 0
-                c = c if type(c) is int else 0
-                self.prompt_tokens += p
-                self.completion_tokens += c
-                if block is not None:
-                    block.prompt_tokens += p
-                    block.completion_tokens += c
+                self._add_usage(p if type(p) is int else 0, c if type(c) is int else 0, block)
+
+    def _add_usage(self, p: int, c: int, block: BlockState | None) -> None:
+        self.prompt_tokens += p
+        self.completion_tokens += c
+        if block is not None:
+            block.prompt_tokens += p
+            block.completion_tokens += c
 
     @staticmethod
     def _token_key(content: Any) -> TokenKey:
@@ -427,9 +400,41 @@ class RunState:
 
         The server's run wins: status, blocks, traces and results become its own. Block times
         and streamed tokens are kept. When nothing was lost, nothing changes (version kept).
+        The executions are kept as JSON text, not as the run's models (see :meth:`executions`).
         """
+        built = built_traces(run.traces, self._cache, dicts=False)
+        changed = self._reconcile(run, built)
+        if sum(sum(t.lens) for _, t, _ in built) >= _BIG_EXECUTIONS:
+            release_memory(now=False)  # the run's models go when the caller drops them
+        return changed
+
+    def apply_run_json(self, data: bytes | str) -> bool:
+        """Like :meth:`apply_run`, from the GET answer's JSON text (``{"run": {...}}`` or the
+        run itself), without ever building models for the executions.
+
+        Raises :class:`~dusttui.api.errors.StreamProtocolError` if it is not JSON or not a run.
+        """
+        big = len(data) >= _BIG_BYTES
+        with gc_paused(big):
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                raise StreamProtocolError(f"The server's run is not valid JSON ({exc}).") from None
+            head, built = parse_run(payload, self._cache)
+            del payload
+            changed = self._reconcile(head, built)
+            del built
+        if big:
+            release_memory()  # the parse's transient objects are gone: hand their pages back
+        return changed
+
+    def _same_traces(self, built: list[Built]) -> bool:
+        if list(self._traces) != [key for key, _, _ in built]:
+            return False
+        return all(self._trace(key).same(trace) for key, trace, _ in built)
+
+    def _reconcile(self, run: Run, built: list[Built]) -> bool:
         config = run.config.blocks or self.config
-        traces = _merged_traces(run.traces)
         if (
             self.run_id == run.run_id
             and self.status == run.status.run
@@ -438,7 +443,7 @@ class RunState:
             and self.specification_hash == run.specification_hash
             and self.config == config
             and [b.to_status() for b in self.blocks] == run.status.blocks
-            and self._trace_list() == [(tuple(k), v) for k, v in traces]
+            and self._same_traces(built)
         ):
             return False
         now = self.clock()
@@ -466,13 +471,21 @@ class RunState:
                 state.expected = bs.success_count + bs.error_count
             self._index[key] = state
             self.blocks.append(state)
-        self._traces = {}
+        traces: dict[BlockKey, BlockTrace | bytes] = {}
         self.errors = []
         self.prompt_tokens = self.completion_tokens = 0
-        for (block_type, name), execution in traces:
-            key = (block_type, name)
-            self._traces[key] = execution
-            self._scan(key, execution, 0)
+        for key, trace, notes in built:
+            if key in self._traces and (mine := self._trace(key)).same(trace):
+                trace = mine  # unchanged: readers keep the same view
+            trace.cache = self._cache
+            traces[key] = trace
+            block = self._index.get(key)
+            for i, j, error, p, c in notes:
+                if error is not None:
+                    self.errors.append(ErrorRef(key[0], key[1], i, j, error))
+                if p or c:
+                    self._add_usage(p, c, block)
+        self._traces = traces
         self.version += 1
         return True
 
@@ -483,16 +496,11 @@ class RunState:
         state.apply_run(run)
         return state
 
-
-def _merged_traces(traces: list[Any]) -> list[Any]:
-    """Traces as GET gives them. A blocking answer lists one entry per `block_execution` event,
-    so each while iteration stands apart: replay them as events to merge them along j."""
-    if len({tuple(key) for key, _ in traces}) == len(traces):
-        return traces
-    replay = RunState()
-    for (block_type, name), execution in traces:
-        replay._on_block_status({"block_type": block_type, "name": name, "status": "running"})
-        replay._on_block_execution(
-            {"block_type": block_type, "block_name": name, "execution": execution}
-        )
-    return replay._trace_list()
+    @classmethod
+    def from_run_json(
+        cls, data: bytes | str, *, clock: Callable[[], float] = time.time
+    ) -> RunState:
+        """A state holding a run from its GET answer's JSON text (see :meth:`apply_run_json`)."""
+        state = cls(clock=clock)
+        state.apply_run_json(data)
+        return state

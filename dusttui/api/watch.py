@@ -135,7 +135,8 @@ class _Poller:
             if wait:
                 await self.sleep(wait)
             try:
-                run = await self.client.get_run(self.app_id, state.run_id)
+                # The answer's JSON text, reduced without models: big runs stay small.
+                body = await self.client.get_run_raw(self.app_id, state.run_id)
             except _TRANSIENT as exc:
                 failures += 1
                 if failures > self.max_failures:
@@ -145,8 +146,9 @@ class _Poller:
                 continue
             recovering = failures > 0
             failures = 0
-            changed = state.apply_run(run)
-            if run.status.run != "running":
+            changed = state.apply_run_json(body)
+            del body
+            if state.status != "running":
                 return
             if changed or recovering:
                 yield self.update(Connection.POLLING)
@@ -202,6 +204,7 @@ async def watch_run(
             app_id, spec, config, inputs, blocking=True, block_filter=block_filter
         )
         state.apply_run(run)
+        del run  # the state keeps the executions as JSON text: let the models go
         if block_filter is None:  # the GET is the canonical form (a filtered answer is not)
             async for update in poller.run(announce=None):
                 yield update
