@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -216,7 +217,8 @@ def main() -> None:
 
         body = (
             f"Command: `python bench/tui_latency.py` (--rate {args.rate} --seconds {args.seconds:g}) · "
-            f"CPython {platform.python_version()}, {__import__('os').cpu_count()} CPUs · "
+            f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.2f} at the end · "
             "server: bench/tui_stream_server.py in its own process over loopback; the real DustApp, "
             "headless at 120×36, each frame rendered to terminal bytes.\n\n"
             f"{summary}\n\n{table}\n\n{goals} Key presses are sent every ~50 ms while the run "

@@ -163,7 +163,8 @@ def main() -> None:
     if not args.no_write:
         body = (
             f"Command: `python bench/tui_startup.py` ({args.rounds} rounds after one warm-up, "
-            f"programs alternated) · CPython {platform.python_version()}, {os.cpu_count()} CPUs · "
+            f"programs alternated) · CPython {platform.python_version()}, {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.2f} at the end · "
             "tmux 120×36, `capture-pane` polled every 5 ms; posting from its own venv "
             "(bench/out/posting-venv).\n\n" + table + "\n\n" + "\n".join(verdicts) + "\n"
         )

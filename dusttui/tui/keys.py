@@ -38,7 +38,7 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "R",
         "rerun",
         "re-run",
-        "Re-run the selected past run with its config and inputs",
+        "Re-run the shown run (from this session or the history) with its hash, config and inputs",
         show=False,
     ),
     Key(
@@ -57,14 +57,13 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "Choose the specification hash to run (saved, latest, typed)",
         show=False,
     ),
-    Key("traces", "t", "traces", "traces", "Open the trace explorer for the current run"),
+    Key("traces", "t", "traces", "traces", "Open the trace explorer on the shown run"),
     Key(
         "next_error",
         "n",
         "next_error",
         "next error",
         "Select the next block that errored",
-        show=False,
     ),
     Key(
         "prev_error",
@@ -120,7 +119,7 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "y",
         "copy",
         "copy",
-        "Copy the current run id or the selected value (OSC 52)",
+        "Copy the shown run's id (OSC 52)",
         show=False,
     ),
     Key(
@@ -128,7 +127,7 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "x",
         "export",
         "export",
-        "Export the current run as JSON into the data folder",
+        "Export the shown run as JSON into the data folder",
         show=False,
     ),
     Key(
