@@ -212,6 +212,21 @@ class FastTree(Tree[T]):
             if self.cursor_line >= len(lines):
                 self.cursor_line = -1
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Textual repaints every row of a resized ScrollView. A tree's row does not depend on
+        # the height (the value view's tree gets shorter or taller as the error above it does):
+        # keep the painted rows; rows that appear are painted as they are not cached yet.
+        old = self._size
+        if not (old.width == size.width and old.height and size.height and old != size):
+            return super()._size_updated(size, virtual_size, container_size, layout)
+        self._scrollbar_changes.clear()
+        self._size = size
+        self._container_size = size - self.styles.gutter.totals
+        self._scroll_update(self.virtual_size)
+        return True
+
     def _on_resize(self, event: events.Resize) -> None:
         # Textual's Tree redraws every line after a resize; the layout that resized us already
         # redrew what moved. Only the width matters to the lines (the virtual width's floor).

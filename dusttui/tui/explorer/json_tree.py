@@ -79,7 +79,7 @@ class JsonTree(FastTree[JsonRef]):
         """Replace the content with these sections (name → JSON value)."""
         self.clear()
         self._loaded.clear()
-        self.matches = set()
+        self._matches = set()  # the new lines are repainted as they are built
         self.sections = sections
         for name, value in sections.items():
             node = self.root.add(Text(name), JsonRef(name, ()), allow_expand=is_container(value))
@@ -250,8 +250,7 @@ class JsonTree(FastTree[JsonRef]):
     def goto(self, node: JNode) -> None:
         """Move the cursor to ``node`` now."""
         _ = self._tree_lines  # rebuild now so node._line is current
-        self.move_cursor(node, animate=False)
-        self.scroll_to_node(node, animate=False)
+        self.move_cursor(node, animate=False)  # scrolls to it too
 
     def cursor_path(self) -> tuple[str, str, Any] | None:
         """(section, JSON path, value) under the cursor, or None."""

@@ -173,7 +173,8 @@ class TraceTree(TraceLook):
                 allow_expand=False,
             )
         pref = parent.data
-        row = self.trace.row(pref.b, pref.i) if pref is not None and pref.kind == "input" else None
+        is_input = pref is not None and pref.kind == "input"
+        row = list(self.trace.row(pref.b, pref.i)) if is_input else None  # one fetch per chunk
         label, item_ref, expandable = self._item(parent, rows[start], row)
         gap.set_label(label)
         gap.data = item_ref
@@ -269,8 +270,7 @@ class TraceTree(TraceLook):
     def goto(self, node: Node) -> None:
         """Move the cursor to ``node`` now (the tree's lines are rebuilt first)."""
         _ = self._tree_lines  # rebuild now so node._line is current
-        self.move_cursor(node, animate=False)
-        self.scroll_to_node(node, animate=False)
+        self.move_cursor(node, animate=False)  # scrolls to it too
 
     @property
     def cursor_pos(self) -> Pos | None:
