@@ -24,7 +24,7 @@ import orjson
 
 from dusttui.api.errors import StreamProtocolError
 from dusttui.api.memory import gc_paused, release_memory
-from dusttui.api.models import Event, Execution, Run, RunConfig, RunStatus
+from dusttui.api.models import Event, Execution, Run, RunConfig, RunStatus, to_wire
 from dusttui.api.run_json import Built, built_traces, parse_run
 from dusttui.api.state_parts import BlockState, ErrorRef, PrerunError
 from dusttui.api.trace_views import Executions
@@ -172,28 +172,47 @@ class RunState:
         return list(self._traces)
 
     def to_run(self) -> Run:
-        """The run as GET would return it, config filled from what the caller sent."""
-        if self.run_id is None or self.status is None:
-            raise ValueError("The run has not started: there is no run id yet.")
-        big = sum(t.size if type(t) is BlockTrace else len(t) for t in self._traces.values())
-        with gc_paused(big >= _BIG_BYTES):
+        """The run as GET would return it, config filled from what the caller sent.
+
+        Builds every execution's model: for writing a big run out, :meth:`to_wire` is cheaper.
+        """
+        big = self._size() >= _BIG_BYTES
+        with gc_paused(big):
             traces = [(key, self._trace(key).view().to_list()) for key in self._traces]
-            run = Run(
-                run_id=self.run_id,
-                created=self.created if self.created is not None else int(self.clock() * 1000),
-                run_type=self.run_type,
-                specification_hash=self.specification_hash,
-                config=RunConfig(blocks=self.config),
-                status=RunStatus(
-                    run=self.status,  # type: ignore[arg-type]
-                    blocks=[b.to_status() for b in self.blocks],
-                ),
-                traces=traces,
-                results=traces[-1][1] if self.status == "succeeded" and traces else None,
-            )
-        if big >= _BIG_BYTES:
+            results = traces[-1][1] if self.status == "succeeded" and traces else None
+            run = self._head(traces, results)
+        if big:
             release_memory(now=False)  # once the caller lets the models go
         return run
+
+    def to_wire(self) -> dict[str, Any]:
+        """``to_wire(self.to_run())`` — the run's wire JSON as Python data — built straight from
+        the executions' JSON text, without models (journal files, ``--json`` of big runs)."""
+        wire = to_wire(self._head([], None))
+        traces = [[list(key), self._trace(key).dicts()] for key in self._traces]
+        wire["traces"] = traces
+        wire["results"] = traces[-1][1] if self.status == "succeeded" and traces else None
+        return wire
+
+    def _size(self) -> int:
+        return sum(t.size if type(t) is BlockTrace else len(t) for t in self._traces.values())
+
+    def _head(self, traces: list[Any], results: list[list[Execution]] | None) -> Run:
+        if self.run_id is None or self.status is None:
+            raise ValueError("The run has not started: there is no run id yet.")
+        return Run(
+            run_id=self.run_id,
+            created=self.created if self.created is not None else int(self.clock() * 1000),
+            run_type=self.run_type,
+            specification_hash=self.specification_hash,
+            config=RunConfig(blocks=self.config),
+            status=RunStatus(
+                run=self.status,  # type: ignore[arg-type]
+                blocks=[b.to_status() for b in self.blocks],
+            ),
+            traces=traces,
+            results=results,
+        )
 
     def _trace(self, key: BlockKey) -> BlockTrace:
         value = self._traces[key]

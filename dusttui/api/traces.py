@@ -339,6 +339,10 @@ class BlockTrace:
         """Row ``i`` as new models, bypassing the cache (for whole-run copies)."""
         return _validate_row(self.row_dicts(i))
 
+    def dicts(self) -> list[list[dict[str, Any]]]:
+        """Every row decoded as JSON (fresh data, no models): the wire form of the block."""
+        return [self.row_dicts(i) for i in range(len(self.lens))]
+
     def counts(self, i: int) -> tuple[int, int]:
         """(successes, errors) of row ``i``, without building it."""
         err = self.errs[i]

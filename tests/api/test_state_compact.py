@@ -254,3 +254,13 @@ async def test_watch_reconciles_a_cut_stream_with_the_raw_get():
     assert [(e.block_name, e.input_index, e.message) for e in state.errors] == [
         ("LEN", 1, LEN_ERROR)
     ]
+
+
+async def test_to_wire_without_models_is_the_runs_wire_json():
+    streamed_state = await streamed("ok_two_inputs")
+    assert streamed_state.to_wire() == fixture_run("ok_two_inputs")["run"]
+    assert streamed_state.to_wire() == to_wire(streamed_state.to_run())
+    state = RunState.from_run_json(orjson.dumps({"run": WHILE_RUN}))
+    assert state.to_wire() == WHILE_RUN
+    with pytest.raises(ValueError, match="no run id yet"):
+        RunState().to_wire()
