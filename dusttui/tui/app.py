@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -248,6 +249,8 @@ class DustApp(RunsMixin, App[int]):
 
     def watch_theme(self, theme: str) -> None:
         # Status cells and the runs list carry theme colours as styles: repaint them.
+        if "dusttui.tui.screens.main" not in sys.modules:
+            return  # before the first frame: nothing painted with the old theme yet
         from dusttui.tui.screens.main import MainScreen
 
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
@@ -311,6 +314,7 @@ def run_tui(settings: Settings, backend: Backend) -> int:
         return client_for(backend, engine=engine)
 
     journal = Journal(data_dir() / "journal.sqlite")
+    gc.freeze()  # what is imported stays: spare the first frame full collections over it
     app = DustApp(settings, backend=backend, client=connect, journal=journal)
     try:
         app.run()
