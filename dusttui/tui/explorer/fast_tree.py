@@ -88,6 +88,7 @@ class FastTree(Tree[T]):
         self._built_count = -1
         self._repaint_rows = False
         self._widest = 0  # widest line shown since the last clear: the virtual width
+        self._measured: dict[int, tuple[Text, bool]] = {}  # node id → (label, foldable) measured
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ styles
@@ -197,14 +198,21 @@ class FastTree(Tree[T]):
             elif rows > 0:
                 self.refresh(Region(0, 0, self.size.width, rows))
         self._built_count = len(lines)
+        # the virtual width only grows: only lines not measured yet (or relabelled) can widen it
         depth, show_root, label_width = self.guide_depth, self.show_root, self.get_label_width
-        width = max(
-            (label_width(line.node) + line._get_guide_width(depth, show_root) for line in lines),
-            default=0,
-        )
+        measured = self._measured
+        widest = self._widest
+        for line in lines:
+            node = line.node
+            seen = measured.get(node._id)
+            if seen is None or seen[0] is not node._label or seen[1] != node._allow_expand:
+                measured[node._id] = (node._label, node._allow_expand)
+                width = label_width(node) + line._get_guide_width(depth, show_root)
+                if width > widest:
+                    widest = width
+        self._widest = widest
         self._built_width = self.size.width
         floor = self._built_width - self.styles.scrollbar_size_vertical
-        self._widest = max(self._widest, width)
         self.virtual_size = Size(max(self._widest, floor, 0), len(lines))
         if self.cursor_line != -1:
             if self.cursor_node is not None:
@@ -240,6 +248,7 @@ class FastTree(Tree[T]):
         self._strips.clear()
         self._clear_line_cache()
         self._widest = 0
+        self._measured.clear()
         self._current_id = 0
         old = self.root
         self._tree_nodes = {}
