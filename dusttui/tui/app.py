@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from dusttui.api.errors import DustError
-from dusttui.config import Backend, Settings, data_dir
+from dusttui.config import Backend, ConfigError, Settings, data_dir
 from dusttui.tui import keys
 from dusttui.tui.app_runs import RunsMixin
 from dusttui.tui.commands import DustCommands
@@ -185,15 +186,17 @@ class DustApp(RunsMixin, App[int]):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        text = (
-            error.user_message
-            if isinstance(error, DustError)
-            else f"{type(error).__name__}: {error}"
-        )
+        if isinstance(error, DustError):
+            text = error.user_message
+        elif isinstance(error, ConfigError) or type(error).__name__ == "EngineStartError":
+            text = str(error)  # already a sentence for the user (no engine import needed)
+        else:
+            text = f"{type(error).__name__}: {error}"
         if event.worker.name == "connect":
-            self.main.query_one("StatusLine").connection = "offline"
-            self.loaded.set()
             text = f"Cannot reach {self.backend.label}: {text}"
+            self.main.query_one("StatusLine").connection = "offline"
+            self.main.query_one("#app-line").update(Text(f"✗ {text}"))
+            self.loaded.set()
         self.say(text, severity="error", timeout=10)
 
     # ------------------------------------------------------------------ other actions

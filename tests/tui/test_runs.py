@@ -216,6 +216,7 @@ async def test_an_unreachable_server_is_reported_and_the_status_line_says_offlin
         await ready(pilot)
         assert text_of(app, "#status-connection") == "✗ offline"
         assert any(n.startswith("Cannot reach local engine: ") for n in notifications(app))
+        assert text_of(app, "#app-line").startswith("✗ Cannot reach local engine: ")
 
 
 async def test_export_writes_the_run_json_and_copy_takes_the_run_id(make_app, tmp_path):
