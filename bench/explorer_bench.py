@@ -2,10 +2,13 @@
 
 Measures, each variant in a fresh process: time to open the explorer (push → first frame), time for
 `n` (next error: key press → screen updated), and resident memory against the run's JSON size.
-The comparison is Textual's eager Tree holding one node per execution, built up front.
+Variants, side by side in one run: the explorer as it is; the explorer with its drawing code as it
+was at ``--baseline`` (a git revision; the data layer stays today's), to give before/after ratios;
+and Textual's eager Tree holding one node per execution, built up front.
 
     python bench/explorer_bench.py            # prints figures, writes the section in BENCHMARKS.md
     python bench/explorer_bench.py --quick    # smaller run, no BENCHMARKS.md (smoke test)
+    python bench/explorer_bench.py --baseline 391f625   # the "before" of the comparison
 
 The run is built by this script in the engine's wire shape (input → map over 64 words → code,
 llm, code inside the map, the last one failing on about 1 % of executions), because 192k
@@ -17,12 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import io
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +37,11 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Trace explorer (bench/explorer_bench.py)"
+# the explorer before its own line renderer (Textual's Tree drawing every line)
+BASELINE = "391f625"
+# The explorer's drawing code: what the "before" variant takes from the baseline revision.
+DRAWING = ("fast_tree.py", "trace_tree.py", "json_tree.py", "value_view.py", "screen.py")
+DRAWING += ("tree_labels.py", "fast_scrollbar.py", "trace_look.py")
 ERROR_MESSAGES = (
     "Error in `code`: TypeError: cannot read property 'length' of undefined",
     "Error in `code`: RangeError: word too long",
@@ -269,11 +280,34 @@ class EagerScreen(Screen[None]):
         self.last_jump_ms = (time.perf_counter() - t0) * 1000
 
 
-def run_variant(variant: str, path: Path, presses: int) -> dict:
-    """Run one variant in a fresh interpreter and return its figures."""
+def baseline_package(ref: str, dest: Path) -> Path:
+    """A copy of today's ``dusttui`` under ``dest`` whose explorer drawing code is that of ``ref``."""
+    shutil.copytree(
+        ROOT / "dusttui", dest / "dusttui", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    explorer = dest / "dusttui" / "tui" / "explorer"
+    for name in DRAWING:
+        (explorer / name).unlink(missing_ok=True)
+    paths = [f"dusttui/tui/explorer/{name}" for name in DRAWING]
+    listed = subprocess.run(
+        ["git", "ls-tree", "--name-only", ref, *paths], cwd=ROOT, capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: {listed.stderr.strip()}")
+    archive = subprocess.run(
+        ["git", "archive", ref, *listed.stdout.split()], cwd=ROOT, capture_output=True, check=True
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def run_variant(variant: str, path: Path, presses: int, package: Path | None = None) -> dict:
+    """Run one variant in a fresh interpreter (importing ``dusttui`` from ``package`` if given)."""
     here = str(Path(__file__).parent)
+    first = f"sys.path.insert(0, {str(package)!r}); " if package is not None else ""
     code = (
-        f"import asyncio, json, sys; sys.path.insert(0, {here!r}); import explorer_bench as b; "
+        f"import asyncio, json, sys; {first}sys.path.insert(0, {here!r}); import explorer_bench as b; "
         f"print(json.dumps(asyncio.run(b.measure({variant!r}, b.Path({str(path)!r}), {presses}))))"
     )
     proc = subprocess.run(
@@ -312,6 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 inputs, no BENCHMARKS.md")
     parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of the 'before' variant")
     args = parser.parse_args()
     inputs = 100 if args.quick else 1000
     with tempfile.TemporaryDirectory() as tmp:
@@ -323,9 +358,17 @@ def main() -> None:
         errors = sum(1 for _, t in payload["run"]["traces"] for r in t for e in r if e["error"])
         del payload
         lazy = run_variant("lazy", path, args.presses)
+        before = run_variant(
+            "lazy", path, args.presses, baseline_package(args.baseline, Path(tmp) / "before")
+        )
         eager = run_variant("eager", path, args.presses)
     rows = []
-    for name, r in (("explorer (lazy, chunked)", lazy), ("Textual Tree, eager", eager)):
+    variants = (
+        ("explorer (lazy, chunked)", lazy),
+        (f"explorer before ({args.baseline}: Textual's Tree draws)", before),
+        ("Textual Tree, eager", eager),
+    )
+    for name, r in variants:
         rows.append(
             f"| {name} | {r['open_ms']:.0f} ms"
             f" | {statistics.median(r['n_handler_ms']):.1f} ms / {p95(r['n_handler_ms']):.1f} ms"
@@ -334,6 +377,13 @@ def main() -> None:
             f" | {statistics.median(r['n_pilot_ms']):.0f} ms | {r['open_mb']:.1f} MB ({r['open_mb'] / size_mb:.2f}×)"
             f" | {r['total_mb']:.0f} MB ({r['total_mb'] / size_mb:.2f}×) |"
         )
+    speedup = {
+        key: (
+            statistics.median(before[key]) / statistics.median(lazy[key]),
+            p95(before[key]) / p95(lazy[key]),
+        )
+        for key in ("n_ms", "n_handler_ms")
+    }
     ratio_open = eager["open_ms"] / lazy["open_ms"]
     ratio_mem = eager["open_mb"] / max(lazy["open_mb"], 0.1)
     text = f"""{SECTION}
@@ -347,13 +397,20 @@ run: {inputs:,} inputs × 64 map iterations × 3 blocks in the map (+ INPUT, SPL
 |---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Goals: open ≤ 300 ms, `n` ≤ 16 ms, memory ≤ 2× the JSON. The eager tree takes {ratio_open:.0f}× longer to open and
-adds {ratio_mem:.0f}× the memory. "`n` jump" is the action itself (find the next error, load and expand
-what leads to it, move the cursor, fill the value view). "`n` → frame drawn": the key's binding runs,
-queued messages are handled and the frame is drawn (the screen's refresh-timer callback called at
-once); the 140×45 screen is re-laid out and the tree's visible lines re-rendered by Textual, whose
-cost the "idle full redraw" column shows with nothing changed. The Pilot column adds Pilot's idle
-detection (≥ 3 × 20 ms sleeps), for reference only. Memory: the shared RunState (pydantic models) is
+Goals: open ≤ 300 ms, `n` ≤ 16 ms, memory ≤ 2× the JSON. **`n` → frame drawn: before ÷ now =
+{speedup["n_ms"][0]:.1f}× (median), {speedup["n_ms"][1]:.1f}× (p95)**; the `n` action alone: {speedup["n_handler_ms"][0]:.1f}× / {speedup["n_handler_ms"][1]:.1f}×. The eager
+tree takes {ratio_open:.0f}× longer to open and adds {ratio_mem:.0f}× the memory.
+"`n` jump" is the action itself (find the next error, load and expand what leads to it, move the
+cursor, fill the value view). "`n` → frame drawn": the key's binding runs, queued messages are
+handled and the frame is drawn (the screen's refresh-timer callback called at once), 40 presses in
+a row from the explorer's opening. "Idle full redraw": a layout and full composition of the
+140×45 screen with nothing changed. "Before" is Textual's Tree drawing the lines: every visible
+line re-rendered after any change, a screen layout per change, a Rich render of the scrollbars per
+frame, and per-line mouse meta on every segment (so no style cache hits). Now the explorer's trees
+draw their lines themselves (strips cached by the state of the nodes on the line, styles resolved
+once, clicks found by coordinates), repaint only rows that can have changed, lay out only when a
+size really changes, and repaint a scrollbar's rows only where the thumb moved. The Pilot column
+adds Pilot's idle detection (≥ 3 × 20 ms sleeps), for reference only. Memory: the shared RunState (pydantic models) is
 what exceeds 2× the JSON; what the explorer adds is the "opening" column.
 """
     print(text)
