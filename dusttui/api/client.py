@@ -436,7 +436,7 @@ class DustClient:
         request = self.build_get_run_request(app_id, run_id)
         response = await self._send(request, idempotent=True)
         body = response.content
-        if body.lstrip()[:1] != b"{":  # an HTML page, a proxy's text...: say so as get_run does
+        if body[:64].lstrip()[:1] != b"{":  # an HTML page, a proxy's text: say so as get_run does
             raise self._not_json(response)
         return body
 

@@ -32,7 +32,7 @@ def gc_paused(active: bool = True) -> Iterator[None]:
 def _malloc_trim() -> Any:
     try:
         return ctypes.CDLL(None).malloc_trim  # glibc
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows)
         return None
 
 
