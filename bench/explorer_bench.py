@@ -149,6 +149,49 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def peak_mb() -> float:
+    """Highest resident memory of this process so far (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_json(path: Path) -> dict:
+    """Memory of a RunState built from the GET answer's JSON text (what a watch's last GET does)."""
+    from dusttui.api.state import RunState
+    from dusttui.tui.explorer.data import TraceData
+
+    gc.collect()
+    base = rss_mb()
+    t0 = time.perf_counter()
+    state = RunState.from_run_json(load(path))
+    out = {"load_s": time.perf_counter() - t0}
+    gc.collect()
+    out["state_mb"] = rss_mb() - base
+    out["state_peak_mb"] = peak_mb() - base
+    data = TraceData.from_state(state)  # the explorer's read model over it
+    gc.collect()
+    out["read_model_mb"] = rss_mb() - base - out["state_mb"]
+    out["executions"] = data.execution_count
+    return out
+
+
+def run_json_state(path: Path) -> dict:
+    """:func:`measure_json` in a fresh interpreter."""
+    here = str(Path(__file__).parent)
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import explorer_bench as b; "
+        f"print(json.dumps(b.measure_json(b.Path({str(path)!r}))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"from_run_json failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 # ---------------------------------------------------------------- one variant, in its own process
 
 
@@ -168,12 +211,13 @@ async def measure(variant: str, path: Path, presses: int) -> dict:
     del run
     gc.collect()
     loaded = rss_mb()
+    peak = peak_mb()
 
     class Host(App[None]):
         def get_theme_variable_defaults(self) -> dict[str, str]:
             return dict(STATUS_VARIABLES)
 
-    out: dict = {"variant": variant, "state_mb": loaded - base}
+    out: dict = {"variant": variant, "state_mb": loaded - base, "state_peak_mb": peak - base}
     app = Host()
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
@@ -362,6 +406,7 @@ def main() -> None:
             "lazy", path, args.presses, baseline_package(args.baseline, Path(tmp) / "before")
         )
         eager = run_variant("eager", path, args.presses)
+        raw = run_json_state(path)
     rows = []
     variants = (
         ("explorer (lazy, chunked)", lazy),
@@ -390,8 +435,12 @@ def main() -> None:
 
 Command: `python bench/explorer_bench.py` · {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs ·
 run: {inputs:,} inputs × 64 map iterations × 3 blocks in the map (+ INPUT, SPLIT, EACH) =
-{executions:,} executions, {errors:,} errors; run JSON {size_mb:.1f} MB; the RunState holding it: {lazy["state_mb"]:.0f} MB
-({lazy["state_mb"] / size_mb:.2f}× the JSON; that is the shared reducer's pydantic models, not the explorer).
+{executions:,} executions, {errors:,} errors; run JSON {size_mb:.1f} MB. The RunState holding it, resident after
+`gc.collect()`: **{lazy["state_mb"]:.0f} MB ({lazy["state_mb"] / size_mb:.2f}× the JSON)** built from the GET's `Run` models
+(`apply_run`; peak {lazy["state_peak_mb"]:.0f} MB while the models exist); **{raw["state_mb"]:.0f} MB ({raw["state_mb"] / size_mb:.2f}×)** built
+from the GET's JSON text (`RunState.from_run_json`, what a watch's last GET does: {raw["load_s"]:.2f} s, peak
+{raw["state_peak_mb"]:.0f} MB while parsing; the explorer's read model over it adds {raw["read_model_mb"]:.1f} MB). Executions are kept as
+JSON text per block and input, models built only for the rows read (a cache of ~1,000 executions).
 
 | variant | open (push → first frame) | `n` jump (handler), median / p95 | `n` → frame drawn, median / p95 | idle full redraw | `n` via Pilot | memory added by opening (× JSON) | total RSS added (state + UI, × JSON) |
 |---|---|---|---|---|---|---|---|
@@ -410,8 +459,8 @@ frame, and per-line mouse meta on every segment (so no style cache hits). Now th
 draw their lines themselves (strips cached by the state of the nodes on the line, styles resolved
 once, clicks found by coordinates), repaint only rows that can have changed, lay out only when a
 size really changes, and repaint a scrollbar's rows only where the thumb moved. The Pilot column
-adds Pilot's idle detection (≥ 3 × 20 ms sleeps), for reference only. Memory: the shared RunState (pydantic models) is
-what exceeds 2× the JSON; what the explorer adds is the "opening" column.
+adds Pilot's idle detection (≥ 3 × 20 ms sleeps), for reference only. Memory: "total RSS added" is the RunState, the
+explorer and the Textual app itself, at the end; what the explorer adds is the "opening" column.
 """
     print(text)
     if not args.quick:
