@@ -275,12 +275,42 @@ class FastTree(Tree[T]):
     # ------------------------------------------------------------------ rendering
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Render the visible lines; what every line needs is read once for the whole frame."""
-        self._frame = self._frame_state()
+        """Render the visible lines; what every line needs is read once for the whole frame.
+
+        A tree without border, padding, outline, tint or transparency (ours) skips Textual's
+        styles cache, which would rebuild every row it repaints: the rows come from the strip
+        cache and the line filters' results are cached on those strips.
+        """
+        self._pseudo_class_state = self.get_pseudo_class_state()
+        self._frame = frame = self._frame_state()
         try:
-            return super().render_lines(crop)
+            if not self._plain_box():
+                return super().render_lines(crop)
+            filters = self.get_line_filters()
+            background = self.background_colors[1]
+            x1, x2 = crop.column_span
+            whole = (x1, x2) == (0, frame.width)
+            strips: list[Strip] = []
+            for y in crop.line_range:
+                strip = self.render_line(y)
+                for line_filter in filters:
+                    strip = strip.apply_filter(line_filter, background)
+                strips.append(strip if whole else strip.crop(x1, x2))
+            return strips
         finally:
             self._frame = None
+
+    def _plain_box(self) -> bool:
+        """No border, padding, outline, hatch, tint or transparency: rows are drawn as they are."""
+        styles = self.styles
+        return (
+            styles.gutter.totals == (0, 0)
+            and not any(edge[0] for edge in styles.outline)
+            and not styles.tint.a
+            and styles.text_opacity == 1
+            and not styles.has_rule("hatch")
+            and self.opacity == 1
+        )
 
     def _frame_state(self) -> _Frame:
         scroll_x, scroll_y = self.scroll_offset
