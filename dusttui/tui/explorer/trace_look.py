@@ -15,8 +15,9 @@ from rich.text import Text
 from textual.widgets.tree import TreeNode
 
 from dusttui.tui.explorer.data import Pos
-from dusttui.tui.explorer.fast_tree import FastTree, text_width
+from dusttui.tui.explorer.fast_tree import FastTree
 from dusttui.tui.explorer.summary import GLYPHS
+from dusttui.tui.explorer.tree_paint import text_width
 
 
 @dataclass(slots=True)
