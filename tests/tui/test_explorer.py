@@ -115,55 +115,6 @@ async def test_tree_lists_blocks_then_inputs_with_previews(runs):
         assert SYNTAX in value_text(app)
 
 
-async def test_mouse_folds_on_the_icon_and_opens_on_the_label(runs):
-    app = ExplorerApp(runs["flaky-demo"])
-    async with app.run_test(size=SIZE) as pilot:
-        screen = explorer(app)
-        tree = screen.tree
-        parse = tree.root.children[1]
-        await pilot.click(tree, offset=(0, 1))  # the ▶ of "code PARSE", on the second line
-        await pilot.pause()
-        assert parse.is_expanded
-        assert tree.cursor_line == 0  # folding does not move the cursor
-        await pilot.hover(tree, offset=(12, 3))
-        assert tree.hover_line == 3
-        await pilot.click(tree, offset=(12, 3))  # the label of input #1 of PARSE
-        await pilot.pause()
-        assert tree.cursor_line == 3
-        assert screen.current == (1, 1, 0)
-        assert "✗ code PARSE · input #1" in value_text(app)
-        await pilot.click(tree, offset=(0, 1))
-        await pilot.pause()
-        assert not parse.is_expanded
-
-
-async def test_what_a_jump_paints_equals_a_full_repaint(runs):
-    # The explorer repaints only what changed; a resize repaints everything: same picture.
-    app = ExplorerApp(runs["map-reduce-demo"])
-    async with app.run_test(size=SIZE) as pilot:
-        screen = explorer(app)
-        screen.open_in_tree((3, 1, 2))
-        await pilot.pause()
-        for key in ["down", "space", "pagedown", "enter", "tab", "down"]:
-            await pilot.press(key)
-            await pilot.pause()
-            painted = app.export_screenshot()
-            await pilot.resize_terminal(SIZE[0] + 1, SIZE[1])
-            await pilot.resize_terminal(*SIZE)
-            await pilot.pause()
-            assert app.export_screenshot() == painted, f"stale rows after {key!r}"
-    app = ExplorerApp(runs["flaky-demo"])
-    async with app.run_test(size=SIZE) as pilot:
-        for key in ["n", "n", "N", "f"]:
-            await pilot.press(key)
-            await pilot.pause()
-            painted = app.export_screenshot()
-            await pilot.resize_terminal(SIZE[0] + 1, SIZE[1])
-            await pilot.resize_terminal(*SIZE)
-            await pilot.pause()
-            assert app.export_screenshot() == painted, f"stale rows after {key!r}"
-
-
 async def test_map_iterations_load_lazily_and_open_the_right_value(runs):
     app = ExplorerApp(runs["map-reduce-demo"])
     async with app.run_test(size=SIZE) as pilot:

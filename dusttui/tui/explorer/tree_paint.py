@@ -72,6 +72,7 @@ class TreePaint(Tree[T]):
         self._guide_sets: dict[tuple[Style, bool], tuple[str, str, str, str]] = {}
         self._look: _Look | None = None
         self._frame: _Frame | None = None
+        self._blank: tuple[tuple[int, Style], Strip] | None = None
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ styles
@@ -204,7 +205,10 @@ class TreePaint(Tree[T]):
         lines = frame.lines
         line_no = y + frame.scroll_y
         if line_no >= len(lines):
-            return Strip.blank(frame.width, frame.look.base)
+            key = (frame.width, frame.look.base)
+            if self._blank is None or self._blank[0] != key:
+                self._blank = (key, Strip.blank(frame.width, frame.look.base))
+            return self._blank[1]  # one object: the line filters' result is cached on it
         line = lines[line_no]
         path = line.path
         hover_line = frame.hover_line
