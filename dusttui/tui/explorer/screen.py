@@ -26,6 +26,7 @@ from dusttui.tui.explorer.errors import next_error, prev_error
 from dusttui.tui.explorer.errors_panel import ErrorGroups
 from dusttui.tui.explorer.export import ExportError, default_filename, write_export
 from dusttui.tui.explorer.export_dialog import ExportDialog, ExportRequest
+from dusttui.tui.explorer.gc_pacing import IdleCollector
 from dusttui.tui.explorer.grid import TraceGrid
 from dusttui.tui.explorer.search import SearchError, SearchResult, parse_query, search
 from dusttui.tui.explorer.search_panel import SearchPanel
@@ -116,6 +117,7 @@ class ExplorerScreen(Screen[None]):
         self.current: Pos | None = None
         self.current_block: int | None = None
         self.search_result: SearchResult | None = None
+        self.idle_gc = IdleCollector()
 
     # ------------------------------------------------------------------ snapshot
 
@@ -162,11 +164,18 @@ class ExplorerScreen(Screen[None]):
             # Move the run's millions of objects out of the cyclic GC's reach: its full scans
             # otherwise pause the UI for hundreds of ms. They are still freed by refcounting.
             gc.freeze()
+            # and what piles up while exploring is fully collected between keystrokes
+            self.idle_gc.start()
+            self.set_interval(0.25, self.idle_gc.tick, name="explorer-gc")
         self._update_title()
         self.tree.focus()
         self.tree.cursor_line = 0  # on the first block, so arrows and enter act at once
         if not isinstance(self.state, Run):
             self.set_interval(0.1, self._poll, name="explorer-live")
+
+    def on_unmount(self) -> None:
+        """Give the GC its usual thresholds back."""
+        self.idle_gc.stop()
 
     @property
     def tree(self) -> TraceTree:
@@ -227,6 +236,7 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ opening executions
 
     def _show(self, pos: Pos | None, block: int | None = None) -> None:
+        self.idle_gc.touch()  # every jump and cursor move comes here
         self.current = pos
         self.current_block = pos[0] if pos is not None else block
         self.query_one(ValueView).show(self.trace, pos)
