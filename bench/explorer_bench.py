@@ -433,7 +433,7 @@ def main() -> None:
     ratio_mem = eager["open_mb"] / max(lazy["open_mb"], 0.1)
     text = f"""{SECTION}
 
-Command: `python bench/explorer_bench.py` · {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs ·
+Command: `python bench/explorer_bench.py` · {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end (a shared machine) ·
 run: {inputs:,} inputs × 64 map iterations × 3 blocks in the map (+ INPUT, SPLIT, EACH) =
 {executions:,} executions, {errors:,} errors; run JSON {size_mb:.1f} MB. The RunState holding it, resident after
 `gc.collect()`: **{lazy["state_mb"]:.0f} MB ({lazy["state_mb"] / size_mb:.2f}× the JSON)** built from the GET's `Run` models
