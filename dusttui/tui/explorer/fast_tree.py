@@ -64,24 +64,25 @@ class FastTree(TreePaint[T]):
     def _build(self) -> None:
         """The lines of the expanded nodes, as Textual builds them; the virtual width is the
         widest line shown since the last clear, and at least the viewport's."""
+        # a loop, not Textual's recursive closure: that closure holds itself in a reference
+        # cycle, and with it every line list it built, until the cyclic GC runs
         lines: list[_TreeLine[T]] = []
         add_line = lines.append
-
-        def add_node(path: list, node, last: bool) -> None:
+        if self.show_root:
+            stack = [([], self.root, True)]
+        else:
+            stack = [([], node, True) for node in reversed(self.root._children)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            path, node, last = pop()
             child_path = [*path, node]
             node._line = len(lines)
             add_line(_TreeLine(child_path, last))
             if node._expanded:
                 children = node._children
                 final = len(children) - 1
-                for k, child in enumerate(children):
-                    add_node(child_path, child, k == final)
-
-        if self.show_root:
-            add_node([], self.root, True)
-        else:
-            for node in self.root._children:
-                add_node([], node, True)
+                for k in range(final, -1, -1):
+                    push((child_path, children[k], k == final))
         self._tree_lines_cached = lines
         if self._repaint_rows:
             # rows past both the old and the new last line were blank and stay blank
@@ -145,6 +146,8 @@ class FastTree(TreePaint[T]):
         self._measured.clear()
         self._current_id = 0
         old = self.root
+        for node in self._tree_nodes.values():
+            node._children = []  # break parent ↔ child cycles: refcounting frees the old nodes
         self._tree_nodes = {}
         self.root = self._add_node(None, old._label, old.data, expand=old.is_expanded)
         self._updates += 1

@@ -23,6 +23,7 @@ from textual.widgets import Tree
 from textual.widgets._tree import _TreeLine
 
 T = TypeVar("T")
+STRIPS = 256  # cached line strips per tree: a few screens of rows (a strip with its caches is ~kB)
 _NARROW = str.maketrans("", "", "→…✓✗●·▶▼│├└─")  # glyphs of our lines, one cell each
 
 
@@ -68,7 +69,7 @@ class TreePaint(Tree[T]):
 
     def __init__(self, *args, **kwargs) -> None:
         self._rich_styles: dict[tuple[tuple[str, ...], bool], Style] = {}
-        self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._strips: LRUCache[tuple, Strip] = LRUCache(STRIPS)
         self._guide_sets: dict[tuple[Style, bool], tuple[str, str, str, str]] = {}
         self._look: _Look | None = None
         self._frame: _Frame | None = None
