@@ -458,8 +458,10 @@ line re-rendered after any change, a screen layout per change, a Rich render of 
 frame, and per-line mouse meta on every segment (so no style cache hits). Now the explorer's trees
 draw their lines themselves (strips cached by the state of the nodes on the line, styles resolved
 once, clicks found by coordinates), repaint only rows that can have changed, lay out only when a
-size really changes, and repaint a scrollbar's rows only where the thumb moved. The Pilot column
-adds Pilot's idle detection (≥ 3 × 20 ms sleeps), for reference only. Memory: "total RSS added" is the RunState, the
+size really changes, and repaint a scrollbar's rows only where the thumb moved; over a big run the
+GC's older generations are collected when the keys pause, not during a key (only the youngest
+collects on its own). The Pilot column adds Pilot's idle detection (≥ 3 × 20 ms sleeps), for
+reference only. Memory: "total RSS added" is the RunState, the
 explorer and the Textual app itself, at the end; what the explorer adds is the "opening" column.
 """
     print(text)
