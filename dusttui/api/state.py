@@ -89,6 +89,7 @@ class RunState:
         # BlockTrace (each input's row as JSON text; models built only for the rows read, kept
         # in a small cache). Models per execution weigh ~35× their JSON on big runs.
         self._traces: dict[BlockKey, BlockTrace | bytes] = {}
+        self._views: dict[BlockKey, Executions] = {}  # one per trace: readers compare identities
         self._cache = RowCache()
         self._tokens: dict[TokenKey, list[str]] = {}
         self._reasoning: dict[TokenKey, list[str]] = {}
@@ -96,19 +97,6 @@ class RunState:
         self._streams = 1  # input streams: 1 before the input block, then one per input
         self._map_sizes: list[int] | None = None
         self._loop: _Loop | None = None
-        self._dict_handlers: dict[str, Callable[[Any, bytes | None], None]] = {
-            "run_status": self._on_run_status,
-            "block_status": self._on_block_status,
-            "block_execution": self._on_block_execution,
-            "tokens": self._on_tokens,
-        }
-        self._handlers: dict[str, Callable[[Any], None]] = {
-            "reasoning_tokens": self._on_reasoning_tokens,
-            "function_call": self._on_function_call,
-            "function_call_arguments_tokens": self._on_function_call_arguments,
-            "error": self._on_error,
-            "final": self._on_final,
-        }
 
     def __repr__(self) -> str:
         return (
@@ -133,7 +121,7 @@ class RunState:
         """The last executed block's executions, only for a succeeded run (as GET gives)."""
         if self.status != "succeeded" or not self._traces:
             return None
-        return self._trace(next(reversed(self._traces))).view()
+        return self._view(next(reversed(self._traces)))
 
     @property
     def tokens(self) -> dict[TokenKey, str]:
@@ -165,7 +153,7 @@ class RunState:
         changes. Rows are built as models when read.
         """
         key = (block_type, name)
-        return self._trace(key).view() if key in self._traces else []
+        return self._view(key) if key in self._traces else []
 
     def trace_keys(self) -> list[BlockKey]:
         """(block_type, name) of every block with executions, in execution order."""
@@ -178,7 +166,7 @@ class RunState:
         """
         big = self._size() >= _BIG_BYTES
         with gc_paused(big):
-            traces = [(key, self._trace(key).view().to_list()) for key in self._traces]
+            traces = [(key, self._trace(key).models()) for key in self._traces]
             results = traces[-1][1] if self.status == "succeeded" and traces else None
             run = self._head(traces, results)
         if big:
@@ -214,6 +202,13 @@ class RunState:
             results=results,
         )
 
+    def _view(self, key: BlockKey) -> Executions:
+        trace = self._trace(key)
+        view = self._views.get(key)
+        if view is None or view.trace is not trace:
+            view = self._views[key] = Executions(trace)
+        return view
+
     def _trace(self, key: BlockKey) -> BlockTrace:
         value = self._traces[key]
         if type(value) is bytes:
@@ -231,12 +226,12 @@ class RunState:
         """
         kind = event.type
         if kind in _DICT_KINDS:  # one reducer for models and validated dicts: use the fields
-            self._dict_handlers[kind](event.content.__dict__, raw)
+            _DICT_HANDLERS[kind](self, event.content.__dict__, raw)
             self.version += 1
             return
-        handler = self._handlers.get(kind)
+        handler = _HANDLERS.get(kind)
         if handler is not None:
-            handler(event.content)
+            handler(self, event.content)
             self.version += 1
 
     def apply_fast(self, kind: str, content: Any, event: Event | None, raw: bytes) -> None:
@@ -244,7 +239,7 @@ class RunState:
         if event is not None:
             self.apply(event, raw)
             return
-        self._dict_handlers[kind](content, raw)
+        _DICT_HANDLERS[kind](self, content, raw)
         self.version += 1
 
     def _on_run_status(self, c: dict[str, Any], raw: bytes | None = None) -> None:
@@ -340,6 +335,7 @@ class RunState:
             merged = BlockTrace.empty(len(execution), cache=self._cache)
             self._traces[key] = merged
         block = self._index.get(key)
+        self._views.pop(key, None)  # the trace grows in place: a new view tells readers it moved
         for i, row in enumerate(execution):
             if i < len(skips) and skips[i]:
                 continue
@@ -505,6 +501,7 @@ class RunState:
                 if p or c:
                     self._add_usage(p, c, block)
         self._traces = traces
+        self._views = {k: v for k, v in self._views.items() if traces.get(k) is v.trace}
         self.version += 1
         return True
 
@@ -523,3 +520,20 @@ class RunState:
         state = cls(clock=clock)
         state.apply_run_json(data)
         return state
+
+
+# Handlers as plain functions (bound methods kept on the instance would make every state a
+# reference cycle, freed only by the collector's full passes: big runs linger, ingest stalls).
+_DICT_HANDLERS: dict[str, Callable[[RunState, Any, bytes | None], None]] = {
+    "run_status": RunState._on_run_status,
+    "block_status": RunState._on_block_status,
+    "block_execution": RunState._on_block_execution,
+    "tokens": RunState._on_tokens,
+}
+_HANDLERS: dict[str, Callable[[RunState, Any], None]] = {
+    "reasoning_tokens": RunState._on_reasoning_tokens,
+    "function_call": RunState._on_function_call,
+    "function_call_arguments_tokens": RunState._on_function_call_arguments,
+    "error": RunState._on_error,
+    "final": RunState._on_final,
+}

@@ -108,8 +108,7 @@ class Executions(Sequence[ExecutionRow]):
 
     def to_list(self) -> list[list[Execution]]:
         """A plain copy, as new models (not cached)."""
-        trace = self._trace
-        return [trace.fresh_row(k) for k in range(len(trace.lens))]
+        return self._trace.models()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Executions):

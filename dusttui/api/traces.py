@@ -4,7 +4,8 @@ A big run holds hundreds of thousands of executions; as pydantic models they wei
 their JSON. A :class:`BlockTrace` keeps a block's rows packed in one ``bytes`` (offsets, sizes and
 error counts per input beside it) and builds ``Execution`` models only for the rows being read,
 with a small shared cache (:class:`RowCache`); readers get the list-like views of
-:mod:`dusttui.api.trace_views`.
+:mod:`dusttui.api.trace_views`. Nothing here holds a reference cycle (a trace refers to its cache
+weakly): a dropped run state is freed at once, not at the collector's next full pass.
 
 Rows are stored normalised (``value``, ``error``, ``meta`` first, then any extra keys), so two
 equal rows almost always have equal bytes; when they differ, the rows are compared as decoded
@@ -14,6 +15,7 @@ JSON, which is how the models compare.
 from __future__ import annotations
 
 import json
+import weakref
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,7 +26,6 @@ import orjson
 from pydantic import TypeAdapter
 
 from dusttui.api.models import Execution
-from dusttui.api.trace_views import Executions
 
 __all__ = [
     "BlockTrace",
@@ -97,7 +98,7 @@ def _dumps(obj: Any, stdlib: bool) -> bytes:
 class RowCache:
     """The rows read last, as models: at most ``limit`` executions (and always the last row)."""
 
-    __slots__ = ("_rows", "_size", "limit")
+    __slots__ = ("__weakref__", "_rows", "_size", "limit")
 
     def __init__(self, limit: int = 1024) -> None:
         self._rows: OrderedDict[tuple[BlockTrace, int], list[Execution]] = OrderedDict()
@@ -141,7 +142,7 @@ class BlockTrace:
     iteration axis, keeps a list of row texts instead.
     """
 
-    __slots__ = ("_buf", "_offs", "_rows", "_stdlib", "_view", "cache", "errs", "lens")
+    __slots__ = ("_buf", "_cache", "_offs", "_rows", "_stdlib", "errs", "lens")
 
     def __init__(
         self,
@@ -155,9 +156,10 @@ class BlockTrace:
     ) -> None:
         self.lens = lens  # executions per input
         self.errs = errs  # failed executions per input
-        self.cache = cache if cache is not None else RowCache(256)
+        self._cache: weakref.ref[RowCache] | None = None  # weak: the cache refers to the trace
+        if cache is not None:
+            self.cache = cache
         self._stdlib = stdlib  # rows written by the stdlib (NaN, lone surrogates): read them so
-        self._view: Executions | None = None
         if packed:
             self._buf: bytes | None = b"".join(rows)
             self._offs: array | None = array("q", accumulate(map(len, rows), initial=0))
@@ -287,8 +289,9 @@ class BlockTrace:
         self._rows[i] = old[:-1] + (b"," if self.lens[i] else b"") + item + b"]"
         self.lens[i] += 1
         self.errs[i] += failed
-        self.cache.drop(self, i)
-        self._view = None  # a new view: readers comparing identities see the change
+        cache = self.cache
+        if cache is not None:
+            cache.drop(self, i)
 
     def pack(self) -> BlockTrace:
         """Pack the rows of a grown block into one buffer (fewer objects); returns self."""
@@ -329,15 +332,23 @@ class BlockTrace:
 
     def row(self, i: int) -> list[Execution]:
         """Row ``i`` as models (from the cache when read lately)."""
-        cached = self.cache.get(self, i)
+        ref = self._cache
+        cache = ref() if ref is not None else None
+        if cache is None:
+            return _validate_row(self.row_dicts(i))
+        cached = cache.get(self, i)
         if cached is None:
             cached = _validate_row(self.row_dicts(i))
-            self.cache.put(self, i, cached)
+            cache.put(self, i, cached)
         return cached
 
     def fresh_row(self, i: int) -> list[Execution]:
         """Row ``i`` as new models, bypassing the cache (for whole-run copies)."""
         return _validate_row(self.row_dicts(i))
+
+    def models(self) -> list[list[Execution]]:
+        """Every row as new models (not cached): a plain copy of the block."""
+        return [self.fresh_row(i) for i in range(len(self.lens))]
 
     def dicts(self) -> list[list[dict[str, Any]]]:
         """Every row decoded as JSON (fresh data, no models): the wire form of the block."""
@@ -376,12 +387,14 @@ class BlockTrace:
                 return False
         return True
 
-    def view(self) -> Executions:
-        """The read-only ``[input][iteration]`` sequence of models (one per version)."""
-        view = self._view
-        if view is None:
-            view = self._view = Executions(self)
-        return view
+    @property
+    def cache(self) -> RowCache | None:
+        """The cache of models this trace's rows go to (None: rows are built on each read)."""
+        return self._cache() if self._cache is not None else None
+
+    @cache.setter
+    def cache(self, cache: RowCache) -> None:
+        self._cache = weakref.ref(cache)
 
 
 _EXECUTION: TypeAdapter[Execution] = TypeAdapter(Execution)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import math
+import weakref
 
 import httpx
 import orjson
@@ -264,3 +266,20 @@ async def test_to_wire_without_models_is_the_runs_wire_json():
     assert state.to_wire() == WHILE_RUN
     with pytest.raises(ValueError, match="no run id yet"):
         RunState().to_wire()
+
+
+async def test_a_dropped_state_is_freed_at_once_without_the_collector():
+    states = [
+        await streamed("errored_second_input"),
+        RunState.from_run_json(orjson.dumps({"run": WHILE_RUN})),
+    ]
+    for state in states:
+        for block in state.blocks:
+            list(state.executions(block.block_type, block.name)[0])  # rows read: cached
+    refs = [weakref.ref(s) for s in states]
+    gc.disable()
+    try:
+        del state, states
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
