@@ -110,9 +110,15 @@ def main(ctx: click.Context, **kwargs: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings, backend = _backend(ctx, dict(kwargs))
+    engine = None
+    if backend.kind == "embedded":
+        from dusttui.session import engine_in_thread, start_engine_process
+
+        if not engine_in_thread():  # the engine's start overlaps Textual's import, on another core
+            engine = start_engine_process(settings)
     from dusttui.tui.app import run_tui
 
-    sys.exit(run_tui(settings, backend))
+    sys.exit(run_tui(settings, backend, engine=engine))
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

@@ -5,6 +5,7 @@ Shared by the CLI and the TUI, so both reach dust.tt and the local engine the sa
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
     from dusttui.api.client import DustClient
     from dusttui.engine.embedded import EmbeddedEngine
+    from dusttui.engine.process import EngineProcess
+
+ENGINE_THREAD_ENV = "DUSTTUI_ENGINE_THREAD"
 
 
 def engine_data_dir() -> Path:
@@ -34,8 +38,31 @@ def make_engine(settings: Settings) -> EmbeddedEngine:
     )
 
 
-def client_for(backend: Backend, *, engine: EmbeddedEngine | None = None) -> DustClient:
-    """A client for the backend; for the embedded one, ``engine`` must be started."""
+def engine_in_thread() -> bool:
+    """True when ``DUSTTUI_ENGINE_THREAD=1`` asks the TUI for the engine in its own process."""
+    return os.environ.get(ENGINE_THREAD_ENV, "").strip() in {"1", "true", "yes"}
+
+
+def start_engine_process(settings: Settings) -> EngineProcess:
+    """The embedded engine in a child process, started (it gets ready while the caller goes on).
+
+    Cheap to call: the engine's imports happen in the child, on the other core.
+    """
+    from dusttui.engine.process import EngineProcess
+
+    process = EngineProcess(
+        data_dir=engine_data_dir(),
+        apps_dir=settings.apps_dir,
+        token_delay=settings.token_delay_ms / 1000.0,
+    )
+    process.start()
+    return process
+
+
+def client_for(
+    backend: Backend, *, engine: EmbeddedEngine | EngineProcess | None = None
+) -> DustClient:
+    """A client for the backend; for the embedded one, ``engine`` must be started (and ready)."""
     from dusttui.api.client import DustClient
 
     if backend.kind == "embedded":

@@ -1,7 +1,8 @@
-"""Running the engine: in the background of this process (tests, CLI, TUI) or in the foreground.
+"""Running the engine: in the background of this process (tests, CLI), or in the foreground.
 
 ``EmbeddedEngine`` serves on 127.0.0.1 (port 0 picks a free port) from a thread with its own event
-loop, so a TUI stays responsive. ``serve`` is ``dusttui serve``: it blocks until Ctrl-C.
+loop. ``serve`` is ``dusttui serve``: it blocks until Ctrl-C. ``EngineProcess`` (process.py, light
+to import) serves from a child process: the TUI's engine, on its own core.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from dusttui.engine.appstore import AppStore
 from dusttui.engine.auth import ServerKey, check_bind, resolve_server_key
 from dusttui.engine.context import BUNDLED_DATASETS_DIR, DatasetDirs, EngineContext
 from dusttui.engine.hub import RunHub
+from dusttui.engine.process import (  # noqa: F401 (EngineAddress, EngineProcess re-exported)
+    EngineAddress,
+    EngineProcess,
+    EngineStartError,
+)
 from dusttui.engine.server import ServerOptions, create_app
 from dusttui.engine.store import SqliteLLMCache, Store, StoreError
 
 DB_FILE_NAME = "engine.sqlite3"
 START_TIMEOUT = 15.0
-
-
-class EngineStartError(RuntimeError):
-    """The engine could not start; the message says why (port taken, unsafe bind, bad DB...)."""
 
 
 @dataclass

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from dusttui.api.client import DustClient
     from dusttui.api.journal import Journal, JournalEntry
     from dusttui.api.models import App as DustAppModel
+    from dusttui.engine.process import EngineProcess
     from dusttui.tui.screens.main import MainScreen
 
 
@@ -302,19 +303,28 @@ class DustApp(RunsMixin, App[int]):
         )
 
 
-def run_tui(settings: Settings, backend: Backend) -> int:
-    """Run the TUI until the user quits; the embedded engine starts behind the first frame."""
-    from dusttui.api.journal import Journal
-    from dusttui.session import client_for, make_engine
+def run_tui(settings: Settings, backend: Backend, *, engine: EngineProcess | None = None) -> int:
+    """Run the TUI until the user quits; the embedded engine starts behind the first frame.
 
-    engine = None
+    ``engine``: the embedded engine's child process, when the caller started it already (the CLI
+    does, before importing Textual). ``DUSTTUI_ENGINE_THREAD=1`` serves it from a thread instead.
+    """
+    from dusttui.api.journal import Journal
+    from dusttui.session import client_for, engine_in_thread, make_engine, start_engine_process
+
+    thread_engine = None
+    if backend.kind == "embedded" and engine is None and not engine_in_thread():
+        engine = start_engine_process(settings)
 
     async def connect() -> DustClient:
-        nonlocal engine
+        nonlocal thread_engine
+        if engine is not None:
+            await engine.ready()
+            return client_for(backend, engine=engine)
         if backend.kind == "embedded":
-            engine = await asyncio.to_thread(make_engine, settings)
-            await asyncio.to_thread(engine.start)
-        return client_for(backend, engine=engine)
+            thread_engine = await asyncio.to_thread(make_engine, settings)
+            await asyncio.to_thread(thread_engine.start)
+        return client_for(backend, engine=thread_engine)
 
     journal = Journal(data_dir() / "journal.sqlite")
     gc.freeze()  # what is imported stays: spare the first frame full collections over it
@@ -324,5 +334,7 @@ def run_tui(settings: Settings, backend: Backend) -> int:
     finally:
         if engine is not None:
             engine.stop()
+        if thread_engine is not None:
+            thread_engine.stop()
         journal.close()
     return app.return_code or 0
