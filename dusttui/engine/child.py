@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+NICENESS = 5
+
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m dusttui.engine.child")
@@ -49,6 +51,7 @@ class _Stopper:
 def main(argv: list[str] | None = None) -> int:
     """Run the engine until stdin closes or SIGTERM; 0 on a clean stop, 1 if it cannot start."""
     args = _parse(argv)
+    os.nice(NICENESS)  # the TUI comes first for the CPU: its frames and keys stay prompt
     # uvicorn re-raises the SIGTERM it caught once it has shut down: exit cleanly then.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     stopper = _Stopper()

@@ -319,6 +319,8 @@ def run_tui(settings: Settings, backend: Backend, *, engine: EngineProcess | Non
     async def connect() -> DustClient:
         nonlocal thread_engine
         if engine is not None:
+            import dusttui.api.client  # noqa: F401 (its import overlaps the engine's last steps)
+
             await engine.ready()
             return client_for(backend, engine=engine)
         if backend.kind == "embedded":
