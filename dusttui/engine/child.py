@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from dusttui.engine.process import CHILD_ERROR_PREFIX
+
 NICENESS = 5
 
 
@@ -76,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
             token_delay=args.token_delay,
         )
     except (EngineStartError, ServerKeyError) as exc:
-        print(f"dusttui engine: {exc}", file=sys.stderr)
+        print(f"{CHILD_ERROR_PREFIX}{exc}", file=sys.stderr)
         return 1
     try:
         check_bind(host, parts.key)
         sock = _bind(host, 0)
     except (EngineStartError, ServerKeyError) as exc:
         _close(parts)
-        print(f"dusttui engine: {exc}", file=sys.stderr)
+        print(f"{CHILD_ERROR_PREFIX}{exc}", file=sys.stderr)
         return 1
     try:
         sock.listen(2048)  # connections queue from now on, while uvicorn starts

@@ -24,6 +24,7 @@ from pathlib import Path
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 8.0  # a graceful stop waits up to 3 s for open streams, then closes the database
 _TAIL_CHARS = 1500
+CHILD_ERROR_PREFIX = "dusttui engine: "  # how the child's own error messages start on stderr
 
 
 class EngineStartError(RuntimeError):
@@ -181,9 +182,12 @@ class EngineProcess:
             tail = tail.replace(self._api_key, "***")
         lines = tail.splitlines()
         last = lines[-1] if lines else ""
+        head = "The embedded engine did not start"
+        if last.startswith(CHILD_ERROR_PREFIX):  # the child said why, in a sentence
+            return f"{head}: {last[len(CHILD_ERROR_PREFIX) :]}"
         assert self._proc is not None
         code = self._proc.returncode
-        head = "The embedded engine did not start" + (f" (exit code {code})" if code else "")
+        head += f" (exit code {code})" if code else ""
         return f"{head}: {last}" if last else head + "."
 
     def stderr_tail(self) -> str:

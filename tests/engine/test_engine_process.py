@@ -140,8 +140,9 @@ def test_unopenable_database_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EngineStartError) as info:
         engine.wait_ready()
     message = str(info.value)
-    assert message.startswith("The embedded engine did not start (exit code 1): ")
-    assert f"Cannot open the engine database {tmp_path}" in message
+    assert message.startswith(
+        f"The embedded engine did not start: Cannot open the engine database {tmp_path}: "
+    )
     assert "Traceback" not in message
     assert engine.pid is None  # stopped and joined
 
@@ -151,8 +152,24 @@ def test_bad_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
     engine.start()
     with pytest.raises(EngineStartError) as info:
         engine.wait_ready()
-    assert "The server key from DUSTTUI_SERVER_KEY is empty or has characters" in str(info.value)
+    assert str(info.value).startswith(
+        "The embedded engine did not start: The server key from DUSTTUI_SERVER_KEY is empty "
+        "or has characters a Bearer token cannot carry"
+    )
     assert "not a key!" not in str(info.value)
+
+
+def test_a_crash_before_listening_shows_the_last_line_of_its_stderr(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-python"
+    fake.write_text("#!/bin/sh\necho 'something unexpected broke' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    engine = EngineProcess(data_dir=tmp_path, python=str(fake))
+    engine.start()
+    with pytest.raises(EngineStartError) as info:
+        engine.wait_ready()
+    assert str(info.value) == (
+        "The embedded engine did not start (exit code 3): something unexpected broke"
+    )
 
 
 def test_missing_python_is_reported_by_wait_ready(tmp_path: Path) -> None:
