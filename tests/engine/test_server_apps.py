@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import SPACE, TEST_APPS, apps_url, runs_url, stream_run
+from tests.engine.conftest import SPACE, TEST_APPS, apps_url, runs_url, stream_run
 
 from dusttui.engine.spec import parse_spec
 

@@ -7,7 +7,7 @@ import stat
 
 import httpx
 import pytest
-from conftest import apps_url, auth
+from tests.engine.conftest import apps_url, auth
 
 from dusttui.engine.auth import (
     ServerKeyError,

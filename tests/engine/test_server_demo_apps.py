@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import HEX64, apps_url, runs_url, stream_run
+from tests.engine.conftest import HEX64, apps_url, runs_url, stream_run
 
 from dusttui.engine.appstore import BUNDLED_APPS_DIR
 

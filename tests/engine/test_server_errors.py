@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import KEY, apps_url, runs_url, stream_run
+from tests.engine.conftest import KEY, apps_url, runs_url, stream_run
 
 INVALID_BODY = {
     "error": {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from conftest import KEY, apps_url, auth, parse_sse, runs_url
+from tests.engine.conftest import KEY, apps_url, auth, parse_sse, runs_url
 
 from dusttui.engine.store import INTERRUPTED_MESSAGE, STOPPED_MESSAGE, Store
 

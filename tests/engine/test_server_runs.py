@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from conftest import (
+from tests.engine.conftest import (
     HEX64,
     PREFIXES,
     SHOUT_CONFIG,
