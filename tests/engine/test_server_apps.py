@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.engine.conftest import SPACE, TEST_APPS, apps_url, runs_url, stream_run
-
 from dusttui.engine.spec import parse_spec
+from tests.engine.conftest import SPACE, TEST_APPS, apps_url, runs_url, stream_run
 
 BUNDLED = ["flaky-demo", "load-1000", "map-reduce-demo", "qa-demo", "while-demo"]
 

@@ -7,7 +7,6 @@ import stat
 
 import httpx
 import pytest
-from tests.engine.conftest import apps_url, auth
 
 from dusttui.engine.auth import (
     ServerKeyError,
@@ -17,6 +16,7 @@ from dusttui.engine.auth import (
     resolve_server_key,
 )
 from dusttui.engine.embedded import EmbeddedEngine
+from tests.engine.conftest import apps_url, auth
 
 
 @pytest.fixture(autouse=True)

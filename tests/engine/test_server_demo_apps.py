@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.engine.conftest import HEX64, apps_url, runs_url, stream_run
 
 from dusttui.engine.appstore import BUNDLED_APPS_DIR
+from tests.engine.conftest import HEX64, apps_url, runs_url, stream_run
 
 FLAVOURS = ["blocking", "non-blocking", "stream"]
 BLOCK = ["block_status", "block_execution", "block_status"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from tests.engine.conftest import KEY, apps_url, runs_url, stream_run
 
 INVALID_BODY = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import orjson
-from tests.engine.conftest import KEY, apps_url, auth, parse_sse, runs_url
 
 from dusttui.engine.store import INTERRUPTED_MESSAGE, STOPPED_MESSAGE, Store
+from tests.engine.conftest import KEY, apps_url, auth, parse_sse, runs_url
 
 SLOW = {"specification_hash": "latest", "config": {}}
 

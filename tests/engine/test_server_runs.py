@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import httpx
+
+from dusttui.engine.spec import parse_spec
 from tests.engine.conftest import (
     HEX64,
     PREFIXES,
@@ -14,8 +16,6 @@ from tests.engine.conftest import (
     runs_url,
     stream_run,
 )
-
-from dusttui.engine.spec import parse_spec
 
 INPUTS = [{"n": 2}, {"n": 5}]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+
 from tests.engine.conftest import SHOUT_CONFIG, auth, parse_sse, runs_url, stream_run
 
 SLOW = {"specification_hash": "latest", "config": {}}
