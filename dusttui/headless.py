@@ -28,7 +28,7 @@ from dusttui.api.inputs import (
     parse_inputs,
     parse_json,
 )
-from dusttui.api.models import App, Run, to_wire
+from dusttui.api.models import App, to_wire
 from dusttui.config import Backend, ConfigError, Settings
 from dusttui.session import open_client
 
@@ -252,11 +252,10 @@ def cmd_get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_j
     async def go() -> int:
         async with open_client(backend, settings) as client:
             found = await find_app(client, app)
-            run = await client.get_run(found.sId, run_id)
             from dusttui.api.state import RunState
 
-            state = RunState()
-            state.apply_run(run)
+            # The raw path builds no model per execution: big runs stay small in memory.
+            state = RunState.from_run_json(await client.get_run_raw(found.sId, run_id))
             return report(state, as_json=as_json, as_jsonl=False)
 
     return _run_async(go, app)
@@ -357,7 +356,7 @@ async def follow(
         raise WatchInterrupted(_current_run_id, app_label, EXIT_TIMEOUT) from None
     finally:
         if state is not None and state.run_id and recorded and state.status != "running":
-            journal.record_final(state.run_id, to_wire(state.to_run()))
+            journal.record_final(state.run_id, state.to_wire())
         journal.close()
     if state is None:
         raise DustError("The server ended the run without saying anything.")
@@ -399,21 +398,19 @@ def _block_line(block: Any) -> str:
 
 def report(state: Any, *, as_json: bool, as_jsonl: bool) -> int:
     """Print the final run as promised and return the exit code of its status."""
-    run: Run = state.to_run()
     if as_json:
-        emit_json(to_wire(run))
+        emit_json(state.to_wire())
     elif as_jsonl:
-        emit_json({"run": to_wire(run)})
+        emit_json({"run": state.to_wire()})
     else:
         click.echo(summary(state))
-    return EXIT_OK if run.status.run == "succeeded" else EXIT_RUN_ERRORED
+    return EXIT_OK if state.status == "succeeded" else EXIT_RUN_ERRORED
 
 
 def summary(state: Any) -> str:
     """The readable end-of-run summary (plain text; server text is printed as is)."""
-    run: Run = state.to_run()
-    lines = [f"run {run.run_id} {GLYPH.get(run.status.run, '?')} {run.status.run}"]
-    for block in run.status.blocks:
+    lines = [f"run {state.run_id} {GLYPH.get(state.status, '?')} {state.status}"]
+    for block in state.blocks:
         counts = f"{block.success_count} ok"
         if block.error_count:
             counts += f", {block.error_count} errored"
@@ -431,15 +428,16 @@ def summary(state: Any) -> str:
             lines.append(f"  {ref.block_name} ({where}): {message}")
         if len(errors) > 20:
             lines.append(f"  … and {len(errors) - 20} more (use --json for all)")
-    if run.results is not None:
+    results = state.results
+    if results is not None:
         lines.append("results:")
-        for index, executions in enumerate(run.results[:20]):
+        for index, executions in enumerate(results[:20]):
             values = [e.value for e in executions]
             shown = values[0] if len(values) == 1 else values
             text = json.dumps(shown, ensure_ascii=False)
             lines.append(f"  [{index}] {text if len(text) <= 200 else text[:199] + '…'}")
-        if len(run.results) > 20:
-            lines.append(f"  … and {len(run.results) - 20} more (use --json for all)")
+        if len(results) > 20:
+            lines.append(f"  … and {len(results) - 20} more (use --json for all)")
     return "\n".join(lines)
 
 

@@ -224,9 +224,8 @@ class DustApp(RunsMixin, App[int]):
         folder = (self._data_path or data_dir()) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"run-{live.state.run_id[:12]}.json"
-        from dusttui.api.models import to_wire
 
-        path.write_text(json.dumps(to_wire(live.state.to_run()), indent=2), encoding="utf-8")
+        path.write_text(json.dumps(live.state.to_wire(), indent=2), encoding="utf-8")
         self.say(f"Exported to {path}")
 
     def open_explorer(self, key: str | None) -> None:

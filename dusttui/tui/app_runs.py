@@ -184,9 +184,7 @@ class RunsMixin:
         if self.journal is None or state is None or state.run_id is None:
             return
         if state.status in ("succeeded", "errored"):
-            from dusttui.api.models import to_wire
-
-            self.journal.record_final(state.run_id, to_wire(state.to_run()))
+            self.journal.record_final(state.run_id, state.to_wire())
 
     def _load_history(self) -> None:
         if self.journal is None:
@@ -263,12 +261,12 @@ class RunsMixin:
             inputs=entry.inputs,
             opened=True,
         )
-        run = await self.client.get_run(entry.app_id, entry.run_id)
-        live.state = RunState.from_run(run, clock=self.clock)
+        raw = await self.client.get_run_raw(entry.app_id, entry.run_id)
+        live.state = RunState.from_run_json(raw, clock=self.clock)
         live.connection = "done"
         self.runs[live.key] = live
         self._history = [e for e in self._history if e.run_id != entry.run_id]
-        if run.status.run == "running":
+        if live.state.status == "running":
             live.mode = "poll"
             self.run_worker(
                 self._watch(live, run_id=entry.run_id),
