@@ -15,9 +15,7 @@ from typing import Any
 import click
 
 from dusttui import __version__
-
-# Exit codes (ARCHITECTURE.md "Contracts").
-EXIT_OK, EXIT_RUN_ERRORED, EXIT_USAGE, EXIT_API, EXIT_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+from dusttui.exitcodes import EXIT_USAGE
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
