@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
+from dusttui.specs import sample_inputs, saved_specification_hash
 from dusttui.tui.keys import SCREEN_KEYS, bindings
 from dusttui.tui.runs import MODES, LiveRun
 from dusttui.tui.screens.prompt import PromptScreen
@@ -40,22 +41,6 @@ class Draft:
     config: str
     inputs: str
     hash_choice: str = ""  # "" = the saved specification (else latest), or "latest", or a hash
-
-
-def dusttui_extra(app: App) -> dict:
-    """The local engine's extension of an App (saved hash, sample inputs), or {}."""
-    extra = (app.model_extra or {}).get("dusttui")
-    return extra if isinstance(extra, dict) else {}
-
-
-def saved_hash(app: App) -> str | None:
-    """The hash of the app's saved specification, when it can be known."""
-    known = dusttui_extra(app).get("specificationHash")
-    if isinstance(known, str) and known:
-        return known
-    from dusttui.specs import saved_specification_hash
-
-    return saved_specification_hash(app)
 
 
 def spec_view(app: App) -> Group:
@@ -144,7 +129,7 @@ class MainScreen(Screen):
         self.current_app = app
         draft = self.drafts.get(app.sId)
         if draft is None:
-            sample = dusttui_extra(app).get("sampleInputs")
+            sample = sample_inputs(app)
             inputs = json.dumps(sample, indent=2, ensure_ascii=False) if sample else "[]"
             draft = Draft(saved_config_text(app.savedConfig), inputs)
             self.drafts[app.sId] = draft
@@ -169,7 +154,7 @@ class MainScreen(Screen):
         if choice:
             return choice
         if app.sId not in self._hashes:
-            self._hashes[app.sId] = saved_hash(app)
+            self._hashes[app.sId] = saved_specification_hash(app)
         return self._hashes[app.sId] or "latest"
 
     def _show_app_line(self) -> None:
