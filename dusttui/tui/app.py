@@ -270,6 +270,9 @@ class DustApp(RunsMixin, App[int]):
     def palette_rerun(self) -> None:
         self.main.action_rerun()
 
+    def palette_copy_curl(self) -> None:
+        self.main.action_copy_curl()
+
     def palette_traces(self) -> None:
         self.main.action_traces()
 

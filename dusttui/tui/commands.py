@@ -32,6 +32,11 @@ class DustCommands(Provider):
                 dust.palette_launch,
             ),
             ("Re-run the shown run", "Same hash, config and inputs", dust.palette_rerun),
+            (
+                "Copy the launch as curl",
+                "The run request for a script; the key reads $DUST_API_KEY",
+                dust.palette_copy_curl,
+            ),
             ("Open the trace explorer", "Every block, input and iteration", dust.palette_traces),
         ]
         for mode in ("stream", "poll", "blocking"):

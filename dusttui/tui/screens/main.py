@@ -213,23 +213,50 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------------ actions
 
-    def action_launch(self) -> None:
-        """Launch a run with the editors' config and inputs, if both are valid."""
+    def _valid_request(self, refusal: str) -> tuple[App, dict, list] | None:
+        """The app, config and inputs of the next launch, or None (and why) if one is invalid."""
         app = self.current_app
         if app is None:
             self.dust.say("Pick an app first.", severity="warning")
-            return
+            return None
         config, inputs = self.query_one(ConfigEditor), self.query_one(InputsEditor)
         for editor, tab in ((config, "tab-config"), (inputs, "tab-inputs")):
             editor.recheck()
             if not editor.check.ok:
                 self.query_one(TabbedContent).active = tab
-                self.dust.say(f"Not sent — {editor.check.message}", severity="error")
-                return
-        live = self.dust.launch_run(
-            app, self.hash_to_run(), config.check.value, inputs.check.value, self.dust.mode
-        )
+                self.dust.say(f"{refusal} — {editor.check.message}", severity="error")
+                return None
+        return app, config.check.value, inputs.check.value
+
+    def action_launch(self) -> None:
+        """Launch a run with the editors' config and inputs, if both are valid."""
+        request = self._valid_request("Not sent")
+        if request is None:
+            return
+        app, config, inputs = request
+        live = self.dust.launch_run(app, self.hash_to_run(), config, inputs, self.dust.mode)
         self.show_run(live)
+
+    def action_copy_curl(self) -> None:
+        """Copy the next launch as a curl command; the key stays `$DUST_API_KEY`."""
+        request = self._valid_request("Not copied")
+        client = self.dust.client
+        if request is None or client is None:
+            return
+        from dusttui.api.client import as_curl
+
+        app, config, inputs = request
+        mode = self.dust.mode
+        http_request = client.build_create_run_request(
+            app.sId,
+            self.hash_to_run(),
+            config,
+            inputs,
+            stream=mode == "stream",
+            blocking=mode == "blocking",
+        )
+        self.app.copy_to_clipboard(as_curl(http_request))
+        self.dust.say("Copied the launch as curl (the key reads $DUST_API_KEY).")
 
     def action_rerun(self) -> None:
         """Launch the shown run again with its hash, config and inputs."""
