@@ -358,6 +358,31 @@ async def test_find_inside_a_value(runs):
         assert str(view.query_one("#value-find-status", Static).render()) == "match 1/1"
 
 
+async def test_find_inside_a_value_goes_back_with_up_and_shift_f3(runs):
+    app = ExplorerApp(runs["while-demo"])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = explorer(app)
+        screen.open_in_tree((4, 2, 0))
+        await pilot.pause()
+        view = screen.query_one(ValueView)
+        view.json.focus()
+        status = view.query_one("#value-find-status", Static)
+        seen = []
+        await pilot.press("slash", *"14")  # 142 and 214 in the sequence
+        for key in ("enter", "enter", "up", "shift+f3", "down", "f3"):
+            await pilot.press(key)
+            await pilot.pause()
+            seen.append((view.json.cursor_path()[1], str(status.render())))
+        assert seen == [
+            ("$.sequence[7]", "match 1/2"),
+            ("$.sequence[9]", "match 2/2"),
+            ("$.sequence[7]", "match 1/2"),
+            ("$.sequence[9]", "match 2/2"),
+            ("$.sequence[7]", "match 1/2"),
+            ("$.sequence[9]", "match 2/2"),
+        ]
+
+
 async def test_export_dialog_writes_the_selected_block(runs, tmp_path):
     app = ExplorerApp(runs["flaky-demo"], export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -57,6 +57,22 @@ class ValueView(Vertical):
             id="explorer.value.find",
             tooltip="Search inside this value",
         ),
+        Binding(
+            "f3,down",
+            "find_step(1)",
+            "Next match",
+            id="explorer.value.find_next",
+            tooltip="Next match of the find in value (enter in the find box too)",
+            show=False,
+        ),
+        Binding(
+            "shift+f3,shift+enter,up",
+            "find_step(-1)",
+            "Prev match",
+            id="explorer.value.find_prev",
+            tooltip="Previous match of the find in value (shift+enter, up or shift+F3)",
+            show=False,
+        ),
         Binding("escape", "close_find", "Close find", show=False),
     ]
     DEFAULT_CSS = """
@@ -78,7 +94,10 @@ class ValueView(Vertical):
     def compose(self) -> ComposeResult:
         yield QuietStatic("Select an execution to see its value.", id="value-header", markup=False)
         yield QuietStatic("", id="value-error", markup=False)
-        yield Input(placeholder="find in value (/regex/ or text), enter: next", id="value-find")
+        yield Input(
+            placeholder="find in value (/regex/ or text), enter/↓: next, ↑/shift+F3: previous",
+            id="value-find",
+        )
         yield Static("", id="value-find-status", markup=False)
         yield JsonTree(id="value-json")
 
@@ -143,8 +162,14 @@ class ValueView(Vertical):
         event.stop()
         self.find(event.value)
 
-    def find(self, text: str) -> int:
-        """Find ``text`` in keys and values; jump to the next match. Returns how many matched."""
+    def action_find_step(self, step: int) -> None:
+        """Go to the next (1) or previous (-1) match of the find box's text."""
+        if not self.has_class("finding"):
+            raise SkipAction()  # up/down belong to the JSON tree then
+        self.find(self.query_one("#value-find", Input).value, step)
+
+    def find(self, text: str, step: int = 1) -> int:
+        """Find ``text`` in keys and values; jump ``step`` matches on (-1: back). Returns how many matched."""
         status = self.query_one("#value-find-status", Static)
         try:
             match = parse_query(text).matcher()
@@ -159,12 +184,12 @@ class ValueView(Vertical):
                 for p in find_paths(value, lambda s: match(s) is not None)
             ]
             tree.matches = set(self._matches)
-            self._match_at = -1
+            self._match_at = -1 if step > 0 else 0  # so the first step back lands on the last
             self._last_find = text
         if not self._matches:
             status.update(Text(f"no match for {text!r}"))
             return 0
-        self._match_at = (self._match_at + 1) % len(self._matches)
+        self._match_at = (self._match_at + step) % len(self._matches)
         section, p = self._matches[self._match_at]
         node = self.json.reveal(section, p)
         if node is not None:
