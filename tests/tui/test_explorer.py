@@ -21,6 +21,7 @@ from dusttui.tui.explorer.grid import TraceGrid
 from dusttui.tui.explorer.value_view import ValueView
 
 from .conftest import MARKUP_APP
+from .helpers import finish, pick, ready, screen_text
 
 APPS = Path(__file__).resolve().parents[2] / "dusttui" / "engine" / "apps"
 SIZE = (120, 36)
@@ -253,6 +254,52 @@ async def test_errors_only_filter_keeps_failing_inputs(runs):
             "#3",
             "#5",
         ]
+
+
+# ---------------------------------------------------------------- help
+
+
+async def test_help_on_the_explorer_lists_the_explorer_keys(make_app):
+    from dusttui.tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "flaky-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        lines = [" ".join(line.replace("│", " ").split()) for line in screen_text(app).splitlines()]
+        for expected in (
+            "Trace explorer keys",
+            "n Jump to the next error of the run",
+            "N Jump to the previous error of the run",
+            "f Show only inputs with errors (tree and grid)",
+            "2 View 2: the grid of inputs × blocks",
+            "esc Close the trace explorer",
+            "F3 / down value: Next match of the find in value (enter too)",
+            "shift+F3 / shift+enter / up value: Previous match of the find in value",
+            "enter grid: Open this execution in the tree",
+        ):
+            assert any(expected in line for line in lines), expected
+        assert not any("Launch a run" in line for line in lines)  # not the main screen's keys
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert app.screen is app.main
+        await pilot.press("question_mark")  # the main screen's help is unchanged
+        await pilot.pause()
+        assert "Launch a run of the selected app" in screen_text(app)
 
 
 # ---------------------------------------------------------------- grid

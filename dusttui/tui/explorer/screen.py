@@ -15,12 +15,12 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static, Tree
 
 from dusttui.api.models import Run
+from dusttui.tui.explorer.bindings import SCREEN_BINDINGS
 from dusttui.tui.explorer.data import Pos, TraceData
 from dusttui.tui.explorer.errors import next_error, prev_error
 from dusttui.tui.explorer.errors_panel import ErrorGroups
@@ -28,11 +28,13 @@ from dusttui.tui.explorer.export import ExportError, default_filename, write_exp
 from dusttui.tui.explorer.export_dialog import ExportDialog, ExportRequest
 from dusttui.tui.explorer.gc_pacing import IdleCollector
 from dusttui.tui.explorer.grid import TraceGrid
+from dusttui.tui.explorer.help_keys import explorer_key_table
 from dusttui.tui.explorer.search import SearchError, SearchResult, parse_query, search
 from dusttui.tui.explorer.search_panel import SearchPanel
 from dusttui.tui.explorer.stats_panel import StatsTable
 from dusttui.tui.explorer.trace_tree import NodeRef, TraceTree
 from dusttui.tui.explorer.value_view import ValueView
+from dusttui.tui.screens.help import HelpScreen
 
 VIEWS: tuple[str, ...] = ("tree", "grid", "errors", "search", "stats")
 BIG_RUN = 50_000  # executions from which the run's objects are frozen out of the cyclic GC
@@ -41,63 +43,7 @@ BIG_RUN = 50_000  # executions from which the run's objects are frozen out of th
 class ExplorerScreen(Screen[None]):
     """The trace explorer over a ``RunState`` (live) or a finished wire ``Run``."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="explorer.back", tooltip="Close the trace explorer"),
-        Binding(
-            "n",
-            "next_error",
-            "Next error",
-            id="explorer.next_error",
-            tooltip="Jump to the next error of the run",
-        ),
-        Binding(
-            "N",
-            "prev_error",
-            "Prev error",
-            id="explorer.prev_error",
-            tooltip="Jump to the previous error of the run",
-        ),
-        Binding(
-            "slash",
-            "search",
-            "Search",
-            id="explorer.search",
-            tooltip="Search every value and error",
-        ),
-        Binding(
-            "f",
-            "errors_only",
-            "Errors only",
-            id="explorer.errors_only",
-            tooltip="Show only inputs with errors",
-        ),
-        Binding(
-            "y",
-            "copy('value')",
-            "Copy value",
-            id="explorer.copy_value",
-            tooltip="Copy the value under the cursor (OSC 52)",
-        ),
-        Binding(
-            "Y",
-            "copy('path')",
-            "Copy path",
-            id="explorer.copy_path",
-            tooltip="Copy the JSON path under the cursor",
-        ),
-        Binding(
-            "x",
-            "export",
-            "Export",
-            id="explorer.export",
-            tooltip="Export executions to JSON, JSONL or CSV",
-        ),
-        Binding("1", "view('tree')", "Tree", id="explorer.view_tree", show=False),
-        Binding("2", "view('grid')", "Grid", id="explorer.view_grid", show=False),
-        Binding("3", "view('errors')", "Errors", id="explorer.view_errors", show=False),
-        Binding("4", "view('search')", "Search", id="explorer.view_search", show=False),
-        Binding("5", "view('stats')", "Stats", id="explorer.view_stats", show=False),
-    ]
+    BINDINGS = SCREEN_BINDINGS
     DEFAULT_CSS = """
     ExplorerScreen #explorer-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     ExplorerScreen #explorer-views { width: 1fr; min-width: 30; border-right: solid $panel-lighten-2; }
@@ -398,6 +344,12 @@ class ExplorerScreen(Screen[None]):
         self.app.call_from_thread(
             partial(self.notify, f"Wrote {count:,} executions to {request.path}", timeout=4)
         )
+
+    def action_help(self) -> None:
+        """Show the explorer's keys (the app's own help lists the main screen's)."""
+        if not isinstance(self.app.screen, HelpScreen):
+            table = explorer_key_table()
+            self.app.push_screen(HelpScreen({}, title="Trace explorer keys", table=table))
 
     def action_back(self) -> None:
         """Close the explorer."""

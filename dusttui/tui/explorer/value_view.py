@@ -62,7 +62,7 @@ class ValueView(Vertical):
             "find_step(1)",
             "Next match",
             id="explorer.value.find_next",
-            tooltip="Next match of the find in value (enter in the find box too)",
+            tooltip="Next match of the find in value (enter too)",
             show=False,
         ),
         Binding(
@@ -70,10 +70,17 @@ class ValueView(Vertical):
             "find_step(-1)",
             "Prev match",
             id="explorer.value.find_prev",
-            tooltip="Previous match of the find in value (shift+enter, up or shift+F3)",
+            tooltip="Previous match of the find in value",
             show=False,
         ),
-        Binding("escape", "close_find", "Close find", show=False),
+        Binding(
+            "escape",
+            "close_find",
+            "Close find",
+            id="explorer.value.close_find",
+            tooltip="Close the find box, then go back to the left pane",
+            show=False,
+        ),
     ]
     DEFAULT_CSS = """
     ValueView { height: 1fr; }

@@ -47,16 +47,19 @@ class HelpScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, keymap: dict[str, str]) -> None:
+    def __init__(
+        self, keymap: dict[str, str], *, title: str | None = None, table: Table | None = None
+    ) -> None:
         super().__init__()
         self._keymap = keymap
+        self._title = title  # another screen (the trace explorer) shows its own keys
+        self._table = table
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(
-                Text("dusttui keys  (remap any in config.toml under [keymap])"), classes="title"
-            )
-            yield Static(key_table(self._keymap))
+            title = self._title or "dusttui keys  (remap any in config.toml under [keymap])"
+            yield Static(Text(title), classes="title")
+            yield Static(self._table if self._table is not None else key_table(self._keymap))
 
     def action_dismiss(self) -> None:
         self.dismiss(None)
