@@ -332,6 +332,38 @@ async def test_grid_cells_and_enter_opens_in_tree(runs):
         assert explorer(app).tree.cursor_pos == (3, 1, 0)
 
 
+async def test_f_filters_the_grid_to_inputs_with_errors(runs):
+    app = ExplorerApp(runs["flaky-demo"])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = explorer(app)
+        await pilot.press("2", "f")
+        await pilot.pause()
+        grid = screen.query_one(TraceGrid)
+
+        def lines() -> list[list[str]]:
+            return ["".join(seg.text for seg in grid.render_line(y)).split() for y in range(6)]
+
+        assert lines() == [
+            ["inputs", "with", "errors", "4/6", "INPUT", "PARSE"],
+            ["#1", '{"payload":"{not', "json…", "✓", "✗"],
+            ["#2", '{"payload":"{\\"name\\"…', "✓", "✗"],
+            ["#3", '{"payload":"{not', "json…", "✓", "✗"],
+            ["#5", '{"payload":"{nope"}', "✓", "✗"],
+            [],
+        ]
+        assert "errors only" in title(app)
+        await pilot.press("down", "right", "enter")  # the second row is input #2
+        await pilot.pause()
+        assert screen.view == "tree"
+        assert screen.current == (1, 2, 0)
+        await pilot.press("2", "f")
+        await pilot.pause()
+        assert lines()[0][:1] == ["input"]
+        assert [row[0] for row in lines()[1:]] == ["#0", "#1", "#2", "#3", "#4"]
+        assert "errors only" not in title(app)
+        assert grid.cursor_pos == (1, 2, 0)  # still on input #2
+
+
 # ---------------------------------------------------------------- search, copy, export
 
 

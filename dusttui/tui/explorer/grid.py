@@ -1,10 +1,12 @@
 """The grid: inputs × blocks, one status cell each, drawn line by line on demand.
 
 A loop block's cell counts successes and errors over its iterations. Enter opens the cell's
-execution in the tree.
+execution in the tree. With ``errors_only`` the rows are the inputs with at least one error.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
 
 from rich.segment import Segment
 from rich.style import Style
@@ -66,10 +68,12 @@ class TraceGrid(ScrollView, can_focus=True):
             self.pos = pos
             super().__init__()
 
-    def __init__(self, data: TraceData, **kwargs) -> None:
+    def __init__(self, data: TraceData, *, errors_only: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.trace = data
-        self.row = 0
+        self.errors_only = errors_only
+        self._inputs: list[int] | None = None  # the rows' inputs when filtered; None: every input
+        self.row = 0  # a row of the grid (not an input index when filtered)
         self.col = 0
         self._widths: list[int] = []
         self._headers: list[str] = []
@@ -83,26 +87,57 @@ class TraceGrid(ScrollView, can_focus=True):
             for info in self.trace.blocks
         ]
         self._widths = [max(5, len(h) + 1) for h in self._headers]
+        if self.errors_only:
+            self._inputs = sorted({i for _b, i, _j in self.trace.errors})
+        else:
+            self._inputs = None
         width = LABEL_WIDTH + sum(w + 1 for w in self._widths)
-        self.virtual_size = Size(width, self.trace.num_inputs + 1)
+        self.virtual_size = Size(width, self.row_count + 1)
+
+    @property
+    def row_count(self) -> int:
+        """How many input rows the grid shows."""
+        return self.trace.num_inputs if self._inputs is None else len(self._inputs)
+
+    def input_at(self, row: int) -> int:
+        """The input index shown on grid row ``row``."""
+        return row if self._inputs is None else self._inputs[row]
+
+    def _row_of(self, i: int) -> int:
+        """The grid row of input ``i`` (the next shown one when it is filtered out)."""
+        if self._inputs is None:
+            return i
+        return min(bisect_left(self._inputs, i), max(0, len(self._inputs) - 1))
 
     def sync(self, data: TraceData) -> None:
         """Take a newer snapshot; the cursor stays on the same cell."""
+        i = self.input_at(self.row) if self.row < self.row_count else self.row
         self.trace = data
         self._layout()
+        self.row = self._row_of(i)
         self.refresh()
+
+    def set_errors_only(self, on: bool) -> None:
+        """Show only inputs with an error (or every input again), keeping the cursor's input."""
+        if on == self.errors_only:
+            return
+        i = self.input_at(self.row) if self.row < self.row_count else 0
+        self.errors_only = on
+        self._layout()
+        self.row = self._row_of(i)
+        self.action_move(0, 0)
 
     @property
     def cursor_pos(self) -> Pos | None:
         """The execution under the cursor (first iteration for loop cells)."""
-        if not self.trace.blocks or self.trace.num_inputs == 0:
+        if not self.trace.blocks or self.row_count == 0:
             return None
-        cell = grid_cell(self.trace, self.col, self.row)
+        cell = grid_cell(self.trace, self.col, self.input_at(self.row))
         return (self.col, cell.input_index, 0)
 
     def action_move(self, drow: int, dcol: int) -> None:
         """Move the cursor, keeping it on screen."""
-        rows, cols = self.trace.num_inputs, len(self.trace.blocks)
+        rows, cols = self.row_count, len(self.trace.blocks)
         self.row = max(0, min(rows - 1, self.row + drow))
         self.col = max(0, min(cols - 1, self.col + dcol))
         top = self.scroll_offset.y
@@ -114,8 +149,8 @@ class TraceGrid(ScrollView, can_focus=True):
         self.refresh()
 
     def move_to(self, b: int, i: int) -> None:
-        """Put the cursor on block ``b``, input ``i``."""
-        self.action_move(i - self.row, b - self.col)
+        """Put the cursor on block ``b``, input ``i`` (or the next shown input)."""
+        self.action_move(self._row_of(i) - self.row, b - self.col)
 
     def action_open(self) -> None:
         """Ask the screen to open the cell in the tree."""
@@ -127,14 +162,14 @@ class TraceGrid(ScrollView, can_focus=True):
         """Click a cell to put the cursor there; click it again to open it."""
         row = event.y + self.scroll_offset.y - 1
         x = event.x + self.scroll_offset.x - LABEL_WIDTH
-        if row < 0 or x < 0:
+        if row < 0 or x < 0 or row >= self.row_count:
             return
         for b, w in enumerate(self._widths):
             if x < w + 1:
                 if (row, b) == (self.row, self.col):
                     self.action_open()
                 else:
-                    self.move_to(b, row)
+                    self.action_move(row - self.row, b - self.col)
                 return
             x -= w + 1
 
@@ -146,22 +181,26 @@ class TraceGrid(ScrollView, can_focus=True):
         if y == 0:
             segments = self._header(base)
         else:
-            i = y - 1 + scroll_y
-            if i >= self.trace.num_inputs:
+            row = y - 1 + scroll_y
+            if row >= self.row_count:
                 return Strip.blank(width, base)
-            segments = self._row(i, base)
+            segments = self._row(row, base)
         strip = Strip(segments).crop(scroll_x, scroll_x + width)
         return strip.extend_cell_length(width, base) if strip.cell_length < width else strip
 
     def _header(self, base: Style) -> list[Segment]:
         style = base + self.get_component_rich_style("trace-grid--header", partial=True)
-        segments = [Segment("input".ljust(LABEL_WIDTH), style)]
+        label = "input"
+        if self._inputs is not None:
+            label = f"inputs with errors {len(self._inputs)}/{self.trace.num_inputs}"
+        segments = [Segment(label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH), style)]
         for header, w in zip(self._headers, self._widths, strict=False):
             segments.append(Segment(header[:w].ljust(w) + " ", style))
         return segments
 
-    def _row(self, i: int, base: Style) -> list[Segment]:
+    def _row(self, row: int, base: Style) -> list[Segment]:
         comp = self.get_component_rich_style
+        i = self.input_at(row)
         label = input_label(self.trace, i, LABEL_WIDTH - 6)
         label = label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
         segments = [Segment(label, base)]
@@ -169,7 +208,7 @@ class TraceGrid(ScrollView, can_focus=True):
         for b, w in enumerate(self._widths):
             cell = grid_cell(self.trace, b, i)
             style = base + comp(f"trace-grid--{cell.kind}", partial=True)
-            if (i, b) == (self.row, self.col):
+            if (row, b) == (self.row, self.col):
                 style += cursor
             segments.append(Segment(cell.text[:w].center(w), style))
             segments.append(Segment(" ", base))

@@ -63,6 +63,7 @@ class ExplorerScreen(Screen[None]):
         self.current: Pos | None = None
         self.current_block: int | None = None
         self.search_result: SearchResult | None = None
+        self.errors_only = False  # the `f` filter, on the tree and the grid alike
         self.idle_gc = IdleCollector()
 
     # ------------------------------------------------------------------ snapshot
@@ -142,6 +143,8 @@ class ExplorerScreen(Screen[None]):
                 text.append(f" · error {k + 1}/{n}")
         else:
             text.append(" · no errors")
+        if self.errors_only:
+            text.append(" · errors only", "bold")
         text.append("   ")
         for k, name in enumerate(VIEWS, 1):
             text.append(f" {k} {name} ", "reverse" if name == self.view else "dim")
@@ -156,7 +159,7 @@ class ExplorerScreen(Screen[None]):
             return found.first()
         widget: Any
         if name == "grid":
-            widget = TraceGrid(self.trace, id="view-grid")
+            widget = TraceGrid(self.trace, errors_only=self.errors_only, id="view-grid")
         elif name == "errors":
             widget = ErrorGroups(self.trace, id="view-errors")
         elif name == "search":
@@ -255,12 +258,19 @@ class ExplorerScreen(Screen[None]):
         self.open_in_tree(self.trace.errors[event.index])
 
     def action_errors_only(self) -> None:
-        """Toggle the tree between every input and inputs with errors only."""
-        tree = self.tree
-        tree.set_errors_only(not tree.errors_only)
-        self.notify("Errors only" if tree.errors_only else "All inputs", timeout=1.5)
-        if self.current is not None:
+        """Toggle the tree and the grid between every input and inputs with errors only."""
+        on = self.errors_only = not self.errors_only
+        self.tree.set_errors_only(on)
+        for grid in self.query(TraceGrid):
+            grid.set_errors_only(on)
+        self.notify("Errors only" if on else "All inputs", timeout=1.5)
+        if self.view == "grid":
+            pos = self.query_one(TraceGrid).cursor_pos
+            if pos is not None:
+                self._show(pos)
+        elif self.current is not None and self.view == "tree":
             self.open_in_tree(self.current)
+        self._update_title()
 
     # ------------------------------------------------------------------ search
 
