@@ -364,6 +364,19 @@ async def test_f_filters_the_grid_to_inputs_with_errors(runs):
         assert grid.cursor_pos == (1, 2, 0)  # still on input #2
 
 
+async def test_errors_only_grid_of_a_run_without_errors_is_empty_and_says_so(runs):
+    app = ExplorerApp(runs["map-reduce-demo"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "f", "enter", "down")
+        await pilot.pause()
+        grid = explorer(app).query_one(TraceGrid)
+        header = "".join(seg.text for seg in grid.render_line(0))
+        assert header.startswith("inputs with errors 0/3 ")
+        assert "".join(seg.text for seg in grid.render_line(1)).strip() == ""
+        assert grid.cursor_pos is None
+        assert explorer(app).view == "grid"  # enter on no row opens nothing
+
+
 # ---------------------------------------------------------------- search, copy, export
 
 
