@@ -102,7 +102,7 @@ class ValueView(Vertical):
         yield QuietStatic("Select an execution to see its value.", id="value-header", markup=False)
         yield QuietStatic("", id="value-error", markup=False)
         yield Input(
-            placeholder="find in value (/regex/ or text), enter/↓: next, ↑/shift+F3: previous",
+            placeholder="find (text or /regex/): enter/↓ next, ↑/shift+F3 prev",
             id="value-find",
         )
         yield Static("", id="value-find-status", markup=False)
