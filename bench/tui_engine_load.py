@@ -1,13 +1,15 @@
 """TUI responsiveness while the embedded engine works: engine in a child process vs in a thread.
 
-    python bench/tui_engine_load.py                 # 5 rounds × 5 runs, alternated; BENCHMARKS.md
+    python bench/tui_engine_load.py                 # 4 rounds × 4 runs, alternated; BENCHMARKS.md
     python bench/tui_engine_load.py --rounds 1 --runs 2 --no-write
 
 The real DustApp (headless, 120×36, each frame rendered to terminal bytes) on the real embedded
 engine, started as `dusttui` starts it: (1) `EngineProcess` (a child process, the default) or
-(2) `EmbeddedEngine` (a thread of the TUI's process, `DUSTTUI_ENGINE_THREAD=1`). The heavy work is
-the bundled `load-1000` app (1,000 inputs through two code blocks), launched `--runs` times in a
-row, streamed. (3) idle: the same TUI on a child engine with no run going, as the baseline.
+(2) `EmbeddedEngine` (a thread of the TUI's process, `DUSTTUI_ENGINE_THREAD=1`). Two heavy works,
+each launched `--runs` times in a row, streamed: the bundled `load-1000` app (1,000 inputs through
+two code blocks: ~4,000 events per run, the stream loads the TUI too), and `cpu-js`, written to a
+temporary apps folder (12 inputs through one code block of ~0.1 s of quickjs CPU each: few events,
+the engine's work is the load). (3) idle: the same TUI on a child engine with no run, the baseline.
 Every variant first runs `load-1000` on 2 inputs, so a run is on screen for the keys to act on.
 
 Measured, as in bench/tui_latency.py: key press → paint, a down / up key event (the block
@@ -34,27 +36,69 @@ sys.path.insert(0, str(ROOT))
 from bench.tui_latency import ms  # noqa: E402
 from bench.tui_util import percentile, write_section  # noqa: E402
 
-CHILD = "engine in a child process (default)"
-THREAD = "engine in a thread (DUSTTUI_ENGINE_THREAD=1)"
-IDLE = "idle: no run (child engine)"
-VARIANTS = (IDLE, CHILD, THREAD)
+CHILD = "child process"
+THREAD = "thread"
 APP_NAME = "load-1000"
+CPU_APP = "cpu-js"
+CPU_INPUTS = 12
+IDLE = ("idle: no run", CHILD, None)
+VARIANTS = (  # (label, engine, app launched)
+    IDLE,
+    (f"{APP_NAME} · engine in a child process (default)", CHILD, APP_NAME),
+    (f"{APP_NAME} · engine in a thread (DUSTTUI_ENGINE_THREAD=1)", THREAD, APP_NAME),
+    (f"{CPU_APP} · engine in a child process (default)", CHILD, CPU_APP),
+    (f"{CPU_APP} · engine in a thread (DUSTTUI_ENGINE_THREAD=1)", THREAD, CPU_APP),
+)
+# ~0.1 s of quickjs CPU per input and few events: the engine's work, not the stream, is the load.
+CPU_SPEC = """input INPUT { }
+
+code HASH {
+  code:
+```
+_fun = (env) => {
+  let h = env.state.INPUT.n;
+  for (let i = 0; i < 3000000; i++) { h = (h * 31 + i) % 1000003; }
+  return { h: h };
+}
+```
+}
+"""
+
+
+def write_cpu_app(apps_dir: Path) -> None:
+    """The CPU-heavy app, in an apps folder of its own (the engine's `--apps-dir`)."""
+    apps_dir.mkdir(parents=True, exist_ok=True)
+    (apps_dir / f"{CPU_APP}.dust").write_text(CPU_SPEC, encoding="utf-8")
+    (apps_dir / f"{CPU_APP}.description.txt").write_text(
+        f"{CPU_INPUTS} inputs through one CPU-heavy code block.", encoding="utf-8"
+    )
+    lines = "".join(f'{{"n": {n}}}\n' for n in range(CPU_INPUTS))
+    (apps_dir / f"{CPU_APP}.inputs.jsonl").write_text(lines, encoding="utf-8")
+
+
 KEY_EVERY = 0.05
 KEY_LOST_AFTER = 2.0  # a press with no frame after this long is counted lost, not waited for
 SECTION = "TUI: responsiveness while the engine works"
+NOTE = (
+    "Reading it: quickjs releases the GIL while it runs, so an engine in a thread costs the TUI "
+    "CPU time (2 cores shared with the engine's JavaScript workers at the same priority) and the "
+    "GIL during the engine's Python work; the child process runs at nice 5 on its own GIL. Under "
+    "`load-1000` most of the extra latency is the TUI reducing the stream, in both variants (the "
+    "child streams faster, so the TUI has more events per second to handle)."
+)
 
 
-def start_engine(variant: str, data_dir: Path):
-    """The engine the way `dusttui` starts it for this variant, ready to serve."""
-    if variant == THREAD:
+def start_engine(kind: str, data_dir: Path, apps_dir: Path):
+    """The engine the way `dusttui` starts it (a child process, or a thread), ready to serve."""
+    if kind == THREAD:
         from dusttui.engine.embedded import EmbeddedEngine
 
-        engine = EmbeddedEngine(data_dir=data_dir)
+        engine = EmbeddedEngine(data_dir=data_dir, apps_dir=apps_dir)
         engine.start()
         return engine
     from dusttui.engine.process import EngineProcess
 
-    engine = EngineProcess(data_dir=data_dir)
+    engine = EngineProcess(data_dir=data_dir, apps_dir=apps_dir)
     engine.start()
     engine.wait_ready()
     return engine
@@ -120,11 +164,11 @@ async def run_and_wait(dust, screen, model, spec_hash: str, inputs: list) -> flo
     worker = next(w for w in dust.workers if w.name == f"run {live.key}")
     await worker.wait()
     if live.status != "succeeded":
-        raise RuntimeError(f"the {APP_NAME} run ended {live.status}")
+        raise RuntimeError(f"the {model.name} run ended {live.status}")
     return time.perf_counter() - start
 
 
-async def measure(variant: str, runs: int, idle_seconds: float) -> dict:
+async def measure(variant: tuple, runs: int, idle_seconds: float) -> dict:
     """One variant: fresh engine and DustApp; key latencies during the heavy runs (or idle)."""
     from dusttui.config import LOCAL_WORKSPACE, Backend, Settings
     from dusttui.session import client_for
@@ -132,8 +176,11 @@ async def measure(variant: str, runs: int, idle_seconds: float) -> dict:
     from dusttui.tui.app import DustApp
     from dusttui.tui.themes import bundled_themes_dir
 
+    _, kind, heavy = variant
     with tempfile.TemporaryDirectory() as data:
-        engine = await asyncio.to_thread(start_engine, variant, Path(data))
+        apps_dir = Path(data) / "apps"
+        write_cpu_app(apps_dir)
+        engine = await asyncio.to_thread(start_engine, kind, Path(data), apps_dir)
         try:
             backend = Backend("embedded", None, LOCAL_WORKSPACE, LOCAL_WORKSPACE, None)
             client = client_for(backend, engine=engine)  # as `dusttui` connects to it
@@ -150,12 +197,17 @@ async def measure(variant: str, runs: int, idle_seconds: float) -> dict:
                 await dust.workers.wait_for_complete()
                 await pilot.pause()
                 screen = dust.main
-                model = next(a for a in dust.apps if a.name == APP_NAME)
+                apps = {a.name: a for a in dust.apps}
+                model = apps[APP_NAME]
                 spec_hash = saved_specification_hash(model) or "latest"
                 inputs = sample_inputs(model) or []
                 if len(inputs) != 1000:
                     raise RuntimeError(f"{APP_NAME} ships {len(inputs)} inputs, not 1,000")
                 await run_and_wait(dust, screen, model, spec_hash, inputs[:2])  # a run on screen
+                if heavy == CPU_APP:
+                    model = apps[CPU_APP]
+                    spec_hash = saved_specification_hash(model) or "latest"
+                    inputs = sample_inputs(model) or []
                 table = screen.query_one("#blocks")
                 table.focus()
                 await pilot.pause()
@@ -166,7 +218,7 @@ async def measure(variant: str, runs: int, idle_seconds: float) -> dict:
                 probe.active = True
                 started = time.perf_counter()
                 walls: list[float] = []
-                if variant == IDLE:
+                if heavy is None:
                     await asyncio.sleep(idle_seconds)
                 else:
                     for _ in range(runs):
@@ -194,18 +246,20 @@ def ratio(a: float, b: float) -> str:
 
 async def bench(rounds: int, runs: int, idle_seconds: float) -> dict[str, dict]:
     """All rounds, the variants in a rotated order each round; results merged per variant."""
-    merged = {v: {"keys": [], "lost": 0, "frames": 0, "walls": [], "window": 0.0} for v in VARIANTS}
+    merged = {
+        v[0]: {"keys": [], "lost": 0, "frames": 0, "walls": [], "window": 0.0} for v in VARIANTS
+    }
     for round_no in range(rounds):
         shift = round_no % len(VARIANTS)
         for variant in VARIANTS[shift:] + VARIANTS[:shift]:
             result = await measure(variant, runs, idle_seconds)
             print(
-                f"round {round_no + 1} · {variant}: {len(result['keys'])} keys, p99 "
+                f"round {round_no + 1} · {variant[0]}: {len(result['keys'])} keys, p99 "
                 f"{ms(result['keys'], 99)}, runs "
                 + (", ".join(f"{w:.2f} s" for w in result["walls"]) or "none"),
                 flush=True,
             )
-            total = merged[variant]
+            total = merged[variant[0]]
             for name in ("keys", "walls"):
                 total[name] += result[name]
             for name in ("lost", "frames", "window"):
@@ -213,15 +267,15 @@ async def bench(rounds: int, runs: int, idle_seconds: float) -> dict[str, dict]:
     return merged
 
 
-def report(merged: dict[str, dict]) -> tuple[str, str]:
-    """The table and the summary lines."""
+def report(merged: dict[str, dict]) -> tuple[str, str, dict[str, float]]:
+    """The table, the summary lines, and child / thread p99 ratios by app."""
     lines = [
         "| variant | key presses | median | p95 | p99 | max | lost | frames/s | "
-        "load-1000 run wall time (median) | min | max |",
+        "run wall time (median) | min | max |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for variant in VARIANTS:
-        r = merged[variant]
+    for label, _, _ in VARIANTS:
+        r = merged[label]
         keys, walls = r["keys"], r["walls"]
         top = f"{max(keys) * 1000:.1f} ms" if keys else "n/a"
         wall = (
@@ -231,42 +285,47 @@ def report(merged: dict[str, dict]) -> tuple[str, str]:
         )
         fps = r["frames"] / r["window"] if r["window"] else 0.0
         lines.append(
-            f"| {variant} | {len(keys)} | {ms(keys, 50)} | {ms(keys, 95)} | {ms(keys, 99)} | "
+            f"| {label} | {len(keys)} | {ms(keys, 50)} | {ms(keys, 95)} | {ms(keys, 99)} | "
             f"{top} | {r['lost']} | {fps:.0f} | {wall} |"
         )
 
-    def p(variant: str, q: float) -> float:
-        keys = merged[variant]["keys"]
+    def p(label: str, q: float) -> float:
+        keys = merged[label]["keys"]
         return percentile(keys, q) if keys else 0.0
 
-    child_wall = statistics.median(merged[CHILD]["walls"])
-    thread_wall = statistics.median(merged[THREAD]["walls"])
-    summary = (
-        f"Key → paint p99, child / thread: **{ratio(p(CHILD, 99), p(THREAD, 99))}** "
-        f"(median {ratio(p(CHILD, 50), p(THREAD, 50))}); vs idle p99: child "
-        f"{ratio(p(CHILD, 99), p(IDLE, 99))}×, thread {ratio(p(THREAD, 99), p(IDLE, 99))}×.\n"
-        f"load-1000 run wall time, child / thread: **{ratio(child_wall, thread_wall)}** "
-        f"({child_wall:.2f} s vs {thread_wall:.2f} s, {2000 / child_wall:,.0f} vs "
-        f"{2000 / thread_wall:,.0f} code executions/s, streamed to the TUI)."
-    )
-    return "\n".join(lines), summary
+    idle = IDLE[0]
+    summary, ratios = [], {}
+    for app, executions in ((APP_NAME, 2000), (CPU_APP, CPU_INPUTS)):
+        child, thread = (v[0] for v in VARIANTS if v[2] == app and v[1] in (CHILD, THREAD))
+        child_wall = statistics.median(merged[child]["walls"])
+        thread_wall = statistics.median(merged[thread]["walls"])
+        ratios[app] = p(child, 99) / p(thread, 99) if p(thread, 99) else float("nan")
+        summary.append(
+            f"{app}: key → paint p99 child / thread **{ratio(p(child, 99), p(thread, 99))}** "
+            f"(median {ratio(p(child, 50), p(thread, 50))}; p99 vs idle: child "
+            f"{ratio(p(child, 99), p(idle, 99))}×, thread {ratio(p(thread, 99), p(idle, 99))}×); "
+            f"run wall time child / thread **{ratio(child_wall, thread_wall)}** "
+            f"({child_wall:.2f} s vs {thread_wall:.2f} s: {executions / child_wall:,.0f} vs "
+            f"{executions / thread_wall:,.0f} code executions/s)."
+        )
+    return "\n".join(lines), "\n".join(summary), ratios
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=5, help="load-1000 runs in a row per variant")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=4, help="heavy runs in a row per variant")
     parser.add_argument("--idle-seconds", type=float, default=4.0)
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args()
     started = time.perf_counter()
+    load_start = os.getloadavg()[0]
     merged = asyncio.run(bench(args.rounds, args.runs, args.idle_seconds))
-    table, summary = report(merged)
+    table, summary, ratios = report(merged)
     print(table)
     print(summary)
     load = os.getloadavg()[0]
     took = time.perf_counter() - started
-    child99, thread99 = (percentile(merged[v]["keys"], 99) for v in (CHILD, THREAD))
     if not args.no_write:
         body = (
             f"Command: `python bench/tui_engine_load.py` (--rounds {args.rounds} --runs "
@@ -277,16 +336,22 @@ def main() -> None:
             "(`EngineProcess`, or `EmbeddedEngine` for `DUSTTUI_ENGINE_THREAD=1`), a fresh one "
             "and a fresh App per variant and round.\n\n"
             f"{table}\n\n{summary}\n\n"
-            f"Workload: the bundled `{APP_NAME}` app (1,000 inputs through two code blocks, "
-            f"2,000 quickjs executions and ~2,000 streamed events per run), launched {args.runs} "
-            "times in a row from the TUI, streamed; down / up (the block table's cursor) sent every "
-            "~50 ms meanwhile (one in flight); key → paint is until the first frame after the action ran. Idle: the "
-            f"same TUI for {args.idle_seconds:g} s with no run going (the 2-input warm-up run "
-            "on screen, as in the other variants).\n"
+            f"Workloads, each launched {args.runs} times in a row from the TUI, streamed: the "
+            f"bundled `{APP_NAME}` app (1,000 inputs through two code blocks: 2,000 quickjs "
+            "executions per run and thousands of streamed events, so the TUI's own stream "
+            f"handling is part of the load) and `{CPU_APP}` (a temporary apps folder: "
+            f"{CPU_INPUTS} inputs through one code block spending ~0.1 s of quickjs CPU each; few "
+            "events, the engine's work is the load). Down / up (the block table's cursor) are "
+            "sent every ~50 ms meanwhile, one in flight; key → paint is until the first frame "
+            "after the action ran. Idle: the same TUI for "
+            f"{args.idle_seconds:g} s with no run going. Every variant first runs `{APP_NAME}` "
+            "on 2 inputs so a run's table is on screen. Load average at the start: "
+            f"{load_start:.2f}.\n\n{NOTE}\n"
         )
         write_section(ROOT / "BENCHMARKS.md", SECTION, body)
     print(f"took {took:.0f} s, load average {load:.2f}")
-    print(f"ratio_child_vs_thread_p99={child99 / thread99:.2f}")
+    print(f"ratio_child_vs_thread_p99_{CPU_APP.replace('-', '_')}={ratios[CPU_APP]:.2f}")
+    print(f"ratio_child_vs_thread_p99={ratios[APP_NAME]:.2f}")
 
 
 if __name__ == "__main__":
