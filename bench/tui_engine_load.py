@@ -83,8 +83,8 @@ NOTE = (
     "Reading it: quickjs releases the GIL while it runs, so an engine in a thread costs the TUI "
     "CPU time (2 cores shared with the engine's JavaScript workers at the same priority) and the "
     "GIL during the engine's Python work; the child process runs at nice 5 on its own GIL. Under "
-    "`load-1000` most of the extra latency is the TUI reducing the stream, in both variants (the "
-    "child streams faster, so the TUI has more events per second to handle)."
+    "`load-1000` the extra latency is likely the TUI reducing the stream, in both variants (not "
+    "measured here: the child finishes its runs sooner, so the TUI may get more events a second)."
 )
 
 
