@@ -117,13 +117,14 @@ class DustApp(RunsMixin, App[int]):
                 severity="warning",
                 timeout=8,
             )
-        unknown = sorted(set(self.settings.keymap) - keys.BINDING_IDS)
+        known = {k for k in self.settings.keymap if keys.is_binding_id(k)}
+        unknown = sorted(set(self.settings.keymap) - known)
         if unknown:
             self.say(
                 f"keymap: no binding with id {', '.join(unknown)} (see ? for ids).",
                 severity="warning",
             )
-        self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in keys.BINDING_IDS})
+        self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
         # First frame: the layout and the keys. The main screen (editors, table) and the
         # engine (imports, a thread, a port) come once that frame is on screen.
         await self.push_screen(StartScreen(self.backend.label))

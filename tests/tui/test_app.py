@@ -214,3 +214,18 @@ async def test_quit_asks_while_a_run_is_being_watched(engine, tmp_path: Path):
                 assert app.return_code == 0
     finally:
         slow.stop()
+
+
+async def test_explorer_keys_are_remappable_too(make_app):
+    app = make_app(Settings(bell=False, keymap={"explorer.next_error": "j"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "flaky-demo")
+        assert not any(n.startswith("keymap:") for n in notifications(app))
+        await pilot.press("r")
+        await finish(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press("j")
+        await pilot.pause()
+        assert "errors · error 1/2" in screen_text(app).splitlines()[0]
