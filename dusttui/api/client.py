@@ -15,11 +15,10 @@ nothing: the connection was never made, or the server answered 429.
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import shlex
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -36,6 +35,7 @@ from dusttui.api.errors import (
     StreamProtocolError,
     error_from_response,
 )
+from dusttui.api.memory import gc_paused
 from dusttui.api.models import App, AppsEnvelope, Run, RunEnvelope
 from dusttui.api.sse import EventStream
 
@@ -56,18 +56,6 @@ _MAX_RETRY_WAIT = 30.0
 # Above this size, decoding a run pauses the garbage collector: a big run is hundreds of
 # thousands of fresh objects without cycles, and full collections in the middle cost seconds.
 _GC_PAUSE_BYTES = 1 << 20
-
-
-@contextmanager
-def _gc_paused(nbytes: int) -> Iterator[None]:
-    if nbytes < _GC_PAUSE_BYTES or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _seg(value: str) -> str:
@@ -313,7 +301,7 @@ class DustClient:
 
     async def _run_request(self, request: httpx.Request, *, idempotent: bool) -> Run:
         response = await self._send(request, idempotent=idempotent)
-        with _gc_paused(len(response.content)):
+        with gc_paused(len(response.content) >= _GC_PAUSE_BYTES):
             return self._run_from(self._loads(response))
 
     @staticmethod
