@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
-from dusttui.engine.blocks.model import generate, read_model_config, usage_meta
+from dusttui.engine.blocks.model import generate, read_model_config, sampling, usage_meta
 from dusttui.engine.blocks.text import render_field
 from dusttui.engine.providers import GenerationRequest
 
@@ -101,17 +101,9 @@ async def execute(call: BlockCall) -> BlockResult:
     request = GenerationRequest(
         model_id=mc.model_id,
         messages=messages,
-        temperature=mc.temperature
-        if mc.temperature is not None
-        else float(block.get("temperature")),
-        max_tokens=block.get("max_tokens"),
-        stop=list(block.get("stop") or []),
-        top_p=block.get("top_p"),
-        frequency_penalty=block.get("frequency_penalty"),
-        presence_penalty=block.get("presence_penalty"),
         functions=functions,
         function_call=function_call,
-        response_format=mc.raw.get("response_format"),
+        **sampling(block, mc),
     )
     generation = await generate(call, mc, request, STREAMED)
     message: dict[str, Any] = {"role": "assistant", "content": generation.text}

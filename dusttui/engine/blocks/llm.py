@@ -7,7 +7,7 @@ arrives as `tokens` events routed by input index and map iteration.
 from __future__ import annotations
 
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
-from dusttui.engine.blocks.model import generate, read_model_config, usage_meta
+from dusttui.engine.blocks.model import generate, read_model_config, sampling, usage_meta
 from dusttui.engine.blocks.text import few_shot_texts, render_field
 from dusttui.engine.providers import GenerationRequest
 
@@ -38,15 +38,7 @@ async def execute(call: BlockCall) -> BlockResult:
     request = GenerationRequest(
         model_id=mc.model_id,
         messages=[{"role": "user", "content": prompt}],
-        temperature=mc.temperature
-        if mc.temperature is not None
-        else float(block.get("temperature")),
-        max_tokens=block.get("max_tokens"),
-        stop=list(block.get("stop") or []),
-        top_p=block.get("top_p"),
-        frequency_penalty=block.get("frequency_penalty"),
-        presence_penalty=block.get("presence_penalty"),
-        response_format=mc.raw.get("response_format"),
+        **sampling(block, mc),
     )
     generation = await generate(call, mc, request, STREAMED)
     value = {"prompt": {"text": prompt}, "completion": {"text": generation.text}}

@@ -80,6 +80,21 @@ def read_model_config(call: BlockCall) -> ModelConfig:
     )
 
 
+def sampling(block: Any, mc: ModelConfig) -> dict[str, Any]:
+    """The sampling fields llm and chat blocks share: from the spec, temperature overridable."""
+    return {
+        "temperature": mc.temperature
+        if mc.temperature is not None
+        else float(block.get("temperature")),
+        "max_tokens": block.get("max_tokens"),
+        "stop": list(block.get("stop") or []),
+        "top_p": block.get("top_p"),
+        "frequency_penalty": block.get("frequency_penalty"),
+        "presence_penalty": block.get("presence_penalty"),
+        "response_format": mc.raw.get("response_format"),
+    }
+
+
 def cache_key(kind: str, payload: dict[str, Any]) -> str:
     """A stable cache key for a request payload."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
