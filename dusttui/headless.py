@@ -220,7 +220,6 @@ def cmd_run(
                 block_filter=list(block_filter) or None,
                 as_jsonl=as_jsonl,
                 time_limit=timeout,
-                settings=settings,
                 backend=backend,
             )
             return report(state, as_json=as_json, as_jsonl=as_jsonl)
@@ -261,7 +260,6 @@ def cmd_watch(
                 run_id=run_id,
                 as_jsonl=False,
                 time_limit=timeout,
-                settings=settings,
                 backend=backend,
             )
             return report(state, as_json=as_json, as_jsonl=False)
@@ -290,7 +288,6 @@ async def follow(
     block_filter: list[str] | None = None,
     as_jsonl: bool,
     time_limit: float | None,
-    settings: Settings,
     backend: Backend,
 ) -> Any:
     """Follow a run through ``watch_run`` to its end, printing progress; returns its RunState."""
