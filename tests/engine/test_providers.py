@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 
+import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -15,12 +16,14 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from dusttui.engine.providers import (
+    CORE_PROVIDER_IDS,
     GenerationRequest,
     OfflineProvider,
     OpenAICompatibleProvider,
     ProviderError,
     ProviderRegistry,
 )
+from dusttui.engine.providers.http import ProviderHTTP, openai_error
 from dusttui.engine.providers.sse import iter_sse_data
 
 KEY = "sk-test-secret-123"
@@ -86,10 +89,22 @@ async def test_offline_unknown_model_is_a_clear_error():
     )
 
 
-def test_registry_knows_offline_and_openai_compatible_ids():
+def test_registry_serves_every_provider_id_core_accepts_and_ours():
+    # core/src/providers/provider.rs: ProviderID::from_str accepts exactly these nine.
     reg = ProviderRegistry.from_env({})
-    assert reg.ids() == ["offline", "openai", "openai_compatible", "ollama"]
-    assert reg.get("nope") is None
+    assert CORE_PROVIDER_IDS == (
+        "openai",
+        "azure_openai",
+        "anthropic",
+        "mistral",
+        "google_ai_studio",
+        "togetherai",
+        "deepseek",
+        "fireworks",
+        "xai",
+    )
+    assert reg.ids() == ["offline", *CORE_PROVIDER_IDS, "openai_compatible", "ollama"]
+    assert reg.get("cohere") is None  # dropped from core: refused by the blocks, by name
 
 
 # ---------------------------------------------------------------- SSE reader
@@ -206,7 +221,7 @@ async def test_openai_compatible_error_shows_server_message_never_the_key(fake_o
     p = OpenAICompatibleProvider("openai", fake_openai.base_url, "sk-wrong-key-999")
     with pytest.raises(ProviderError) as exc:
         await p.generate(_request("m1", "x"), None)
-    assert str(exc.value) == "HTTP 401: Incorrect API key provided"
+    assert str(exc.value) == "OpenAIError: Incorrect API key provided (HTTP 401)"
     assert "sk-wrong-key-999" not in repr(p)
 
 
@@ -234,5 +249,20 @@ async def test_unreachable_endpoint_is_a_provider_error():
     with pytest.raises(ProviderError) as exc:
         await p.generate(_request("m", "x"), None)
     assert str(exc.value).startswith(
-        "cannot reach http://127.0.0.1:9/v1/chat/completions: ConnectError"
+        "cannot reach OpenAI at http://127.0.0.1:9/v1/chat/completions: "
     )
+
+
+def test_retry_waits_follow_retry_after_else_double_from_the_backoff():
+    http = ProviderHTTP("X", (), openai_error("X"), retries=3, backoff=0.5)
+    request = httpx.Request("POST", "http://x")
+
+    def resp(status: int, after: str | None = None) -> httpx.Response:
+        headers = {"retry-after": after} if after is not None else {}
+        return httpx.Response(status, headers=headers, request=request)
+
+    assert [http._delay(a, resp(503)) for a in range(4)] == [0.5, 1.0, 2.0, None]
+    assert http._delay(0, resp(429, "7")) == 7.0
+    assert http._delay(0, resp(429, "3600")) == 0.5  # an hour: the backoff instead
+    assert http._delay(0, resp(400)) is None
+    assert http._delay(0, resp(401)) is None

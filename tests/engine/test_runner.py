@@ -213,11 +213,13 @@ async def test_llm_without_config_fails_every_execution_and_stops_the_run():
 async def test_unknown_provider_and_model_are_named_in_the_error():
     spec = "input INPUT { }\n\n" + llm_block("MODEL", "{{INPUT.q}}")
     _, record = await run_app(
-        spec, {"MODEL": {"provider_id": "anthropic", "model_id": "x"}}, [{"q": "a"}]
+        spec, {"MODEL": {"provider_id": "cohere", "model_id": "x"}}, [{"q": "a"}]
     )
     assert record.traces[-1][1][0][0]["error"] == (
-        "Invalid `provider_id` `anthropic` in configuration for llm block `MODEL`: unknown provider, "
-        "expecting one of `offline`, `openai`, `openai_compatible`, `ollama`"
+        "Invalid `provider_id` `cohere` in configuration for llm block `MODEL`: unknown provider, "
+        "expecting one of `offline`, `openai`, `azure_openai`, `anthropic`, `mistral`, "
+        "`google_ai_studio`, `togetherai`, `deepseek`, `fireworks`, `xai`, `openai_compatible`, "
+        "`ollama`"
     )
     _, record = await run_app(
         spec, {"MODEL": {"provider_id": "offline", "model_id": "gpt"}}, [{"q": "a"}]

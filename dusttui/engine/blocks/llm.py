@@ -38,6 +38,9 @@ async def execute(call: BlockCall) -> BlockResult:
     request = GenerationRequest(
         model_id=mc.model_id,
         messages=[{"role": "user", "content": prompt}],
+        # The prompt lets providers use their completion API where core does (non-chat models).
+        prompt=prompt,
+        top_logprobs=block.get("top_logprobs"),
         **sampling(block, mc),
     )
     generation = await generate(call, mc, request, STREAMED)

@@ -10,7 +10,13 @@ from typing import Any
 from blake3 import blake3
 
 from dusttui.engine.blocks.base import BlockCall, BlockError, config_flag
-from dusttui.engine.providers import Generation, GenerationRequest, Provider, ProviderError
+from dusttui.engine.providers import (
+    PROVIDER_EXTRAS,
+    Generation,
+    GenerationRequest,
+    Provider,
+    ProviderError,
+)
 
 # Where each streamed event type carries its payload in the event content.
 PAYLOAD_KEYS = {
@@ -92,6 +98,7 @@ def sampling(block: Any, mc: ModelConfig) -> dict[str, Any]:
         "frequency_penalty": block.get("frequency_penalty"),
         "presence_penalty": block.get("presence_penalty"),
         "response_format": mc.raw.get("response_format"),
+        "extras": {k: mc.raw[k] for k in PROVIDER_EXTRAS if k in mc.raw},
     }
 
 

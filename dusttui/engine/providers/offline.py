@@ -46,7 +46,7 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
-def _message_text(message: dict) -> str:
+def _message_text(message: dict[str, object]) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content
