@@ -239,10 +239,10 @@ def hash_command(file: Path) -> None:
     Example:
       dusttui hash my-app.dust
     """
-    from dusttui.engine.spec import SpecError, parse_spec
+    from dusttui.engine.spec import SpecError, parse_spec, read_spec_file
 
     try:
-        spec = parse_spec(file.read_text(encoding="utf-8"))
+        spec = parse_spec(read_spec_file(file))
     except SpecError as exc:
         fail(f"{file}: {exc}", EXIT_USAGE)
     except (OSError, UnicodeDecodeError) as exc:

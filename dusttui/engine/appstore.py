@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dusttui.engine.spec import Spec, SpecError, builder_blocks, parse_spec
+from dusttui.engine.spec import Spec, SpecError, builder_blocks, parse_spec, read_spec_file
 from dusttui.engine.store import Store
 
 log = logging.getLogger(__name__)
@@ -189,8 +189,8 @@ class AppStore:
 
     def _load(self, name: str, dust: Path, source: str, signature: tuple) -> LoadedApp | None:
         try:
-            text = dust.read_text(encoding="utf-8")
-        except OSError as exc:
+            text = read_spec_file(dust)
+        except (OSError, UnicodeDecodeError) as exc:
             log.warning("Cannot read app %s: %s", dust, exc)
             return None
         problems: list[str] = []

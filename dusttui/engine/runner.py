@@ -138,7 +138,6 @@ class _Run:
         envs: list[list[Env]] = [[Env(state={}, input_value=None, input_index=0, map=None)]]
         current_map: str | None = None
         map_blocks: list[str] = []
-        map_bases: list[Env] = []  # each input's env before the fork (for an empty map)
         while_idx: int | None = None
         iteration = 0
         skips: list[bool] | None = None
@@ -163,10 +162,7 @@ class _Run:
                     [Env(e[0].state, e[0].input_value, e[0].input_index, loop_ref)] for e in envs
                 ]
             if btype == "reduce":
-                envs = [
-                    [self._reduce(map_envs, map_bases[i], map_blocks)]
-                    for i, map_envs in enumerate(envs)
-                ]
+                envs = [[self._reduce(map_envs, map_blocks)] for map_envs in envs]
                 current_map, map_blocks = None, []
 
             outcomes = await self._execute_block(
@@ -197,7 +193,6 @@ class _Run:
 
             if btype == "map":
                 current_map, map_blocks = name, []
-                map_bases = [e[0] for e in envs]
                 envs = [
                     [
                         Env(
@@ -231,9 +226,12 @@ class _Run:
         )
 
     @staticmethod
-    def _reduce(map_envs: list[Env], base: Env, map_blocks: list[str]) -> Env:
-        """One env per input with each in-map block's outputs gathered into an array."""
-        first = map_envs[0] if map_envs else base
+    def _reduce(map_envs: list[Env], map_blocks: list[str]) -> Env:
+        """One env per input with each in-map block's outputs gathered into an array.
+
+        A map never forks zero iterations (an empty array fails the map block, as in core).
+        """
+        first = map_envs[0]
         state = dict(first.state)
         for n in map_blocks:
             state[n] = [e.state[n] for e in map_envs]

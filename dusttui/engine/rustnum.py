@@ -13,9 +13,14 @@ import struct
 from decimal import Decimal
 from fractions import Fraction
 
-_FLOAT_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: Rust's parsers refuse other Unicode digits (Python's `\d` would take them)
+_FLOAT_RE = re.compile(
+    r"(?P<sign>[+-]?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?:[eE](?P<exp>[+-]?[0-9]+))?"
+)
 _SPECIAL_RE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
-_INT_RE = re.compile(r"[+-]?\d+")
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+# Beyond these decimal exponents an f32 is surely infinite or zero (keeps Fraction small)
+_EXP_MAX, _EXP_MIN = 60, -80
 _F32_MAX = Fraction(struct.unpack("<f", b"\xff\xff\x7f\x7f")[0])
 _F32_OVERFLOW = _F32_MAX + Fraction(2**103)  # half an ulp above the largest f32 rounds to inf
 _I32 = (-(2**31), 2**31 - 1)
@@ -23,11 +28,13 @@ _USIZE_MAX = 2**64 - 1
 
 
 def _bits_to_f32(bits: int) -> float:
-    return struct.unpack("<f", struct.pack("<I", bits))[0]
+    value: float = struct.unpack("<f", struct.pack("<I", bits))[0]
+    return value
 
 
 def _f32_bits(x: float) -> int:
-    return struct.unpack("<I", struct.pack("<f", x))[0]
+    bits: int = struct.unpack("<I", struct.pack("<f", x))[0]
+    return bits
 
 
 def _round_to_f32(exact: Fraction) -> float:
@@ -58,11 +65,23 @@ def parse_f32(text: str) -> float | None:
         if "nan" in low:
             return math.nan
         return -math.inf if low.startswith("-") else math.inf
-    if not _FLOAT_RE.fullmatch(text):
+    m = _FLOAT_RE.fullmatch(text)
+    if m is None or not (m["int"] or m["frac"]):
         return None
+    digits = (m["int"] + (m["frac"] or "")).lstrip("0")
+    negative = m["sign"] == "-"
+    if not digits:
+        return -0.0 if negative else 0.0
+    # the decimal exponent of the leading digit, to settle huge exponents without big numbers
+    exponent = int(m["exp"] or "0")
+    magnitude = exponent + len(m["int"].lstrip("0")) - 1
+    if not m["int"].lstrip("0"):
+        magnitude = exponent - (len(m["frac"] or "") - len((m["frac"] or "").lstrip("0"))) - 1
+    if magnitude > _EXP_MAX:
+        return -math.inf if negative else math.inf
+    if magnitude < _EXP_MIN:
+        return -0.0 if negative else 0.0
     x = _round_to_f32(Fraction(text))
-    if x == 0 and text.startswith("-"):
-        return -0.0
     # keep the short decimal (0.7, not 0.699999988…) so values sent onwards read as written
     return float(f32_to_string(x))
 
@@ -96,10 +115,11 @@ def f32_to_string(x: float) -> str:
         for m in (n - 1, n, n + 1):
             cand = Fraction(sign * m) * Fraction(10) ** scale
             if _f32_bits(_round_to_f32(cand)) == bits:
-                found.append((abs(cand - exact), sign * m))
+                # nearest to the exact value; on an exact tie Rust rounds up (away from zero)
+                found.append((abs(cand - exact), -m, sign * m))
         if found:
-            m = min(found)[1]
-            return format(Decimal(m).scaleb(scale).normalize(), "f")
+            best = min(found)[2]
+            return format(Decimal(best).scaleb(scale).normalize(), "f")
     raise AssertionError("an f32 always has a 9-digit round-trip form")
 
 

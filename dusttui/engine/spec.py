@@ -8,12 +8,13 @@ each `core/src/blocks/*.rs`, the structural checks of `core/src/app.rs` and its 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import blake3
 
 from dusttui.engine.rustnum import parse_f32, parse_int, rust_to_string
-from dusttui.engine.spec_syntax import WS, RawBlock, Reader, SpecError, parse_syntax
+from dusttui.engine.spec_syntax import RawBlock, Reader, SpecError, parse_syntax
 
 __all__ = [
     "HOSTED_ONLY",
@@ -25,6 +26,7 @@ __all__ = [
     "SpecError",
     "builder_blocks",
     "parse_spec",
+    "read_spec_file",
     "specification_hash",
 ]
 
@@ -33,7 +35,8 @@ LOCAL_TYPES = ("input", "data", "code", "llm", "chat", "map", "reduce", "while",
 MAP_MAX_ITERATIONS = 64
 WHILE_MAX_ITERATIONS = 32  # exclusive bound, as core's `max_iterations >= 32` check
 
-# Per type: field -> kind, in core's hash order (`inner_hash`). `input` ignores its body in core.
+# Per type: field -> kind, in core's hash order (each `core/src/blocks/*.rs` `inner_hash`).
+# `input` and `database_schema` ignore their body in core (their `parse` never reads it).
 _FIELDS: dict[str, dict[str, str]] = {
     "input": {},
     "reduce": {},
@@ -69,7 +72,20 @@ _FIELDS: dict[str, dict[str, str]] = {
         "top_logprobs": "i32",
     },
     "curl": {"method": "text", "url": "text", "headers_code": "text", "body_code": "text"},
+    # hosted-only blocks: parsed and hashed as core does, refused only when one would run
+    "search": {"query": "text", "engine": "text", "num": "usize"},
+    "browser": {
+        "url": "text",
+        "selector": "text",
+        "timeout": "usize",
+        "wait_until": "wait_until",
+        "wait_for": "text",
+    },
+    "data_source": {"query": "text", "full_text": "full_text", "filter_code": "text"},
+    "database_schema": {},
+    "database": {"query": "text"},
 }
+_BODY_IGNORED = frozenset({"input", "database_schema"})
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "code": ("code",),
     "data": ("dataset_id", "hash"),
@@ -78,7 +94,23 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "llm": ("max_tokens", "temperature"),
     "chat": ("temperature", "messages_code"),
     "curl": ("method", "url", "headers_code", "body_code"),
+    "search": ("query",),
+    "browser": ("url", "selector"),
+    "data_source": ("query",),
+    "database": ("query",),
 }
+# core names a missing `dataset_id` after the builder's old field: "Missing required `id`"
+_MISSING_NAME = {("data", "dataset_id"): "id"}
+# Values core hashes even when the spec leaves them out (its parse fills them in).
+_HASH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "search": {"engine": "google"},
+    "browser": {"timeout": 16000},
+    "data_source": {"full_text": False},
+}
+_NOT_HASHED = {"data_source": frozenset({"filter_code"})}
+# core's `database` block hashes under the tag "database_schema" (sic, core/src/blocks/database.rs)
+_HASH_TAG = {"database": "database_schema"}
+_WAIT_UNTIL = ("load", "domcontentloaded", "networkidle0", "networkidle2")
 _EXPECTING = {
     "f32": "float",
     "i32": "integer",
@@ -102,13 +134,22 @@ class Block:
         return self.fields.get(key, default)
 
     @property
+    def hosted_only(self) -> bool:
+        """True for the blocks only the hosted Dust service can run (search, data sources…)."""
+        return self.type in HOSTED_ONLY
+
+    @property
     def inner_hash(self) -> str:
         """core's `Block::inner_hash`: blake3 over the type tag and the field values in order."""
-        h = blake3.blake3(self.type.encode())
+        h = blake3.blake3(_HASH_TAG.get(self.type, self.type).encode())
+        defaults = _HASH_DEFAULTS.get(self.type, {})
+        skipped = _NOT_HASHED.get(self.type, frozenset())
         for key in _FIELDS.get(self.type, {}):
-            if key not in self.fields:
+            if key in skipped:
                 continue
-            value = self.fields[key]
+            value = self.fields.get(key, defaults.get(key))
+            if value is None:
+                continue
             for part in value if isinstance(value, list) else [value]:
                 h.update(part.encode() if isinstance(part, str) else rust_to_string(part).encode())
         return h.hexdigest()
@@ -152,45 +193,51 @@ def specification_hash(blocks: Any) -> str:
 
 
 def _convert(kind: str, value: str) -> Any:
+    """A field value as core's `parse` reads it (Rust's `str::parse`: no spaces, ASCII digits)."""
     if kind == "text":
         return value
     if kind == "lines":
         return value.split("\n")
-    if kind == "bool":
+    if kind in ("bool", "full_text"):
         return {"true": True, "false": False}.get(value)
-    # core rejects spaces around numbers; accepting them changes no hash (numbers hash as to_string)
-    v = value.strip(WS)
+    if kind == "wait_until":
+        return value if value in _WAIT_UNTIL else None
     if kind == "f32":
-        return parse_f32(v)
-    return parse_int(v, signed=kind == "i32")
+        return parse_f32(value)
+    return parse_int(value, signed=kind == "i32")
+
+
+def _invalid(raw_type: str, key: str, kind: str) -> str:
+    if kind == "full_text":
+        return "Invalid value for `full_text`, must be `true` or `false`"
+    if kind == "wait_until":
+        return (
+            "Invalid `wait_until` in `browser` block, expecting one of `load`, "
+            "`domcontentloaded`, `networkidle0`, `networkidle2`"
+        )
+    return f"Invalid `{key}` in `{raw_type}` block, expecting {_EXPECTING[kind]}"
 
 
 def _validate_block(r: Reader, raw: RawBlock) -> Block:
     line, col = r.where(raw.pos)
     here = {"line": line, "column": col}
-    if raw.type in HOSTED_ONLY:
-        raise SpecError(
-            f"Block `{raw.name}` of type `{raw.type}` needs the hosted Dust service "
-            "and cannot run in the local engine",
-            **here,
-        )
     if raw.type not in _FIELDS:
-        raise SpecError(
-            f"Unknown block type `{raw.type}` (one of: {', '.join(LOCAL_TYPES)})", **here
-        )
+        known = ", ".join((*LOCAL_TYPES, *sorted(HOSTED_ONLY)))
+        raise SpecError(f"Unknown block type `{raw.type}` (one of: {known})", **here)
     kinds = _FIELDS[raw.type]
     values: dict[str, Any] = {}
-    if raw.type != "input":  # core's input block ignores its body
+    if raw.type not in _BODY_IGNORED:  # core's input and database_schema never read their body
         for pair in raw.pairs:
+            try:
+                text = pair.text()
+            except SpecError as exc:
+                raise r.error(exc.message, pair.end_pos) from None
             kind = kinds.get(pair.key)
             if kind is None:
                 raise r.error(f"Unexpected `{pair.key}` in `{raw.type}` block", pair.key_pos)
-            v = _convert(kind, pair.value)
+            v = _convert(kind, text)
             if v is None:
-                raise r.error(
-                    f"Invalid `{pair.key}` in `{raw.type}` block, expecting {_EXPECTING[kind]}",
-                    pair.value_pos,
-                )
+                raise r.error(_invalid(raw.type, pair.key, kind), pair.value_pos)
             if raw.type == "map" and pair.key == "repeat" and v > MAP_MAX_ITERATIONS:
                 raise r.error(
                     f"Map `repeat` exceeds maximum value ({MAP_MAX_ITERATIONS})", pair.value_pos
@@ -202,10 +249,11 @@ def _validate_block(r: Reader, raw: RawBlock) -> Block:
             )
     for key in _REQUIRED.get(raw.type, ()):
         if key not in values:
-            raise SpecError(f"Missing required `{key}` in `{raw.type}` block", **here)
+            name = _MISSING_NAME.get((raw.type, key), key)
+            raise SpecError(f"Missing required `{name}` in `{raw.type}` block", **here)
     if raw.type == "while" and values["max_iterations"] >= WHILE_MAX_ITERATIONS:
         pos = next(p.value_pos for p in reversed(raw.pairs) if p.key == "max_iterations")
-        raise r.error(f"`max_iterations` cannot be greater than {WHILE_MAX_ITERATIONS - 1}", pos)
+        raise r.error(f"`max_iterations` cannot be greater than {WHILE_MAX_ITERATIONS}", pos)
     ordered = {k: values[k] for k in kinds if k in values}
     return Block(raw.type, raw.name, ordered, line, col)
 
@@ -273,16 +321,12 @@ def _check_structure(blocks: list[Block]) -> None:
         if seen and not pair_ok:
             raise fail(b, f"Found multiple blocks with the same name `{n}`.")
         seen.add(b.type)
-    # core accepts an unclosed map or while (the loop runs to the end); we say so plainly
-    for kind, loop, closer in (("map", current_map, "reduce"), ("while", current_while, "end")):
-        if loop is not None:
-            b = next(x for x in blocks if x.type == kind and x.name == loop)
-            raise fail(b, f"Block `{kind} {loop}` is not closed by a `{closer} {loop}` block")
+    # core accepts a `map` without `reduce` or a `while` without `end`: the loop body runs to the
+    # end of the app (a while then never loops again); so do we
 
 
 def parse_spec(text: str) -> Spec:
     """Parse and validate a `.dust` specification; raises SpecError with a line and column."""
-    text = text.replace("\r\n", "\n")  # core's grammar refuses CRLF around ```; accept it
     r = Reader(text)
     raws = parse_syntax(text)
     blocks = [_validate_block(r, raw) for raw in raws]
@@ -375,3 +419,12 @@ def builder_blocks(spec: Spec, config: dict[str, Any] | None = None) -> list[dic
         if b.type in ("map", "while"):
             indent += 1
     return out
+
+
+def read_spec_file(path: str | Path) -> str:
+    """A `.dust` file's text exactly as written (UTF-8, CR kept: core hashes the bytes it gets).
+
+    `Path.read_text` would turn CR LF into LF and change the hash of a multi-line value holding a
+    CR; a leading byte-order mark (an editor's, never part of a spec) is dropped.
+    """
+    return Path(path).read_bytes().decode("utf-8").removeprefix("\ufeff")

@@ -1,7 +1,9 @@
-"""The `.dust` grammar (Dust core's pest grammar), read into raw blocks with their positions.
+"""The `.dust` grammar (Dust core's pest grammar, `core/src/dust.pest`), read into raw blocks.
 
-Whitespace (space, tab, CR, LF) may separate every token; a one-line value holds letters, digits,
-spaces and `. _ , / -`; a multi-line value sits between a ``` line and a ``` line.
+Whitespace (space, tab, CR, LF) may separate every token; a one-line value holds ASCII letters,
+digits, spaces and `. _ , / -` (trailing spaces included); a multi-line value is ``` then LF right
+away, then any text up to the next ``` (core checks the `\\n```` ending per block, not here:
+`input` bodies are never read). The text is taken as is: no newline translation.
 """
 
 from __future__ import annotations
@@ -36,9 +38,19 @@ class SpecError(ValueError):
 @dataclass
 class RawPair:
     key: str
-    value: str
+    value: str  # a multi-line value's raw content: its text and the `\n` before the closing ```
     key_pos: int
     value_pos: int
+    multiline: bool = False
+    end_pos: int = 0  # where the closing ``` starts (multi-line values)
+
+    def text(self) -> str:
+        """The value as core's `parse_pair` reads it; SpecError on a malformed multi-line end."""
+        if not self.multiline:
+            return self.value
+        if not self.value.endswith("\n"):
+            raise SpecError("Multine values are expected to end with '\\n```'")
+        return self.value[:-1]
 
 
 @dataclass
@@ -137,8 +149,9 @@ def _parse_body(r: Reader, raw: RawBlock) -> None:
             raise r.error(f"expected `:` after `{key}`, found {r.found()}")
         r.pos += 1
         r.skip_ws()
-        value_pos = r.pos
-        raw.pairs.append(RawPair(key, _parse_value(r, key), key_pos, value_pos))
+        pair = _parse_value(r, key)
+        pair.key_pos = key_pos
+        raw.pairs.append(pair)
         c = r.peek()
         if c and c not in WS and c != "}" and r.text[r.pos - 1] != "`":
             raise r.error(
@@ -148,31 +161,36 @@ def _parse_body(r: Reader, raw: RawBlock) -> None:
             )
 
 
-def _parse_value(r: Reader, key: str) -> str:
+def _parse_value(r: Reader, key: str) -> RawPair:
+    value_pos = r.pos
     if r.text.startswith(_FENCE, r.pos):
         fence = r.pos
         r.pos += 3
-        while r.peek() in (" ", "\t") and r.peek():  # lenient: spaces after the opening fence
-            r.pos += 1
+        if r.text.startswith("\r\n", r.pos):
+            raise r.error(
+                "the opening ``` ends with a Windows line ending (CR LF): Dust core reads only LF "
+                "there; save the file with LF line endings"
+            )
         if r.peek() != "\n":
-            raise r.error("the opening ``` must end its line (the value starts on the next line)")
+            raise r.error(
+                "the opening ``` must end its line (nothing after it, not even spaces: the value "
+                "starts on the next line)"
+            )
         start = r.pos + 1
         end = r.text.find(_FENCE, start)
         if end < 0:
             raise r.error(f"no closing ``` line for the value of `{key}`", fence)
         if end == start:
             raise r.error(f"empty multi-line value for `{key}`", end)
-        if r.text[end - 1] != "\n":
-            raise r.error("Multine values are expected to end with '\\n```'", end)
         r.pos = end + 3
-        return r.text[start : end - 1]
+        return RawPair(key, r.text[start:end], 0, value_pos, multiline=True, end_pos=end)
     value = r.match(_STRING_RE) if r.peek() not in ("\n", "\r") else None
     if value is None:
         raise r.error(
             f"expected a value for `{key}`: one line of letters, digits, spaces and `. _ , / -`, "
             f"or lines between a ``` line and a ``` line; found {r.found()}"
         )
-    return value
+    return RawPair(key, value, 0, value_pos)
 
 
 def _parse_expected(r: Reader) -> None:

@@ -1,6 +1,6 @@
 """The run loop in-process: trace dimensions, counts, event order, errors, concurrency, cache.
 
-Apps here use `data`, `map`, `llm` (offline provider) and test providers, so they need no sandbox;
+Apps here mostly use `data`, `map`, `llm` (offline provider) and test providers (little sandbox);
 code, while and the bundled demos are in test_runner_js.py and test_demo_apps.py.
 """
 
@@ -348,3 +348,57 @@ async def test_block_filter_keeps_named_blocks_and_results_come_from_them(words_
         "succeeded",
     )
     assert listing["config"] == {"blocks": UPPER_CONFIG}
+
+
+async def test_a_map_without_reduce_runs_the_rest_of_the_app_per_element(words_ctx):
+    # core/src/app.rs App::new accepts it and App::run keeps the forked envs to the end
+    spec = MAP_SPEC.replace("\nreduce EACH { }\n", "")
+    _, record = await run_app(spec, UPPER_CONFIG, [{"p": "x"}], words_ctx)
+    assert record.status == "succeeded"
+    assert [t[0] for t in record.traces] == [
+        ["data", "WORDS"],
+        ["input", "INPUT"],
+        ["map", "EACH"],
+        ["llm", "UPPER"],
+    ]
+    assert [[x["value"]["completion"]["text"] for x in row] for row in record.results or []] == [
+        ["XA", "XB", "XC"]
+    ]
+
+
+async def test_a_hosted_only_block_fails_only_when_it_runs(words_ctx):
+    spec = (
+        "input INPUT { }\n\n"
+        + llm_block("UPPER", "{{INPUT.p}}")
+        + "\nsearch WEB {\n  query: q\n}\n"
+    )
+    _, record = await run_app(spec, UPPER_CONFIG, [{"p": "x"}], words_ctx)
+    assert record.status == "errored"
+    assert [(b["name"], b["status"]) for b in record.blocks] == [
+        ("INPUT", "succeeded"),
+        ("UPPER", "succeeded"),
+        ("WEB", "errored"),
+    ]
+    assert record.traces[-1][1][0][0]["error"] == (
+        "Block `WEB` of type `search` needs the hosted Dust service (a web search through Dust's "
+        "SerpAPI or Serper credentials) and cannot run in the local engine; run this app against "
+        "a Dust workspace"
+    )
+    # with no inputs it never runs: the run succeeds
+    _, record = await run_app(spec, UPPER_CONFIG, [], words_ctx)
+    assert record.status == "succeeded"
+
+
+async def test_a_while_without_end_runs_its_body_once_for_inputs_whose_condition_holds():
+    # core/src/app.rs: no `end` block means no jump back; skipped inputs keep empty rows
+    spec = (
+        "input INPUT { }\n\n"
+        f"while W {{\n  condition_code:\n{FENCE}\n_fun = (env) => env.state.INPUT.n > 0;\n{FENCE}\n"
+        "  max_iterations: 3\n}\n\n"
+        f"code C {{\n  code:\n{FENCE}\n_fun = (env) => env.state.INPUT.n * 10;\n{FENCE}\n}}\n"
+    )
+    _, record = await run_app(spec, {}, [{"n": 1}, {"n": 0}])
+    assert record.status == "succeeded"
+    traces = {tuple(t[0]): t[1] for t in record.traces}
+    assert [[x["value"] for x in row] for row in traces[("while", "W")]] == [[True], [False]]
+    assert [[x["value"] for x in row] for row in traces[("code", "C")]] == [[10], []]

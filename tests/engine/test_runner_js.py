@@ -244,17 +244,25 @@ async def test_reduce_gathers_in_map_outputs_as_arrays():
     assert record.results == traces[("code", "SUM")]
 
 
-async def test_an_empty_map_runs_nothing_inside_and_reduce_sees_empty_arrays():
+async def test_an_empty_map_array_fails_the_map_block_as_core():
+    # core/src/blocks/map.rs Map::execute: "... output must be a non-empty array"
     spec = (
         "input INPUT { }\n\n"
         + code_block("SPLIT", "_fun = (env) => env.state.INPUT.items;")
         + "map EACH {\n  from: SPLIT\n}\n\n"
         + code_block("DOUBLE", "_fun = (env) => env.state.EACH * 2;")
-        + "reduce EACH { }\n\n"
-        + code_block("OUT", "_fun = (env) => env.state.DOUBLE;")
+        + "reduce EACH { }\n"
     )
     _, record = await run_app(spec, {}, [{"items": []}, {"items": [4]}])
-    traces = {tuple(t[0]): t[1] for t in record.traces}
-    assert values(traces[("code", "DOUBLE")]) == [[], [8]]
-    assert values(traces[("code", "OUT")]) == [[[]], [[8]]]
-    assert record.status == "succeeded"
+    assert record.status == "errored"
+    assert [t[0] for t in record.traces][-1] == ["map", "EACH"]
+    assert record.traces[-1][1] == [
+        [
+            {
+                "value": None,
+                "error": "Map `from` block `SPLIT` output must be a non-empty array",
+                "meta": None,
+            }
+        ],
+        [{"value": [4], "error": None, "meta": None}],
+    ]

@@ -99,10 +99,11 @@ def test_hash_is_core_blake3_chain() -> None:
 
 
 def test_hash_ignores_whitespace_and_number_spelling() -> None:
+    # core's WHITESPACE (space, tab, CR, LF) may separate tokens; ``` must be followed by LF
     variant = (
-        f"input   INPUT{{}}\r\n\r\n\r\n   code ECHO\n{{\tcode :\n{F}\r\n"
-        f"_fun = (env) => env.state.INPUT;\r\n{F}}}\n"
-        f"llm MODEL {{ temperature:0.7000\n max_tokens: 064   \nstop:{F}\nQ:\n\n{F} }}"
+        f"input   INPUT{{}}\r\n\r\n\r\n   code ECHO\n{{\tcode :\r\n{F}\n"
+        f"_fun = (env) => env.state.INPUT;\n{F}}}\n"
+        f"llm MODEL {{ temperature:0.7000\n max_tokens: 064\r\nstop:{F}\nQ:\n\n{F} }}"
     )
     assert parse_spec(variant).hash == TINY_HASH
 
@@ -181,25 +182,25 @@ def test_numbers_hash_in_rust_f32_to_string_form(text: str, shown: str) -> None:
             "map M {\n  from: A\n  repeat: -1\n}",
             "line 3, column 11: Invalid `repeat` in `map` block, expecting unsigned integer",
         ),
-        (
+        (  # core/src/blocks/while.rs While::parse: `>= 32` refused, the text says 32
             "while W {\n  condition_code: x\n  max_iterations: 32\n}\nend W { }",
-            "line 3, column 19: `max_iterations` cannot be greater than 31",
+            "line 3, column 19: `max_iterations` cannot be greater than 32",
         ),
-        (
+        (  # core/src/blocks/data.rs Data::parse names the missing `dataset_id` `id`
             "data D {\n  hash: abc\n}",
-            "line 1, column 1: Missing required `dataset_id` in `data` block",
+            "line 1, column 1: Missing required `id` in `data` block",
         ),
         (
             "code X {\n  code: x\n  expected: []{ a, b }\n}",
             "line 3, column 3: `expected` is not yet supported in `code` block",
         ),
         (
-            "search WEB {\n  query: x\n}",
-            "line 1, column 1: Block `WEB` of type `search` needs the hosted Dust service and cannot run in the local engine",
+            "search WEB {\n  num: 3\n}",
+            "line 1, column 1: Missing required `query` in `search` block",
         ),
         (
             "\n  fetch X { }",
-            "line 2, column 3: Unknown block type `fetch` (one of: input, data, code, llm, chat, map, reduce, while, end, curl)",
+            "line 2, column 3: Unknown block type `fetch` (one of: input, data, code, llm, chat, map, reduce, while, end, curl, browser, data_source, database, database_schema, search)",
         ),
     ],
 )
@@ -240,7 +241,7 @@ def test_block_errors_say_what_and_where(text: str, error: str) -> None:
         ),
         (
             f"code X {{\n  code: {F} x\n{F}\n}}",
-            "line 2, column 13: the opening ``` must end its line (the value starts on the next line)",
+            "line 2, column 12: the opening ``` must end its line (nothing after it, not even spaces: the value starts on the next line)",
         ),
         (
             "curl C {\n  url: https://dust.tt\n}",
@@ -297,10 +298,6 @@ LOOP_BODY = "code C {\n  code: x\n}\n"
         (
             "map C {\n  from: A\n}\n" + LOOP_BODY + "reduce C { }",
             "line 4, column 1: Found multiple blocks with the same name `C`.",
-        ),
-        (
-            "map M {\n  from: A\n}\n" + LOOP_BODY,
-            "line 1, column 1: Block `map M` is not closed by a `reduce M` block",
         ),
     ],
 )
@@ -403,3 +400,147 @@ def test_builder_blocks_match_the_dust_builder_shape() -> None:
             "config": {"use_cache": True},
         },
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# What core's pest grammar (core/src/dust.pest) and each block's `parse` accept or refuse.
+
+
+def _chain(*blocks: tuple[str, bytes]) -> str:
+    """core's App::new hash chain over (name, inner-hash input bytes)."""
+    prev = b""
+    for name, inner in blocks:
+        prev = _hex(prev + name.encode() + _hex(inner).encode()).encode()
+    return prev.decode()
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (  # `string` holds spaces, so "64 " is the value; i32::from_str("64 ") fails
+            "llm M {\n  max_tokens: 64 \n  temperature: 1\n}",
+            "line 2, column 15: Invalid `max_tokens` in `llm` block, expecting integer",
+        ),
+        (
+            "llm M {\n  max_tokens: 64\n  temperature: 0.5 \n}",
+            "line 3, column 16: Invalid `temperature` in `llm` block, expecting float",
+        ),
+        (  # `multiline = @{ "```" ~ "\n" ~ content ~ "```" }`: nothing between ``` and LF
+            f"code C {{\n  code: {F}  \nx\n{F}\n}}",
+            "line 2, column 12: the opening ``` must end its line (nothing after it, not even spaces: the value starts on the next line)",
+        ),
+        (  # a CRLF file: "```\r\n" is not "```\n"
+            f"code C {{\r\n  code:\r\n{F}\r\nx\r\n{F}\r\n}}\r\n",
+            "line 3, column 4: the opening ``` ends with a Windows line ending (CR LF): Dust core reads only LF there; save the file with LF line endings",
+        ),
+        (  # Rust's integer and float parsers take ASCII digits only
+            f"llm M {{\n  max_tokens:\n{F}\n\uff16\uff14\n{F}\n  temperature: 1\n}}",
+            "line 3, column 1: Invalid `max_tokens` in `llm` block, expecting integer",
+        ),
+        (
+            f"chat C {{\n  temperature:\n{F}\n\u0661.5\n{F}\n  messages_code: x\n}}",
+            "line 3, column 1: Invalid `temperature` in `chat` block, expecting float",
+        ),
+        (  # `+` is not a one-line value character (the grammar stops there)
+            "llm M {\n  max_tokens: +2\n  temperature: 1\n}",
+            "line 2, column 15: expected a value for `max_tokens`: one line of letters, digits, spaces and `. _ , / -`, or lines between a ``` line and a ``` line; found `+`",
+        ),
+        (  # core/src/blocks/block.rs parse_pair: the content must end with "\n" before ```
+            f"code C {{\n  code:\n{F}\nx{F}\n}}",
+            "line 4, column 2: Multine values are expected to end with '\\n```'",
+        ),
+        (  # core/src/blocks/data_source.rs DataSource::parse
+            "data_source DS {\n  query: q\n  full_text: yes\n}",
+            "line 3, column 14: Invalid value for `full_text`, must be `true` or `false`",
+        ),
+        (  # core/src/blocks/browser.rs Browser::parse
+            "browser B {\n  url: u\n  selector: s\n  wait_until: soon\n}",
+            "line 4, column 15: Invalid `wait_until` in `browser` block, expecting one of `load`, `domcontentloaded`, `networkidle0`, `networkidle2`",
+        ),
+    ],
+)
+def test_core_grammar_refuses(text: str, error: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(text)
+    assert str(info.value) == error
+
+
+def test_a_signed_integer_in_a_multiline_value_parses_as_rust_does() -> None:
+    # Rust's `i32::from_str` and `usize::from_str` take a leading `+` ("+2" is 2): a multi-line
+    # value can hold one, and the block hashes `2.to_string()`
+    plus = parse_spec(f"llm M {{\n  max_tokens:\n{F}\n+2\n{F}\n  temperature: 1\n}}")
+    plain = parse_spec("llm M {\n  max_tokens: 2\n  temperature: 1\n}")
+    assert plus.block("M").fields == {"max_tokens": 2, "temperature": 1.0}
+    assert plus.hash == plain.hash == _chain(("M", b"llm" + b"2" + b"1"))
+
+
+def test_crlf_between_tokens_is_whitespace_and_cr_inside_a_value_is_hashed() -> None:
+    # WHITESPACE is " " | "\t" | "\r" | "\n": a CRLF file without multi-line values parses
+    assert parse_spec("input I { }\r\ncode C {\r\n  code: x\r\n}\r\n").hash == _chain(
+        ("I", b"input"), ("C", b"code" + b"x")
+    )
+    # inside a multi-line value a CR is content: core hashes the bytes as they are
+    spec = parse_spec(f"code C {{\n  code:\n{F}\na\r\nb\r\n{F}\n}}")
+    assert spec.block("C").fields == {"code": "a\r\nb\r"}
+    assert spec.hash == _chain(("C", b"code" + b"a\r\nb\r"))
+    assert spec.hash != parse_spec(f"code C {{\n  code:\n{F}\na\nb\n{F}\n}}").hash
+
+
+def test_read_spec_file_keeps_carriage_returns(tmp_path) -> None:
+    from dusttui.engine.spec import read_spec_file
+
+    path = tmp_path / "app.dust"
+    path.write_bytes(b"\xef\xbb\xbfcode C {\n  code:\n```\na\r\nb\r\n```\n}\n")
+    assert read_spec_file(path) == "code C {\n  code:\n```\na\r\nb\r\n```\n}\n"
+
+
+def test_f32_on_an_exact_tie_prints_as_rust() -> None:
+    # 1.94921875 is an f32 exactly halfway between 1.9492187 and 1.9492188: Rust's shortest
+    # round-trip printing rounds the tie up (core hashes `temperature.to_string()`)
+    assert f32_to_string(1.94921875) == "1.9492188"
+    assert f32_to_string(-1.94921875) == "-1.9492188"
+    spec = parse_spec("llm M {\n  max_tokens: 8\n  temperature: 1.94921875\n}")
+    assert spec.hash == _chain(("M", b"llm" + b"8" + b"1.9492188"))
+
+
+def test_huge_exponents_parse_as_rust_without_big_numbers() -> None:
+    assert parse_f32("1e99999999999") == float("inf")
+    tiny = parse_f32("-1e-99999999999")
+    assert tiny is not None
+    assert f32_to_string(tiny) == "-0"
+
+
+def test_unclosed_map_and_while_are_accepted_and_hashed_as_core() -> None:
+    # core/src/app.rs App::new checks nesting and names but not that loops are closed
+    spec = parse_spec("input I { }\nmap M {\n  from: I\n}\ncode C {\n  code: x\n}\n")
+    assert [b.type for b in spec.blocks] == ["input", "map", "code"]
+    assert spec.hash == _chain(("I", b"input"), ("M", b"map" + b"I"), ("C", b"code" + b"x"))
+    spec = parse_spec("while W {\n  condition_code: c\n  max_iterations: 3\n}\n" + LOOP_BODY)
+    assert spec.hash == _chain(("W", b"while" + b"c" + b"3"), ("C", b"code" + b"x"))
+
+
+def test_input_body_is_never_read() -> None:
+    # core/src/blocks/input.rs Input::parse ignores its pairs, even a malformed multi-line end
+    spec = parse_spec(f"input I {{\n  notes:\n{F}\nno newline before the fence{F}\n}}")
+    assert spec.hash == parse_spec("input I { }").hash == _chain(("I", b"input"))
+
+
+def test_hosted_only_blocks_are_hashed_as_core() -> None:
+    text = (
+        "search WEB {\n  query: q\n}\n"
+        "search WEB2 {\n  query: q\n  engine: bing\n  num: 4\n}\n"
+        "browser PAGE {\n  url: u\n  selector: s\n  wait_for: 2\n}\n"
+        f"data_source DS {{\n  query: q\n  filter_code:\n{F}\nf\n{F}\n}}\n"
+        f"database_schema SCHEMA {{\n  anything:\n{F}\nbroken{F}\n}}\n"
+        "database DB {\n  query: select 1\n}\n"
+    )
+    spec = parse_spec(text)
+    assert all(b.hosted_only for b in spec.blocks)
+    assert spec.hash == _chain(
+        ("WEB", b"search" + b"q" + b"google"),  # search.rs: engine defaults to "google"
+        ("WEB2", b"search" + b"q" + b"bing" + b"4"),
+        ("PAGE", b"browser" + b"u" + b"s" + b"16000" + b"2"),  # browser.rs: timeout 16000
+        ("DS", b"data_source" + b"q" + b"false"),  # data_source.rs: filter_code not hashed
+        ("SCHEMA", b"database_schema"),  # database_schema.rs: the body is never read
+        ("DB", b"database_schema" + b"select 1"),  # database.rs hashes under that tag
+    )

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dusttui.engine.blocks import chat, code, curl, data, end, input, llm, loop, map, reduce
+from dusttui.engine.blocks import (
+    chat,
+    code,
+    curl,
+    data,
+    end,
+    hosted,
+    input,
+    llm,
+    loop,
+    map,
+    reduce,
+)
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
 
 Executor = Callable[[BlockCall], Awaitable[BlockResult]]
@@ -22,6 +34,7 @@ EXECUTORS: dict[str, Executor] = {
     "while": loop.execute,
     "end": end.execute,
     "curl": curl.execute,
+    **dict.fromkeys(hosted.NEEDS, hosted.execute),
 }
 
 # Block types whose executions are batched into one sandbox hop (many short scripts).

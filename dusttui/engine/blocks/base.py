@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from dusttui.engine.context import EngineContext
     from dusttui.engine.spec import Block
 
-Emit = Callable[[dict], Awaitable[None]]
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class BlockError(Exception):
@@ -69,7 +69,9 @@ class BlockCall:
             "run_id": self.run.run_id,
         }
 
-    async def run_js(self, code: str, label: str, *, reveal_secrets: bool = False) -> tuple:
+    async def run_js(
+        self, code: str, label: str, *, reveal_secrets: bool = False
+    ) -> tuple[Any, list[Any]]:
         """Run `_fun(env)` of `code`; errors read "Error in `LABEL`: …". Returns (value, logs)."""
         from dusttui.engine.js import JSError
 

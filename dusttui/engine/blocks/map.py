@@ -1,4 +1,4 @@
-"""`map` block: the array to iterate over (≤ 64 elements), or a value repeated `repeat` times.
+"""`map` block: the array to iterate over (1 to 64 elements), or a value repeated `repeat` times.
 
 The map block runs once per input; the runner forks the iterations after it.
 """
@@ -26,6 +26,8 @@ async def execute(call: BlockCall) -> BlockResult:
             raise BlockError(
                 f"Map `from` block `{source}` output exceeds maximum size ({MAP_MAX_ITERATIONS})"
             )
+        if not value:  # core/src/blocks/map.rs Map::execute
+            raise BlockError(f"Map `from` block `{source}` output must be a non-empty array")
         return BlockResult(value)
     if repeat == 0:
         raise BlockError("Map `repeat` must be a positive integer, got 0")
