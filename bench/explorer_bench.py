@@ -2,8 +2,8 @@
 
 Measures, each variant in a fresh process: time to open the explorer (push → first frame), time for
 `n` (next error: key press → screen updated), and resident memory against the run's JSON size.
-Variants, side by side in one run: the explorer as it is; the explorer with its drawing code as it
-was at ``--baseline`` (a git revision; the data layer stays today's), to give before/after ratios;
+Variants, side by side in one run: the explorer as it is; the explorer (``dusttui/tui/explorer``) as
+it was at ``--baseline`` (a git revision; the rest stays today's), to give before/after ratios;
 and Textual's eager Tree holding one node per execution, built up front.
 
     python bench/explorer_bench.py            # prints figures, writes the section in BENCHMARKS.md
@@ -37,11 +37,14 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Trace explorer (bench/explorer_bench.py)"
-# the explorer before its own line renderer (Textual's Tree drawing every line)
-BASELINE = "391f625"
-# The explorer's drawing code: what the "before" variant takes from the baseline revision.
-DRAWING = ("fast_tree.py", "trace_tree.py", "json_tree.py", "value_view.py", "screen.py")
-DRAWING += ("tree_labels.py", "fast_scrollbar.py", "trace_look.py")
+# The "before" of the comparison, and what it was. 391f625: the explorer before its own line
+# renderer (Textual's Tree drawing every line); f50c1ba: before it left the GC alone.
+BASELINE = "f50c1ba"
+BASELINES = {
+    "391f625": "Textual's Tree draws",
+    "f50c1ba": "gc.freeze() over big runs, full collections held until keys pause",
+}
+EXPLORER = "dusttui/tui/explorer"  # what the "before" variant takes from the baseline revision
 ERROR_MESSAGES = (
     "Error in `code`: TypeError: cannot read property 'length' of undefined",
     "Error in `code`: RangeError: word too long",
@@ -203,24 +206,28 @@ async def measure(variant: str, path: Path, presses: int) -> dict:
     from dusttui.api.state import RunState
     from dusttui.tui.explorer.app import STATUS_VARIABLES
 
-    gc.collect()
-    base = rss_mb()
-    run = RunEnvelope.model_validate_json(load(path)).run
-    state = RunState()
-    state.apply_run(run)
-    del run
-    gc.collect()
-    loaded = rss_mb()
-    peak = peak_mb()
-
     class Host(App[None]):
         def get_theme_variable_defaults(self) -> dict[str, str]:
             return dict(STATUS_VARIABLES)
 
-    out: dict = {"variant": variant, "state_mb": loaded - base, "state_peak_mb": peak - base}
+    gc.collect()
+    base = rss_mb()
+    out: dict = {"variant": variant}
     app = Host()
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause()
+        gc.collect()
+        gc.freeze()  # as DustApp does once its apps are listed: what the app built so far stays
+        state_base = rss_mb()
+        tracked = len(gc.get_objects())
+        run = RunEnvelope.model_validate_json(load(path)).run
+        state = RunState()
+        state.apply_run(run)
+        del run
+        gc.collect()
+        out["state_mb"] = rss_mb() - state_base
+        out["state_peak_mb"] = peak_mb() - state_base
+        out["state_gc_objects"] = len(gc.get_objects()) - tracked  # what the collector scans
         gc.collect()
         before = rss_mb()
         t0 = time.perf_counter()
@@ -245,6 +252,13 @@ async def measure(variant: str, path: Path, presses: int) -> dict:
             handler.append((time.perf_counter() - t) * 1000)
 
         screen.action_next_error = timed_jump  # bindings look the action up on the instance
+        collections = [0, 0, 0]  # automatic collections per generation during the presses
+
+        def count(phase: str, info: dict) -> None:
+            if phase == "start":
+                collections[info["generation"]] += 1
+
+        gc.callbacks.append(count)
         times = []
         for _ in range(presses):
             t0 = time.perf_counter()
@@ -252,7 +266,9 @@ async def measure(variant: str, path: Path, presses: int) -> dict:
             await settle(app)
             times.append((time.perf_counter() - t0) * 1000)
             await pilot.pause()
+        gc.callbacks.remove(count)
         out["n_ms"] = times
+        out["collections"] = collections
         out["n_handler_ms"] = handler
         idle = []
         for _ in range(10):
@@ -269,6 +285,13 @@ async def measure(variant: str, path: Path, presses: int) -> dict:
             await pilot.pause()
             pilot_times.append((time.perf_counter() - t0) * 1000)
         out["n_pilot_ms"] = pilot_times
+        full = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            gc.collect()
+            full.append((time.perf_counter() - t0) * 1000)
+        out["full_gc_ms"] = statistics.median(full)
+        out["gc_objects"] = len(gc.get_objects())
         out["cursor"] = repr(screen.current)
         out["total_mb"] = rss_mb() - base
     return out
@@ -306,7 +329,7 @@ class EagerScreen(Screen[None]):
                     if (bs.block_type, bs.name, i, j) in errors:
                         self.error_nodes.append(leaf)
         tree.root.expand()
-        gc.freeze()  # same GC treatment as the explorer gives big runs
+        gc.freeze()  # its million nodes spared the collector's full scans: its best case
         yield tree
 
     def action_next_error(self) -> None:
@@ -325,22 +348,16 @@ class EagerScreen(Screen[None]):
 
 
 def baseline_package(ref: str, dest: Path) -> Path:
-    """A copy of today's ``dusttui`` under ``dest`` whose explorer drawing code is that of ``ref``."""
+    """A copy of today's ``dusttui`` under ``dest`` whose explorer is that of ``ref``."""
     shutil.copytree(
         ROOT / "dusttui", dest / "dusttui", ignore=shutil.ignore_patterns("__pycache__")
     )
-    explorer = dest / "dusttui" / "tui" / "explorer"
-    for name in DRAWING:
-        (explorer / name).unlink(missing_ok=True)
-    paths = [f"dusttui/tui/explorer/{name}" for name in DRAWING]
-    listed = subprocess.run(
-        ["git", "ls-tree", "--name-only", ref, *paths], cwd=ROOT, capture_output=True, text=True
-    )
-    if listed.returncode != 0:
-        raise SystemExit(f"--baseline {ref}: {listed.stderr.strip()}")
+    shutil.rmtree(dest / EXPLORER)
     archive = subprocess.run(
-        ["git", "archive", ref, *listed.stdout.split()], cwd=ROOT, capture_output=True, check=True
+        ["git", "archive", ref, EXPLORER], cwd=ROOT, capture_output=True, check=False
     )
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: {archive.stderr.decode().strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(dest, filter="data")
     return dest
@@ -409,8 +426,8 @@ def main() -> None:
         raw = run_json_state(path)
     rows = []
     variants = (
-        ("explorer (lazy, chunked)", lazy),
-        (f"explorer before ({args.baseline}: Textual's Tree draws)", before),
+        ("explorer now", lazy),
+        (f"explorer before ({args.baseline}: {BASELINES.get(args.baseline, 'as it was')})", before),
         ("Textual Tree, eager", eager),
     )
     for name, r in variants:
@@ -419,10 +436,13 @@ def main() -> None:
             f" | {statistics.median(r['n_handler_ms']):.1f} ms / {p95(r['n_handler_ms']):.1f} ms"
             f" | {statistics.median(r['n_ms']):.1f} ms / {p95(r['n_ms']):.1f} ms"
             f" | {statistics.median(r['idle_frame_ms']):.1f} ms"
-            f" | {statistics.median(r['n_pilot_ms']):.0f} ms | {r['open_mb']:.1f} MB ({r['open_mb'] / size_mb:.2f}×)"
+            f" | {statistics.median(r['n_pilot_ms']):.0f} ms"
+            f" | {r['full_gc_ms']:.0f} ms ({r['gc_objects']:,} objects)"
+            f" | {' / '.join(str(c) for c in r['collections'])}"
+            f" | {r['open_mb']:.1f} MB ({r['open_mb'] / size_mb:.2f}×)"
             f" | {r['total_mb']:.0f} MB ({r['total_mb'] / size_mb:.2f}×) |"
         )
-    speedup = {
+    ratio = {
         key: (
             statistics.median(before[key]) / statistics.median(lazy[key]),
             p95(before[key]) / p95(lazy[key]),
@@ -433,35 +453,39 @@ def main() -> None:
     ratio_mem = eager["open_mb"] / max(lazy["open_mb"], 0.1)
     text = f"""{SECTION}
 
-Command: `python bench/explorer_bench.py` · {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end (a shared machine) ·
+Command: `python bench/explorer_bench.py --presses {args.presses} --baseline {args.baseline}` · {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end (a shared machine) ·
 run: {inputs:,} inputs × 64 map iterations × 3 blocks in the map (+ INPUT, SPLIT, EACH) =
 {executions:,} executions, {errors:,} errors; run JSON {size_mb:.1f} MB. The RunState holding it, resident after
 `gc.collect()`: **{lazy["state_mb"]:.0f} MB ({lazy["state_mb"] / size_mb:.2f}× the JSON)** built from the GET's `Run` models
 (`apply_run`; peak {lazy["state_peak_mb"]:.0f} MB while the models exist); **{raw["state_mb"]:.0f} MB ({raw["state_mb"] / size_mb:.2f}×)** built
 from the GET's JSON text (`RunState.from_run_json`, what a watch's last GET does: {raw["load_s"]:.2f} s, peak
 {raw["state_peak_mb"]:.0f} MB while parsing; the explorer's read model over it adds {raw["read_model_mb"]:.1f} MB). Executions are kept as
-JSON text per block and input, models built only for the rows read (a cache of ~1,000 executions).
+JSON text per block and input, models built only for the rows read (a cache of ~1,000 executions):
+the RunState adds **{lazy["state_gc_objects"]:,} objects** for the cyclic garbage collector to scan.
 
-| variant | open (push → first frame) | `n` jump (handler), median / p95 | `n` → frame drawn, median / p95 | idle full redraw | `n` via Pilot | memory added by opening (× JSON) | total RSS added (state + UI, × JSON) |
-|---|---|---|---|---|---|---|---|
+| variant | open (push → first frame) | `n` jump (handler), median / p95 | `n` → frame drawn, median / p95 | idle full redraw | `n` via Pilot | full `gc.collect()` with the explorer open (objects it scans) | automatic collections during the presses, generation 0 / 1 / 2 | memory added by opening (× JSON) | total RSS added (state + UI, × JSON) |
+|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Goals: open ≤ 300 ms, `n` ≤ 16 ms, memory ≤ 2× the JSON. **`n` → frame drawn: before ÷ now =
-{speedup["n_ms"][0]:.1f}× (median), {speedup["n_ms"][1]:.1f}× (p95)**; the `n` action alone: {speedup["n_handler_ms"][0]:.1f}× / {speedup["n_handler_ms"][1]:.1f}×. The eager
-tree takes {ratio_open:.0f}× longer to open and adds {ratio_mem:.0f}× the memory.
+Goals: open ≤ 300 ms, `n` → frame ≤ 16 ms (median), memory ≤ 2× the JSON. **`n` → frame drawn:
+before ÷ now = {ratio["n_ms"][0]:.2f}× (median), {ratio["n_ms"][1]:.2f}× (p95)**; the `n` action alone:
+{ratio["n_handler_ms"][0]:.2f}× / {ratio["n_handler_ms"][1]:.2f}× (above 1: now is faster). The eager tree takes {ratio_open:.0f}× longer to
+open and adds {ratio_mem:.0f}× the memory.
 "`n` jump" is the action itself (find the next error, load and expand what leads to it, move the
 cursor, fill the value view). "`n` → frame drawn": the key's binding runs, queued messages are
-handled and the frame is drawn (the screen's refresh-timer callback called at once), 40 presses in
+handled and the frame is drawn (the screen's refresh-timer callback called at once), {args.presses} presses in
 a row from the explorer's opening. "Idle full redraw": a layout and full composition of the
-140×45 screen with nothing changed. "Before" is Textual's Tree drawing the lines: every visible
-line re-rendered after any change, a screen layout per change, a Rich render of the scrollbars per
-frame, and per-line mouse meta on every segment (so no style cache hits). Now the explorer's trees
-draw their lines themselves (strips cached by the state of the nodes on the line, styles resolved
-once, clicks found by coordinates), repaint only rows that can have changed, lay out only when a
-size really changes, and repaint a scrollbar's rows only where the thumb moved; over a big run the
-GC's older generations are collected when the keys pause, not during a key (only the youngest
-collects on its own). The Pilot column adds Pilot's idle detection (≥ 3 × 20 ms sleeps), for
-reference only. Memory: "total RSS added" is the RunState, the
+140×45 screen with nothing changed. The explorer's trees draw their lines themselves (strips cached
+by the state of the nodes on the line, styles resolved once, clicks found by coordinates), repaint
+only rows that can have changed, lay out only when a size really changes, and repaint a
+scrollbar's rows only where the thumb moved. The host app freezes what it built at start (as
+DustApp does once its apps are listed, `gc.freeze()`), then the run is loaded and the explorer
+opened. The explorer leaves the garbage collector alone: the run is JSON text, so a collection
+has little of it to scan (the "before"
+at f50c1ba froze every object into the permanent generation over big runs and never thawed
+them, so a closed explorer and its run stayed in memory; `tests/tui/test_explorer_memory.py`
+checks that a closed explorer's run is freed). The Pilot column adds Pilot's idle detection
+(≥ 3 × 20 ms sleeps), for reference only. Memory: "total RSS added" is the RunState, the
 explorer and the Textual app itself, at the end; what the explorer adds is the "opening" column.
 """
     print(text)

@@ -609,3 +609,31 @@ async def test_live_run_adds_blocks_and_keeps_the_cursor(engine):
         await pilot.press("escape")
         await pilot.pause()
     assert app.return_value is None
+
+
+async def test_a_jump_folds_and_unloads_what_the_previous_jump_opened():
+    from .test_explorer_pure import looped_run
+
+    app = ExplorerApp(looped_run())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = explorer(app)
+        tree = screen.tree
+        await pilot.press("n")
+        await pilot.pause()
+        first = tree.root.children[2].children[0]  # llm UP, input #0
+        assert screen.current == (2, 0, 1)
+        assert labels(first) == ['iteration 0  → "A"', "iteration 1  → quota"]
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.current == (2, 1, 1)
+        assert not first.is_expanded and labels(first) == []  # its nodes are gone
+        assert first.allow_expand  # and come back when it is opened
+        nodes = len(tree._tree_nodes)
+        for _ in range(6):  # round and round the three errors: the tree does not grow
+            await pilot.press("n")
+            await pilot.pause()
+        assert len(tree._tree_nodes) == nodes
+        tree.goto(first)
+        await pilot.press("space")
+        await pilot.pause()
+        assert labels(first) == ['iteration 0  → "A"', "iteration 1  → quota"]

@@ -18,6 +18,7 @@ from dusttui.tui.explorer.app import ExplorerApp
 from dusttui.tui.explorer.fast_tree import FastTree
 
 from .test_explorer import SIZE, _runs, explorer, value_text
+from .test_explorer_pure import looped_run
 
 SHORT = (96, 14)  # the trees scroll and show their scrollbars
 
@@ -114,6 +115,9 @@ async def test_only_changed_rows_are_repainted_and_none_is_left_stale(runs):
     assert await keys_paint_as_a_full_repaint(ExplorerApp(runs["map-reduce-demo"]), keys)
     keys = ["n", "n", "n", "N", "f", "n", "f", "2", "right", "1", "n"]
     await keys_paint_as_a_full_repaint(ExplorerApp(runs["flaky-demo"]), keys)
+    # jumps between the iterations of loop inputs fold and unload what the last one opened
+    keys = ["n", "n", "n", "n", "N", "N", "up", "space", "n"]
+    await keys_paint_as_a_full_repaint(ExplorerApp(looped_run()), keys)
 
 
 async def test_mouse_folds_on_the_icon_and_opens_on_the_label(runs):

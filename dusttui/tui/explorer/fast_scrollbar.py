@@ -56,8 +56,10 @@ class FastScrollBar(ScrollBar):
         )
         segments = [Segment(text, base + bar_style) for text, bar_style, _ in bar.segments]
         if self.vertical:
-            return [Strip([segment], width) for segment in segments]
-        return [Strip(line, width) for line in Segment.split_lines(segments)]
+            # Textual's bar can have more rows than the bar is high (a thumb at the very end of
+            # a long list): the extra rows are cropped on screen, so they are dropped here
+            return [Strip([segment], width) for segment in segments[:height]]
+        return [Strip(line, width) for line in Segment.split_lines(segments)][:height]
 
     def refresh(
         self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False

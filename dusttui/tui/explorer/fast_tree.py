@@ -14,7 +14,8 @@ A jump in a big run changes a handful of nodes. Here (lines are drawn by :class:
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from collections.abc import Iterable
+from typing import ClassVar, Self, TypeVar
 
 from rich.text import Text
 from textual import events
@@ -137,7 +138,7 @@ class FastTree(TreePaint[T]):
         if self.size.width != self._built_width:
             self._invalidate()
 
-    def clear(self):
+    def clear(self) -> Self:
         """Remove every node: Textual's ``clear`` without its repaint of every row (node ids
         start again, so the cached strips go too)."""
         self._strips.clear()
@@ -154,6 +155,11 @@ class FastTree(TreePaint[T]):
         self._repaint_rows = True
         self.check_idle()
         return self
+
+    def forget_nodes(self, ids: Iterable[int]) -> None:
+        """Drop what is cached for nodes that were removed (ids are not reused until ``clear``)."""
+        for node_id in ids:
+            self._measured.pop(node_id, None)
 
     # ------------------------------------------------------------------ mouse
 

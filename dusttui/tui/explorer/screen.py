@@ -7,8 +7,7 @@ takes a new snapshot (O(blocks + errors)) and syncs the views; the host may also
 
 from __future__ import annotations
 
-import gc
-from functools import partial
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,9 @@ from dusttui.tui.explorer.errors import next_error, prev_error
 from dusttui.tui.explorer.errors_panel import ErrorGroups
 from dusttui.tui.explorer.export import ExportError, default_filename, write_export
 from dusttui.tui.explorer.export_dialog import ExportDialog, ExportRequest
-from dusttui.tui.explorer.gc_pacing import IdleCollector
 from dusttui.tui.explorer.grid import TraceGrid
 from dusttui.tui.explorer.help_keys import explorer_key_table
-from dusttui.tui.explorer.search import SearchError, SearchResult, parse_query, search
+from dusttui.tui.explorer.search import Query, SearchError, SearchResult, parse_query, search
 from dusttui.tui.explorer.search_panel import SearchPanel
 from dusttui.tui.explorer.stats_panel import StatsTable
 from dusttui.tui.explorer.trace_tree import NodeRef, TraceTree
@@ -37,7 +35,6 @@ from dusttui.tui.explorer.value_view import ValueView
 from dusttui.tui.screens.help import HelpScreen
 
 VIEWS: tuple[str, ...] = ("tree", "grid", "errors", "search", "stats")
-BIG_RUN = 50_000  # executions from which the run's objects are frozen out of the cyclic GC
 
 
 class ExplorerScreen(Screen[None]):
@@ -64,7 +61,6 @@ class ExplorerScreen(Screen[None]):
         self.current_block: int | None = None
         self.search_result: SearchResult | None = None
         self.errors_only = False  # the `f` filter, on the tree and the grid alike
-        self.idle_gc = IdleCollector()
 
     # ------------------------------------------------------------------ snapshot
 
@@ -107,22 +103,11 @@ class ExplorerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Title, focus on the tree, and the live timer."""
-        if self.trace.execution_count >= BIG_RUN:
-            # Move the run's millions of objects out of the cyclic GC's reach: its full scans
-            # otherwise pause the UI for hundreds of ms. They are still freed by refcounting.
-            gc.freeze()
-            # and what piles up while exploring is fully collected between keystrokes
-            self.idle_gc.start()
-            self.set_interval(0.25, self.idle_gc.tick, name="explorer-gc")
         self._update_title()
         self.tree.focus()
         self.tree.cursor_line = 0  # on the first block, so arrows and enter act at once
         if not isinstance(self.state, Run):
             self.set_interval(0.1, self._poll, name="explorer-live")
-
-    def on_unmount(self) -> None:
-        """Give the GC its usual thresholds back."""
-        self.idle_gc.stop()
 
     @property
     def tree(self) -> TraceTree:
@@ -185,7 +170,6 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ opening executions
 
     def _show(self, pos: Pos | None, block: int | None = None) -> None:
-        self.idle_gc.touch()  # every jump and cursor move comes here
         self.current = pos
         self.current_block = pos[0] if pos is not None else block
         self.query_one(ValueView).show(self.trace, pos)
@@ -289,17 +273,13 @@ class ExplorerScreen(Screen[None]):
             return
         self._run_search(query)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="explorer-search",
-        exit_on_error=False,
-        name="explorer-search",
-    )
-    def _run_search(self, query) -> None:
+    # Threads through asyncio.to_thread, not Textual's thread workers: those leave the worker
+    # (and through it this screen and its run) in the pool thread's context after they end.
+    @work(exclusive=True, group="explorer-search", exit_on_error=False, name="explorer-search")
+    async def _run_search(self, query: Query) -> None:
         data = self.trace
-        result = search(data, query)
-        self.app.call_from_thread(self._search_done, data, result)
+        result = await asyncio.to_thread(search, data, query)
+        self._search_done(data, result)
 
     def _search_done(self, data: TraceData, result: SearchResult) -> None:
         self.search_result = result
@@ -337,23 +317,17 @@ class ExplorerScreen(Screen[None]):
         if request is not None:
             self._run_export(request)
 
-    @work(
-        thread=True,
-        exclusive=True,
-        group="explorer-export",
-        exit_on_error=False,
-        name="explorer-export",
-    )
-    def _run_export(self, request: ExportRequest) -> None:
+    @work(exclusive=True, group="explorer-export", exit_on_error=False, name="explorer-export")
+    async def _run_export(self, request: ExportRequest) -> None:
         blocks = None if request.block is None else [request.block]
         try:
-            count = write_export(request.path, self.trace, blocks, request.fmt)
+            count = await asyncio.to_thread(
+                write_export, request.path, self.trace, blocks, request.fmt
+            )
         except ExportError as exc:
-            self.app.call_from_thread(partial(self.notify, str(exc), severity="error", timeout=6))
+            self.notify(str(exc), severity="error", timeout=6, markup=False)
             return
-        self.app.call_from_thread(
-            partial(self.notify, f"Wrote {count:,} executions to {request.path}", timeout=4)
-        )
+        self.notify(f"Wrote {count:,} executions to {request.path}", timeout=4, markup=False)
 
     def action_help(self) -> None:
         """Show the explorer's keys (the app's own help lists the main screen's)."""

@@ -6,8 +6,10 @@ where its style changes) are cut once per label, not once per frame.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Self
 
 from rich.segment import Segment
 from rich.style import Style
@@ -119,6 +121,20 @@ class TraceLook(FastTree[NodeRef]):
         if cached is None or cached[0] is not label:
             cached = self._widths[node.id] = (label, text_width(label.plain))
         return (len(self.ICON_NODE) if node.allow_expand else 0) + 2 + cached[1]
+
+    def forget_nodes(self, ids: Iterable[int]) -> None:
+        """Drop the cached label widths and pieces of removed nodes too."""
+        ids = list(ids)
+        super().forget_nodes(ids)
+        for node_id in ids:
+            self._widths.pop(node_id, None)
+            self._pieces.pop(node_id, None)
+
+    def clear(self) -> Self:
+        """Remove every node, and what is cached for them."""
+        self._widths.clear()
+        self._pieces.clear()
+        return super().clear()
 
     def _style(self, kind: str) -> Style:
         style = self._styles.get(kind)

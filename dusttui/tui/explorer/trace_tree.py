@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from rich.text import Text
 from textual.widgets import Tree
+from textual.widgets.tree import NodeID
 
 from dusttui.tui.explorer.data import Pos, TraceData
 from dusttui.tui.explorer.summary import BLOCK_KIND, row_kind
@@ -259,13 +260,26 @@ class TraceTree(TraceLook):
         for node_id in list(self._auto_expanded):  # fold what the previous jump opened
             if node_id != inode.id:
                 self._auto_expanded.discard(node_id)
-                node = self._tree_nodes.get(node_id)
+                node = self._tree_nodes.get(NodeID(node_id))
                 if node is not None and node.is_expanded:
                     node.collapse()
+                    self._unload(node)
         if not inode.is_expanded:
             inode.expand()
             self._auto_expanded.add(inode.id)
         return jnode
+
+    def _unload(self, inode: Node) -> None:
+        """Drop an input's iteration nodes (they load again when it opens): jump after jump, the
+        tree holds what the user opened, not every iteration a jump went through."""
+        ref = inode.data
+        assert ref is not None
+        gone = [child.id for child in inode.children]
+        inode.remove_children()
+        self._rows.pop(inode.id, None)
+        for key in [k for k in self._iters if k[:2] == (ref.b, ref.i)]:
+            del self._iters[key]
+        self.forget_nodes(gone)
 
     def goto(self, node: Node) -> None:
         """Move the cursor to ``node`` now (the tree's lines are rebuilt first)."""

@@ -52,8 +52,9 @@ class AppsPane(Vertical):
         return list(self._apps)
 
     @property
-    def visible(self) -> list[App]:
-        """The apps the filter lets through, in order."""
+    def shown_apps(self) -> list[App]:
+        """The apps the filter lets through, in order (not ``visible``: Textual's, a bool, says
+        whether the pane shows at all; shadowing it took an empty list's pane out of focus)."""
         needle = self.query_one(Input).value.strip().lower()
         if not needle:
             return list(self._apps)
@@ -75,11 +76,11 @@ class AppsPane(Vertical):
 
     def _refill(self) -> None:
         option_list = self.query_one(AppsList)
-        visible = self.visible
-        option_list.set_options(Option(Text(app.name), id=app.sId) for app in visible)
-        if not visible:
+        shown = self.shown_apps
+        option_list.set_options(Option(Text(app.name), id=app.sId) for app in shown)
+        if not shown:
             return
-        ids = [a.sId for a in visible]
+        ids = [a.sId for a in shown]
         option_list.highlighted = ids.index(self._current) if self._current in ids else 0
 
     @on(Input.Changed, "#apps-filter")
