@@ -10,12 +10,12 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from dusttui import __version__
-from dusttui.exitcodes import EXIT_USAGE
+from dusttui.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -85,11 +85,33 @@ def with_backend(func: Callable[..., int]) -> Callable[..., Any]:
     return wrapper
 
 
+class _Main(click.Group):
+    """The command group; Ctrl-C at any moment ends with exit 130, never click's "Aborted!"."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            _interrupted()
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted()
+
+
+def _interrupted() -> NoReturn:
+    click.echo("dusttui: Interrupted.", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
 @click.group(
+    cls=_Main,
     invoke_without_command=True,
     context_settings=CONTEXT_SETTINGS,
-    epilog="With no command, opens the TUI. Docs: README.md · exit codes: 0 ok, 1 run errored, "
-    "2 usage/input, 3 API/connection/auth, 4 timeout, 130 interrupted.",
+    epilog="With no command, opens the TUI. Docs: README.md · exit codes: 0 ok, 1 run errored "
+    "(or cancelled, interrupted), 2 usage/input, 3 API/connection/auth, 4 timeout, 130 interrupted.",
 )
 @click.version_option(__version__, prog_name="dusttui")
 @remote_options
@@ -228,6 +250,25 @@ def watch(settings, backend, *, run_id: str, app: str, as_json: bool, timeout: f
     from dusttui.headless import cmd_watch
 
     return cmd_watch(settings, backend, run_id=run_id, app=app, as_json=as_json, timeout=timeout)
+
+
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("run_id")
+@click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cancelled run as JSON on stdout.")
+@with_backend
+def cancel(settings, backend, *, run_id: str, app: str, as_json: bool) -> int:
+    """Cancel a running run of the local engine (exit 0 once it is cancelled).
+
+    dust.tt's API has no cancel: there, stop watching with Ctrl-C (the run continues).
+
+    \b
+    Example:
+      dusttui cancel 5be2f4c0… --app load-1000
+    """
+    from dusttui.headless import cmd_cancel
+
+    return cmd_cancel(settings, backend, run_id=run_id, app=app, as_json=as_json)
 
 
 @main.command("hash", context_settings=CONTEXT_SETTINGS)

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     """An extra folder of `.dust` apps for the embedded engine."""
     token_delay_ms: float = 15.0
     """Pace of the embedded engine's offline provider when it streams tokens."""
+    reconnect_seconds: float = 60.0
+    """How long a lost connection to a running run is retried before giving up."""
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -1,17 +1,18 @@
-"""The headless commands: the same client, watch and RunState as the TUI, without a screen.
+"""The headless commands: the same run session as the TUI, without a screen.
 
 stdout carries only what ``--json``/``--jsonl`` promise (or the readable summary); progress goes to
-stderr, and only when stderr is a terminal.
+stderr, and only when stderr is a terminal — except the run id, said as soon as it is known, and
+every error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,17 +29,22 @@ from dusttui.api.inputs import (
 )
 from dusttui.api.models import App, to_wire
 from dusttui.config import Backend, ConfigError, Settings
-from dusttui.exitcodes import EXIT_API, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE
-from dusttui.output import (
-    COLOR,
-    GLYPH,
-    block_line,
-    emit_json,
-    err,
-    progress,
-    report,
+from dusttui.exitcodes import (
+    EXIT_API,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
 )
-from dusttui.session import open_client
+from dusttui.output import Printer, emit_json, err, progress, report
+from dusttui.session.ends import EndReason, end_of
+from dusttui.session.runs import NoCancel, resume_command
+
+if TYPE_CHECKING:
+    from dusttui.api.client import DustClient
+    from dusttui.session.backend import Connector
+    from dusttui.session.runs import RunSession
+    from dusttui.session.tracked import TrackedRun
 
 # Run errors that are the caller's to fix (a bad hash, bad inputs): usage errors, not API failures.
 _USAGE_RUN_CODES = {
@@ -51,31 +57,53 @@ _USAGE_RUN_CODES = {
 }
 
 
-class WatchInterrupted(Exception):
-    """Ctrl-C or --timeout while a run was being watched: the run goes on on the server."""
+class WatchStopped(Exception):
+    """The command stopped before the run's end (Ctrl-C, --timeout): what to say, and the code."""
 
-    def __init__(self, run_id: str | None, app: str, code: int) -> None:
-        super().__init__(run_id)
-        self.run_id, self.app, self.code = run_id, app, code
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+@dataclass
+class _Watching:
+    """What a command is following, for the message of an interruption."""
+
+    app: str
+    connector: Connector | None = None
+    run: TrackedRun | None = None
+
+    def stopped(self, what: str) -> str:
+        run = self.run
+        if run is None or run.run_id is None:
+            if run is not None and run.mode == "blocking":
+                return f"{what}. The run was sent (blocking mode) before its id was known."
+            return f"{what} before the run started."
+        if run.end is not None and not run.end.run_goes_on:
+            return f"{what}: the run had ended ({run.status})."
+        if self.connector is not None and not self.connector.outlives_front_end:
+            return (
+                f"{what}. The local engine stops with this command, and run {run.run_id} with "
+                f"it (it will read interrupted): dusttui get {run.run_id} --app {self.app}"
+            )
+        return f"{what}. The run goes on: {resume_command(run)}"
 
 
 def run_guarded(
     func: Callable[..., int], settings: Settings, backend: Backend, **kwargs: Any
 ) -> int:
     """Run a command; turn every failure into its message on stderr and its exit code."""
+    from dusttui.engine.process import EngineStartError
+
     try:
         return func(settings, backend, **kwargs)
-    except WatchInterrupted as stop:
-        what = "Interrupted" if stop.code == EXIT_INTERRUPTED else "Timed out"
-        if stop.run_id:
-            err(f"{what}. The run goes on: dusttui watch {stop.run_id} --app {stop.app}")
-        else:
-            err(f"{what} before the run started.")
+    except WatchStopped as stop:
+        err(stop.message)
         return stop.code
     except KeyboardInterrupt:
         err("Interrupted.")
         return EXIT_INTERRUPTED
-    except (InputError, ConfigError) as exc:
+    except (InputError, ConfigError, NoCancel) as exc:
         err(str(exc))
         return EXIT_USAGE
     except RunError as exc:
@@ -87,15 +115,62 @@ def run_guarded(
     except DustError as exc:
         err(exc.user_message)
         return EXIT_API
+    except EngineStartError as exc:
+        err(str(exc))
+        return EXIT_API
+
+
+def _in_session(
+    settings: Settings,
+    backend: Backend,
+    go: Callable[[RunSession, _Watching], Awaitable[int]],
+    app: str,
+) -> int:
+    """Connect (the local engine started before any event loop, so Ctrl-C is immediate), run
+    ``go`` with a session, and close everything; Ctrl-C anywhere ends it with exit 130."""
+    from dusttui.session.backend import Connector
+
+    connector = Connector(backend, settings)
+    watching = _Watching(app, connector)
+    interrupted = False
+    try:
+        connector.wait_ready()
+        return asyncio.run(_session_main(connector, go, watching))
+    except KeyboardInterrupt:
+        interrupted = True
+        raise WatchStopped(watching.stopped("Interrupted"), EXIT_INTERRUPTED) from None
+    finally:
+        if not interrupted:  # interrupted: the engine notices this process is gone by itself
+            connector.close_engine()
+
+
+async def _session_main(
+    connector: Connector,
+    go: Callable[[RunSession, _Watching], Awaitable[int]],
+    watching: _Watching,
+) -> int:
+    from dusttui.config import data_dir
+    from dusttui.session.journal_io import JournalIO
+    from dusttui.session.runs import RunSession
+
+    journal = JournalIO(data_dir() / "journal.sqlite")
+    session = RunSession(connector, journal=journal)
+    try:
+        return await go(session, watching)
+    finally:
+        await session.aclose()
+        await connector.aclose(leave_engine=True)
+        await asyncio.to_thread(journal.close)
 
 
 # ------------------------------------------------------------------ apps
 
 
-async def find_app(client: Any, name: str) -> App:
+async def find_app(client: DustClient, name: str) -> App:
     """The app whose sId or name is ``name`` (a clear error when none or several match)."""
     apps = await client.list_apps()
-    for test in (lambda a: a.sId == name, lambda a: a.name == name):
+    tests: tuple[Callable[[App], bool], ...] = (lambda a: a.sId == name, lambda a: a.name == name)
+    for test in tests:
         found = [a for a in apps if test(a)]
         if len(found) == 1:
             return found[0]
@@ -109,21 +184,22 @@ async def find_app(client: Any, name: str) -> App:
 
 
 def cmd_apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
-    async def go() -> list[App]:
-        async with open_client(backend, settings) as client:
-            return await client.list_apps()
+    """`dusttui apps`."""
 
-    apps = asyncio.run(go())
-    if as_json:
-        emit_json([to_wire(app) for app in apps])
+    async def go(session: RunSession, watching: _Watching) -> int:
+        apps = await session.connector.client.list_apps()
+        if as_json:
+            emit_json([to_wire(app) for app in apps])
+            return EXIT_OK
+        if not apps:
+            click.echo("No apps.")
+        width = max((len(a.name) for a in apps), default=0)
+        for app in apps:
+            description = (app.description or "").splitlines()[0] if app.description else ""
+            click.echo(f"{app.name.ljust(width)}  {app.sId}  {description}".rstrip())
         return EXIT_OK
-    if not apps:
-        click.echo("No apps.")
-    width = max((len(a.name) for a in apps), default=0)
-    for app in apps:
-        description = (app.description or "").splitlines()[0] if app.description else ""
-        click.echo(f"{app.name.ljust(width)}  {app.sId}  {description}".rstrip())
-    return EXIT_OK
+
+    return _in_session(settings, backend, go, "")
 
 
 # ------------------------------------------------------------------ run
@@ -140,7 +216,7 @@ def read_config(value: str | None, app: App) -> dict[str, Any]:
         text, where = _read_file(value, "--config"), value
     config = parse_json(text, where)
     check_config(config, blocks_of_saved_specification(app.savedSpecification))
-    return config
+    return config  # type: ignore[no-any-return]
 
 
 def read_inputs(items: tuple[str, ...], file: str | None) -> list[Any]:
@@ -189,6 +265,7 @@ def cmd_run(
     as_jsonl: bool,
     timeout: float | None,
 ) -> int:
+    """`dusttui run`: launch a run and follow it to its end."""
     if as_json and as_jsonl:
         raise InputError("--json and --jsonl cannot be used together.")
     if block_filter and mode != "blocking":
@@ -197,47 +274,68 @@ def cmd_run(
         )
     inputs = read_inputs(input_items, inputs_file)  # before any request: bad input costs nothing
 
-    async def go() -> int:
-        async with open_client(backend, settings) as client:
-            found = await find_app(client, app)
+    async def go(session: RunSession, watching: _Watching) -> int:
+        found = await find_app(session.connector.client, app)
+        if not inputs:
+            from dusttui.specs import sample_inputs
+
+            inputs[:] = sample_inputs(found) or []
             if not inputs:
-                from dusttui.specs import sample_inputs
+                raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
+            progress(f"using the {len(inputs)} sample input(s) of {found.name}")
+        cfg = read_config(config, found)
+        spec = resolve_hash(found, spec_hash)
+        check_body_size({"specification_hash": spec, "config": cfg, "inputs": inputs})
+        progress(f"{found.name} · {len(inputs)} input(s) · {mode} · {session.connector.host}")
+        printer = Printer(session.clock)
+        session.subscribe(printer)
+        if as_jsonl:
+            session.event_sink = lambda run, event: emit_json(to_wire(event))
+        run = session.launch(
+            found, spec, cfg, inputs, mode, block_filter=list(block_filter) or None
+        )
+        watching.run = run
+        return await _follow_to_end(session, run, watching, timeout, as_json, as_jsonl)
 
-                inputs[:] = sample_inputs(found) or []
-                if not inputs:
-                    raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
-                progress(f"using the {len(inputs)} sample input(s) of {found.name}")
-            cfg = read_config(config, found)
-            spec = resolve_hash(found, spec_hash)
-            check_body_size({"specification_hash": spec, "config": cfg, "inputs": inputs})
-            progress(f"{found.name} · {len(inputs)} input(s) · {mode} · {backend.label}")
-            state = await follow(
-                client,
-                found,
-                app_label=app,
-                mode=mode,
-                request=(spec, cfg, inputs),
-                block_filter=list(block_filter) or None,
-                as_jsonl=as_jsonl,
-                time_limit=timeout,
-                backend=backend,
-            )
-            return report(state, as_json=as_json, as_jsonl=as_jsonl)
+    return _in_session(settings, backend, go, app)
 
-    return _run_async(go, app)
+
+async def _follow_to_end(
+    session: RunSession,
+    run: TrackedRun,
+    watching: _Watching,
+    time_limit: float | None,
+    as_json: bool,
+    as_jsonl: bool,
+) -> int:
+    try:
+        async with asyncio.timeout(time_limit):
+            end = await session.wait(run)
+    except TimeoutError:
+        raise WatchStopped(watching.stopped("Timed out"), EXIT_TIMEOUT) from None
+    state = run.state
+    if end.reason == EndReason.CONNECTION_LOST:
+        err(end.message)
+        return EXIT_API
+    if run.error is not None:
+        raise run.error
+    if state is None or end.reason in (EndReason.FAILED, EndReason.DETACHED):
+        err(end.message)
+        return EXIT_API
+    if state.prerun_error is not None:
+        raise state.prerun_error.as_exception()
+    return report(state, end, as_json=as_json, as_jsonl=as_jsonl)
 
 
 def cmd_get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool) -> int:
-    async def go() -> int:
-        async with open_client(backend, settings) as client:
-            found = await find_app(client, app)
-            from dusttui.api.state import RunState
+    """`dusttui get`: one run as the server has it, with why it ended."""
 
-            # The raw path builds no model per execution: big runs stay small in memory.
-            state = RunState.from_run_json(await client.get_run_raw(found.sId, run_id))
-            return report(state, as_json=as_json, as_jsonl=False)
+    async def go(session: RunSession, watching: _Watching) -> int:
+        found = await find_app(session.connector.client, app)
+        state = await session.fetch(found.sId, run_id)
+        return report(state, end_of(state) if state.done else None, as_json=as_json)
 
-    return _run_async(go, app)
+    return _in_session(settings, backend, go, app)
 
 
 def cmd_watch(
@@ -249,121 +347,35 @@ def cmd_watch(
     as_json: bool,
     timeout: float | None,
 ) -> int:
-    async def go() -> int:
-        async with open_client(backend, settings) as client:
-            found = await find_app(client, app)
-            state = await follow(
-                client,
-                found,
-                app_label=app,
-                mode="poll",
-                run_id=run_id,
-                as_jsonl=False,
-                time_limit=timeout,
-                backend=backend,
-            )
-            return report(state, as_json=as_json, as_jsonl=False)
+    """`dusttui watch`: follow a run launched elsewhere to its end."""
 
-    return _run_async(go, app)
+    async def go(session: RunSession, watching: _Watching) -> int:
+        found = await find_app(session.connector.client, app)
+        session.subscribe(Printer(session.clock))
+        run = session.open(run_id, found.sId, found.name)
+        watching.run = run
+        return await _follow_to_end(session, run, watching, timeout, as_json, False)
+
+    return _in_session(settings, backend, go, app)
 
 
-def _run_async(go: Callable[[], Any], app: str) -> int:
-    try:
-        return asyncio.run(go())
-    except KeyboardInterrupt:
-        raise WatchInterrupted(_current_run_id, app, EXIT_INTERRUPTED) from None
+def cmd_cancel(
+    settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool
+) -> int:
+    """`dusttui cancel`: stop a run of the local engine (exit 0 once it is cancelled)."""
 
+    async def go(session: RunSession, watching: _Watching) -> int:
+        found = await find_app(session.connector.client, app)
+        state = await session.cancel_by_id(found.sId, run_id)
+        end = end_of(state) if state.done else None
+        if end is None or end.reason != EndReason.CANCELLED:
+            status = end.status if end is not None else "running"
+            err(f"Run {run_id} is not running ({status}): nothing to cancel.")
+            return EXIT_USAGE
+        report(state, end, as_json=as_json)
+        return EXIT_OK
 
-_current_run_id: str | None = None  # the run being watched, for the Ctrl-C message
-
-
-async def follow(
-    client: Any,
-    app: App,
-    *,
-    app_label: str,
-    mode: str,
-    request: tuple[str, dict[str, Any], list[Any]] | None = None,
-    run_id: str | None = None,
-    block_filter: list[str] | None = None,
-    as_jsonl: bool,
-    time_limit: float | None,
-    backend: Backend,
-) -> Any:
-    """Follow a run through ``watch_run`` to its end, printing progress; returns its RunState."""
-    global _current_run_id
-    from dusttui.api.journal import Journal
-    from dusttui.api.watch import watch_run
-    from dusttui.config import data_dir
-
-    journal = Journal(data_dir() / "journal.sqlite")
-    recorded = False
-    seen: dict[tuple[str, str], str] = {}
-    connection = None
-    started = time.monotonic()
-    state = None
-    try:
-        async with asyncio.timeout(time_limit):
-            kwargs: dict[str, Any] = {"mode": mode}
-            if request is not None:
-                kwargs["request"] = request
-                if block_filter:
-                    kwargs["block_filter"] = block_filter
-            else:
-                kwargs["run_id"] = run_id
-            async for update in watch_run(client, app.sId, **kwargs):
-                state = update.state
-                if state.run_id and not recorded:
-                    _current_run_id = state.run_id
-                    _journal_launch(journal, backend, app, state.run_id, mode, request)
-                    recorded = True
-                if as_jsonl and update.event is not None:
-                    emit_json(to_wire(update.event))
-                if update.connection != connection:
-                    connection = update.connection
-                    if str(connection) not in ("done", "streaming") or mode != "stream":
-                        progress(f"  … {connection}")
-                for block in state.blocks:
-                    key = (block.block_type, block.name)
-                    if seen.get(key) != block.status:
-                        seen[key] = block.status
-                        if block.status != "running":
-                            progress(block_line(block), COLOR.get(block.status))
-    except TimeoutError:
-        raise WatchInterrupted(_current_run_id, app_label, EXIT_TIMEOUT) from None
-    finally:
-        if state is not None and state.run_id and recorded and state.status != "running":
-            journal.record_final(state.run_id, state.to_wire())
-        journal.close()
-    if state is None:
-        raise DustError("The server ended the run without saying anything.")
-    if state.prerun_error is not None:
-        code, message = state.prerun_error
-        from dusttui.api.errors import run_error_message
-
-        raise RunError(run_error_message(code, message), code=code)
-    progress(
-        f"{GLYPH.get(state.status, '?')} run {state.status} in {time.monotonic() - started:.1f} s"
-    )
-    return state
-
-
-def _journal_launch(journal, backend, app, run_id, mode, request) -> None:
-    spec, cfg, inputs = request if request is not None else (None, None, None)
-    journal.record_launch(
-        run_id=run_id,
-        workspace_id=backend.workspace_id,
-        app_id=app.sId,
-        app_name=app.name,
-        profile=backend.profile,
-        base_url=backend.base_url,
-        space_id=backend.space_id,
-        specification_hash=spec,
-        mode=mode,
-        config=cfg,
-        inputs=inputs,
-        origin="launched" if request is not None else "opened",
-    )
+    return _in_session(settings, backend, go, app)
 
 
 # ------------------------------------------------------------------ serve

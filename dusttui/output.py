@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED
 
+if TYPE_CHECKING:
+    from dusttui.api.state import BlockState, RunState
+    from dusttui.session.ends import RunEnd
+    from dusttui.session.runs import Change
+    from dusttui.session.tracked import TrackedRun
+
 
 def err(message: str) -> None:
+    """An error (or a fact the user must see) on stderr, always."""
     click.echo(f"dusttui: {message}", err=True)
 
 
@@ -27,42 +36,186 @@ def progress(message: str, fg: str | None = None) -> None:
 
 
 def emit_json(value: Any) -> None:
+    """One JSON document (or JSON line) on stdout."""
     sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def emit_json_text(text: bytes) -> None:
+    """JSON already written out, as one line on stdout."""
+    sys.stdout.write(text.decode("utf-8", "surrogatepass") + "\n")
     sys.stdout.flush()
 
 
 GLYPH = {"running": "●", "succeeded": "✓", "errored": "✗"}
 COLOR = {"running": "yellow", "succeeded": "green", "errored": "red"}
+BAR_WIDTH = 10
 
 
-def block_line(block: Any) -> str:
-    """One finished block, as the progress on stderr shows it."""
-    counts = f"{block.success_count} ok"
+def counts(block: BlockState) -> str:
+    """`256 ok, 3 errored · ran 259/1000` — a block that stopped partway says how far it got."""
+    text = f"{block.success_count} ok"
     if block.error_count:
-        counts += f" {block.error_count} err"
-    return f"{GLYPH.get(block.status, '?')} {block.block_type:<8} {block.name:<16} {counts}"
+        text += f", {block.error_count} errored"
+    done = block.success_count + block.error_count
+    if block.status != "running" and block.expected is not None and done < block.expected:
+        text += f" · ran {done}/{block.expected}"
+    return text
 
 
-def report(state: Any, *, as_json: bool, as_jsonl: bool) -> int:
+def block_line(block: BlockState) -> str:
+    """One finished block, as the progress on stderr shows it."""
+    return f"{GLYPH.get(block.status, '?')} {block.block_type:<8} {block.name:<16} {counts(block)}"
+
+
+def duration(seconds: float | None) -> str:
+    """`1.2 s`, `3 min 04 s`; `—` when unknown (never a made-up `0.0 s`)."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def bar(done: int, expected: int | None, width: int = BAR_WIDTH) -> str:
+    """`██████░░░░ 6/10`, or just the count when the total is unknown."""
+    if not expected:
+        return f"{done}" if done else ""
+    filled = min(width, int(width * done / expected))
+    return "█" * filled + "░" * (width - filled) + f" {done}/{expected}"
+
+
+def pace_text(rate: float | None, eta: float | None) -> str:
+    """`120/s · 6 s left`, or what of it is known."""
+    parts = []
+    if rate is not None:
+        parts.append(f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s")
+    if eta is not None:
+        parts.append(f"{duration(eta)} left")
+    return " · ".join(parts)
+
+
+class Printer:
+    """The progress of a followed run on stderr (a terminal only), and its id (always)."""
+
+    LIVE_EVERY = 0.1  # the live line is rewritten at most ten times a second
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.tty = sys.stderr.isatty()
+        self.seen: dict[tuple[str, str], str] = {}
+        self.connection: str | None = None
+        self.retry = 0
+        self.live_width = 0  # the live line on screen, rewritten in place (no escape sequences)
+        self.live_at = 0.0
+
+    def __call__(self, run: TrackedRun, change: Change) -> None:
+        if change == "started" and run.run_id is not None:
+            self._clear()
+            err(f"run {run.run_id} started")
+            return
+        if change == "ended":
+            self._clear()
+            end = run.end
+            if end is not None and run.run_id is not None:
+                glyph = GLYPH.get(run.status, "✗")
+                said = "" if end.reason == "succeeded" else f": {end.message}"
+                took = duration(run.elapsed(self.clock()))
+                progress(f"{glyph} run {run.status} in {took}{said}", COLOR.get(run.status, "red"))
+            return
+        if change != "updated" or not self.tty:
+            return
+        self._connection(run)
+        state = run.state
+        if state is None:
+            return
+        for block in state.blocks:
+            key = (block.block_type, block.name)
+            if self.seen.get(key) != block.status:
+                self.seen[key] = block.status
+                if block.status != "running":
+                    self._clear()
+                    progress(block_line(block), COLOR.get(block.status))
+        self._live(run)
+
+    def _connection(self, run: TrackedRun) -> None:
+        connection = run.connection
+        if connection == "reconnecting":
+            if run.retry != self.retry:
+                self.retry = run.retry
+                wait = f" in {run.retry_in:g} s" if run.retry_in is not None else ""
+                self._clear()
+                progress(f"  … connection lost to {run.host} · retry {run.retry}{wait}")
+        else:
+            self.retry = 0
+        if connection == self.connection:
+            return
+        self.connection = connection
+        if connection == "connecting" and run.mode == "blocking":
+            self._clear()
+            progress("  … waiting for the answer (blocking mode: the run comes back whole)")
+        elif connection not in ("streaming", "connecting", "reconnecting"):
+            self._clear()
+            progress(f"  … {connection}" + (f": {run.note}" if run.note else ""))
+
+    def _live(self, run: TrackedRun) -> None:
+        state = run.state
+        now = self.clock()
+        if state is None or now - self.live_at < self.LIVE_EVERY:
+            return
+        running = [b for b in state.blocks if b.status == "running"]
+        if not running:
+            self._clear()
+            return
+        block = running[-1]
+        self.live_at = now
+        done = block.success_count + block.error_count
+        pace = run.pace(block, now)
+        parts = [f"● {block.block_type:<8} {block.name:<16} {bar(done, block.expected)}"]
+        more = pace_text(pace.rate, pace.eta)
+        if more:
+            parts.append(more)
+        line = "  ".join(parts)
+        pad = max(0, self.live_width - len(line))
+        sys.stderr.write("\r" + line + " " * pad)
+        sys.stderr.flush()
+        self.live_width = len(line)
+
+    def _clear(self) -> None:
+        if self.live_width:
+            sys.stderr.write("\r" + " " * self.live_width + "\r")
+            sys.stderr.flush()
+            self.live_width = 0
+
+
+def report(state: RunState, end: RunEnd | None, *, as_json: bool, as_jsonl: bool = False) -> int:
     """Print the final run as promised and return the exit code of its status."""
     if as_json:
-        emit_json(state.to_wire())
+        emit_json_text(state.to_wire_json())
     elif as_jsonl:
-        emit_json({"run": state.to_wire()})
+        emit_json_text(b'{"run":' + state.to_wire_json() + b"}")
     else:
-        click.echo(summary(state))
+        click.echo(summary(state, end))
     return EXIT_OK if state.status == "succeeded" else EXIT_RUN_ERRORED
 
 
-def summary(state: Any) -> str:
+def summary(state: RunState, end: RunEnd | None = None) -> str:
     """The readable end-of-run summary (plain text; server text is printed as is)."""
-    lines = [f"run {state.run_id} {GLYPH.get(state.status, '?')} {state.status}"]
+    status = end.status if end is not None else (state.status or "running")
+    glyph = GLYPH.get(state.status or "", "?") if status == state.status else "✗"
+    lines = [f"run {state.run_id} {glyph} {status}"]
+    # Why, when it did not end by itself or the engine said (a run errored by its blocks shows
+    # its errors below instead).
+    if end is not None and end.reason != "succeeded":
+        if end.reason != "errored" or state.end_message:
+            lines.append(f"  why: {end.message}")
     for block in state.blocks:
-        counts = f"{block.success_count} ok"
-        if block.error_count:
-            counts += f", {block.error_count} errored"
         lines.append(
-            f"  {GLYPH.get(block.status, '?')} {block.block_type:<8} {block.name:<16} {counts}"
+            f"  {GLYPH.get(block.status, '?')} {block.block_type:<8} {block.name:<16} "
+            f"{counts(block)}"
         )
     errors = list(state.errors)
     if errors:

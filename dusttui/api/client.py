@@ -39,10 +39,11 @@ from dusttui.api.memory import gc_paused
 from dusttui.api.models import App, AppsEnvelope, Run, RunEnvelope
 from dusttui.api.sse import EventStream
 
-__all__ = ["DUST_EU", "DUST_US", "DustClient", "UrlStyle", "as_curl"]
+__all__ = ["DUST_EU", "DUST_US", "RUN_TAG_HEADER", "DustClient", "UrlStyle", "as_curl"]
 
 DUST_US = "https://dust.tt"
 DUST_EU = "https://eu.dust.tt"
+RUN_TAG_HEADER = "X-Dusttui-Run-Tag"  # the local engine's run tag (blocking mode finds its run)
 
 UrlStyle = Literal["spaces", "workspace", "user"]
 URL_STYLES: tuple[str, ...] = ("spaces", "workspace", "user")
@@ -193,8 +194,11 @@ class DustClient:
         stream: bool = False,
         blocking: bool = False,
         block_filter: list[str] | None = None,
+        tag: str | None = None,
     ) -> httpx.Request:
-        """The POST that creates a run, without sending it (for ``as_curl``)."""
+        """The POST that creates a run, without sending it (for ``as_curl``).
+
+        ``tag``: the local engine's run tag (``X-Dusttui-Run-Tag``), to find the run by it."""
         body = self._run_body(
             specification_hash,
             config,
@@ -203,11 +207,11 @@ class DustClient:
             blocking=blocking,
             block_filter=block_filter,
         )
+        headers = {"Content-Type": "application/json"}
+        if tag is not None:
+            headers[RUN_TAG_HEADER] = tag
         return self._http.build_request(
-            "POST",
-            self.runs_path(app_id),
-            content=orjson.dumps(body),
-            headers={"Content-Type": "application/json"},
+            "POST", self.runs_path(app_id), content=orjson.dumps(body), headers=headers
         )
 
     def build_get_run_request(self, app_id: str, run_id: str) -> httpx.Request:
@@ -238,9 +242,11 @@ class DustClient:
             redact=self._api_key,
         )
 
-    def _delay(self, attempt: int, error: DustError | None) -> float | None:
+    def _delay(
+        self, attempt: int, error: DustError | None, retries: int | None = None
+    ) -> float | None:
         """Seconds before retry number ``attempt`` (0-based); None: do not retry."""
-        if attempt >= self.max_retries:
+        if attempt >= (self.max_retries if retries is None else retries):
             return None
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
             return error.retry_after if error.retry_after <= _MAX_RETRY_WAIT else None
@@ -253,8 +259,10 @@ class DustClient:
         *,
         idempotent: bool,
         stream: bool = False,
+        retries: int | None = None,
     ) -> httpx.Response:
-        """Send with retries; returns a 2xx response (streaming if asked) or raises DustError."""
+        """Send with retries (``retries``: this many at most, else the client's); returns a 2xx
+        response (streaming if asked) or raises DustError."""
         attempt = 0
         while True:
             error: DustError
@@ -274,7 +282,7 @@ class DustClient:
                 retryable = response.status_code in _RETRY_STATUSES
                 if not retryable or (not idempotent and response.status_code != 429):
                     raise error
-            delay = self._delay(attempt, error)
+            delay = self._delay(attempt, error, retries)
             if delay is None:
                 raise error
             await self._sleep(delay)
@@ -339,6 +347,7 @@ class DustClient:
         blocking: bool = False,
         block_filter: list[str] | None = None,
         read_timeout: float | None = None,
+        tag: str | None = None,
     ) -> Run:
         """Create a run: non-blocking (returns at once, status running) or blocking (full run).
 
@@ -351,6 +360,7 @@ class DustClient:
             inputs,
             blocking=blocking,
             block_filter=block_filter,
+            tag=tag,
         )
         if blocking:
             request.extensions["timeout"] = httpx.Timeout(self.timeout, read=read_timeout).as_dict()
@@ -365,6 +375,7 @@ class DustClient:
         inputs: list[Any],
         *,
         idle_timeout: float | None = 60.0,
+        tag: str | None = None,
     ) -> AsyncIterator[EventStream]:
         """Create a streamed run; yields the :class:`EventStream` of its events.
 
@@ -372,7 +383,7 @@ class DustClient:
         :class:`DustTimeoutError`.
         """
         request = self.build_create_run_request(
-            app_id, specification_hash, config, inputs, stream=True
+            app_id, specification_hash, config, inputs, stream=True, tag=tag
         )
         request.headers["Accept"] = "text/event-stream"
         # No read limit at the transport: the idle limit below also works on any transport.
@@ -415,14 +426,15 @@ class DustClient:
         request = self.build_get_run_request(app_id, run_id)
         return await self._run_request(request, idempotent=True)
 
-    async def get_run_raw(self, app_id: str, run_id: str) -> bytes:
-        """The GET answer of one run as its JSON text, unparsed (retries as :meth:`get_run`).
+    async def get_run_raw(self, app_id: str, run_id: str, *, retries: int | None = None) -> bytes:
+        """The GET answer of one run as its JSON text, unparsed (retries as :meth:`get_run`,
+        or ``retries`` times at most: a caller that retries by itself gives 0).
 
         For :meth:`dusttui.api.state.RunState.apply_run_json`, which never builds models for
         the executions: big runs stay near the size of their JSON in memory.
         """
         request = self.build_get_run_request(app_id, run_id)
-        response = await self._send(request, idempotent=True)
+        response = await self._send(request, idempotent=True, retries=retries)
         body = response.content
         if body[:64].lstrip()[:1] != b"{":  # an HTML page, a proxy's text: say so as get_run does
             raise self._not_json(response)
@@ -444,6 +456,44 @@ class DustClient:
                 "This server does not list runs (only the local engine does)."
             ) from None
         return runs, total
+
+    # ------------------------------------------------------------------ local engine only
+
+    async def get_run_status_raw(
+        self, app_id: str, run_id: str, *, retries: int | None = None
+    ) -> bytes:
+        """The local engine's status form of a run (live counts, no traces) as JSON text."""
+        path = f"{self.run_path(app_id, run_id)}/status"
+        request = self._http.build_request("GET", path)
+        response = await self._send(request, idempotent=True, retries=retries)
+        return response.content
+
+    async def cancel_run_raw(self, app_id: str, run_id: str) -> bytes:
+        """Ask the local engine to stop a run; its status form once ended, as JSON text."""
+        path = f"{self.run_path(app_id, run_id)}/cancel"
+        request = self._http.build_request("POST", path)
+        # Answered once the run has ended and been saved: no read limit of our own.
+        request.extensions["timeout"] = httpx.Timeout(self.timeout, read=None).as_dict()
+        response = await self._send(request, idempotent=True)  # cancelling twice is harmless
+        return response.content
+
+    async def run_ids_with_tag(self, app_id: str, tag: str) -> list[str]:
+        """Ids of the runs the local engine created with this run tag (newest first)."""
+        request = self._http.build_request("GET", self.runs_path(app_id), params={"tag": tag})
+        payload = await self._json(request, idempotent=True)
+        runs = payload.get("runs") if type(payload) is dict else None
+        if type(runs) is not list:
+            raise StreamProtocolError("This server does not list runs by tag.")
+        return [r["run_id"] for r in runs if type(r) is dict and type(r.get("run_id")) is str]
+
+    async def engine_info(self) -> dict[str, Any]:
+        """The local engine's own description (``GET /dusttui/v1/engine``); a light request."""
+        request = self._http.build_request("GET", "/dusttui/v1/engine")
+        payload = await self._json(request, idempotent=True)
+        engine = payload.get("engine") if type(payload) is dict else None
+        if type(engine) is not dict:
+            raise StreamProtocolError("This server is not a dusttui engine.")
+        return engine
 
     def as_curl(self, request: httpx.Request) -> str:
         """``request`` as a curl command line, with the key replaced by ``$DUST_API_KEY``."""

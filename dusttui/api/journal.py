@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -56,7 +58,6 @@ class JournalEntry:
     config: dict[str, Any] | None
     inputs: list[Any] | None
     status: str | None
-    final_run: dict[str, Any] | None
 
     @property
     def can_rerun(self) -> bool:
@@ -64,8 +65,40 @@ class JournalEntry:
         return bool(self.specification_hash) and self.config is not None and self.inputs is not None
 
 
+@dataclass(frozen=True)
+class JournalSummary:
+    """What the history list shows of a run (read without its config, inputs or final run)."""
+
+    run_id: str
+    recorded_at: float
+    origin: str
+    base_url: str | None
+    workspace_id: str
+    app_id: str
+    app_name: str | None
+    mode: str | None
+    status: str | None
+
+
+# Every column but the final run (which can weigh megabytes): it is read only when asked for.
+_ENTRY_COLUMNS = (
+    "run_id, recorded_at, origin, profile, base_url, workspace_id, space_id, app_id, app_name, "
+    "specification_hash, mode, config, inputs, status"
+)
+_SUMMARY_COLUMNS = (
+    "run_id, recorded_at, origin, base_url, workspace_id, app_id, app_name, mode, status"
+)
+
+
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # lone surrogates, which orjson refuses: the stdlib escapes them
+        return json.dumps(value)
 
 
 class Journal:
@@ -139,19 +172,51 @@ class Journal:
         )
 
     def record_final(self, run_id: str, run: dict[str, Any]) -> None:
-        """Store the run as the server last returned it (its wire JSON)."""
+        """Store the run as the server last returned it (its wire JSON).
+
+        A big run is megabytes of JSON: call it from a thread, never from an event loop."""
         status = (run.get("status") or {}).get("run")
+        text = _dumps(run)
         with self._lock:
             self._db.execute(
                 """UPDATE runs SET final_run = ?, status = ?, updated_at = ?,
                        specification_hash = COALESCE(specification_hash, ?)
                    WHERE run_id = ?""",
-                (json.dumps(run), status, time.time(), run.get("specification_hash"), run_id),
+                (text, status, time.time(), run.get("specification_hash"), run_id),
             )
+
+    def record_final_text(
+        self, run_id: str, text: bytes | str, status: str | None, specification_hash: str | None
+    ) -> None:
+        """Store the run's wire JSON already written out (see :meth:`record_final`)."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "surrogatepass")
+        with self._lock:
+            self._db.execute(
+                """UPDATE runs SET final_run = ?, status = ?, updated_at = ?,
+                       specification_hash = COALESCE(specification_hash, ?)
+                   WHERE run_id = ?""",
+                (text, status, time.time(), specification_hash, run_id),
+            )
+
+    def final_run_text(self, run_id: str) -> str | None:
+        """The stored final run's JSON text (None if the run never ended here); from a thread."""
+        with self._lock:
+            row = self._db.execute("SELECT final_run FROM runs WHERE run_id = ?", (run_id,))
+            found = row.fetchone()
+        return None if found is None else found[0]
+
+    def list_summaries(self, limit: int = 200) -> list[JournalSummary]:
+        """The history list, newest first: only the columns it shows."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM runs ORDER BY recorded_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [JournalSummary(*row) for row in rows]
 
     def list_entries(self, limit: int = 100, app_id: str | None = None) -> list[JournalEntry]:
         """Newest first."""
-        sql = "SELECT * FROM runs"
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM runs"
         args: tuple[Any, ...] = ()
         if app_id is not None:
             sql += " WHERE app_id = ?"
@@ -165,7 +230,8 @@ class Journal:
         """One entry by run id (or a unique prefix of it, as users type short ids)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM runs WHERE run_id LIKE ? ORDER BY recorded_at DESC LIMIT 2",
+                f"SELECT {_ENTRY_COLUMNS} FROM runs WHERE run_id LIKE ? "
+                "ORDER BY recorded_at DESC LIMIT 2",
                 (run_id.replace("%", "").replace("_", "") + "%",),
             ).fetchall()
         if len(rows) != 1:
@@ -178,7 +244,6 @@ class Journal:
         (
             run_id,
             recorded_at,
-            _updated,
             origin,
             profile,
             base_url,
@@ -191,7 +256,6 @@ class Journal:
             config,
             inputs,
             status,
-            final_run,
         ) = row
         return JournalEntry(
             run_id=run_id,
@@ -208,5 +272,4 @@ class Journal:
             config=_loads(config),
             inputs=_loads(inputs),
             status=status,
-            final_run=_loads(final_run),
         )

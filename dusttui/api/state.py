@@ -82,6 +82,13 @@ class RunState:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.final_seen = False
+        # The run's keys beyond the hosted ones (the local engine's `error` and `dusttui`),
+        # kept as the server sent them so the run JSON written out keeps them.
+        self.extras: dict[str, Any] = {}
+        # Why the run ended when it did not end by itself (contract C): the engine's
+        # `dusttui.end_reason` and `error`, or what only the front end knows (detached...).
+        self.end_reason: str | None = None
+        self.end_message: str | None = None
         self.version = 0
         self.clock = clock
         self._index: dict[BlockKey, BlockState] = {}
@@ -182,6 +189,24 @@ class RunState:
         wire["results"] = traces[-1][1] if self.status == "succeeded" and traces else None
         return wire
 
+    def to_wire_json(self) -> bytes:
+        """The run's wire JSON as text (what ``to_wire`` gives, serialised), written from the
+        executions' JSON text without decoding them: cheap enough for any run size."""
+        head = to_wire(self._head([], None))
+        del head["traces"], head["results"]
+        try:
+            start = orjson.dumps(head)
+        except TypeError:  # lone surrogates in a config: the stdlib escapes them
+            start = json.dumps(head).encode()
+        traces = [
+            b"[" + orjson.dumps(list(key)) + b"," + self._trace(key).json_text() + b"]"
+            for key in self._traces
+        ]
+        results = b"null"
+        if self.status == "succeeded" and self._traces:
+            results = self._trace(next(reversed(self._traces))).json_text()
+        return start[:-1] + b',"traces":[' + b",".join(traces) + b'],"results":' + results + b"}"
+
     def _size(self) -> int:
         return sum(t.size if type(t) is BlockTrace else len(t) for t in self._traces.values())
 
@@ -189,6 +214,7 @@ class RunState:
         if self.run_id is None or self.status is None:
             raise ValueError("The run has not started: there is no run id yet.")
         return Run(
+            **self.extras,
             run_id=self.run_id,
             created=self.created if self.created is not None else int(self.clock() * 1000),
             run_type=self.run_type,
@@ -450,6 +476,7 @@ class RunState:
 
     def _reconcile(self, run: Run, built: list[Built]) -> bool:
         config = run.config.blocks or self.config
+        extras = dict(run.model_extra or {})
         if (
             self.run_id == run.run_id
             and self.status == run.status.run
@@ -457,6 +484,7 @@ class RunState:
             and self.run_type == run.run_type
             and self.specification_hash == run.specification_hash
             and self.config == config
+            and self.extras == extras
             and [b.to_status() for b in self.blocks] == run.status.blocks
             and self._same_traces(built)
         ):
@@ -468,22 +496,32 @@ class RunState:
         self.run_type = run.run_type
         self.specification_hash = run.specification_hash
         self.config = dict(config)
+        self._take_extras(extras)
+        totals = block_totals(extras, len(run.status.blocks))
         old = self._index
         self._index = {}
         self.blocks = []
-        for bs in run.status.blocks:
+        for bs, total in zip(run.status.blocks, totals, strict=True):
             key = (bs.block_type, bs.name)
-            state = old.get(key) or BlockState(bs.block_type, bs.name, started_at=now)
+            state = old.get(key)
+            if state is None:
+                # A block first seen already over ran for an unknown time ("—", not 0.0 s).
+                state = BlockState(
+                    bs.block_type, bs.name, started_at=now if bs.status == "running" else None
+                )
             state.status = bs.status
             state.success_count = bs.success_count
             state.error_count = bs.error_count
             state.prompt_tokens = state.completion_tokens = 0
             if bs.status == "running":
                 state.ended_at = None
+                if total is not None:
+                    state.expected = total
             else:
-                if state.ended_at is None:
+                if state.ended_at is None and state.started_at is not None:
                     state.ended_at = now
-                state.expected = bs.success_count + bs.error_count
+                # What the block expected (a block stopped partway shows 256/1000), else what ran.
+                state.expected = total if total is not None else bs.success_count + bs.error_count
             self._index[key] = state
             self.blocks.append(state)
         traces: dict[BlockKey, BlockTrace | bytes] = {}
@@ -505,6 +543,78 @@ class RunState:
         self.version += 1
         return True
 
+    def _take_extras(self, extras: dict[str, Any]) -> None:
+        self.extras = extras
+        ext = extras.get("dusttui")
+        reason = ext.get("end_reason") if type(ext) is dict else None
+        error = extras.get("error")
+        if type(reason) is str:
+            self.end_reason = reason
+        if type(error) is str and error:
+            self.end_message = error
+
+    def set_end(self, reason: str | None, message: str | None) -> None:
+        """Say why the run ended (or stopped being followed) when only the front end knows."""
+        if (reason, message) != (self.end_reason, self.end_message):
+            self.end_reason, self.end_message = reason, message
+            self.version += 1
+
+    def apply_status_json(self, data: bytes | str, *, structure: bool = False) -> str:
+        """Fold the local engine's cheap status form of the run (``.../runs/{id}/status``: live
+        counts, no traces) in; returns the run's status there (``running`` while it runs).
+
+        Beside a stream (``structure=False``) only the counts and totals of blocks the state has
+        as running move (never backwards): the stream owns which blocks exist and their ends.
+        Without a stream (poll, blocking) blocks are added and their statuses taken too. The run's
+        own status and traces are left to the stream or the final GET.
+        """
+        run, blocks, run_status = _status_form(data)
+        extras = {k: v for k, v in run.items() if k not in Run.model_fields}
+        before = (self.end_reason, self.end_message)
+        self._take_extras({**self.extras, **extras})
+        changed = before != (self.end_reason, self.end_message)  # what a reader shows
+        if self.done:  # the final answer is in: an older count must not undo it
+            if changed:
+                self.version += 1
+            return run_status
+        run_id = run.get("run_id")
+        if self.run_id is None and type(run_id) is str:
+            self.run_id = run_id
+            changed = True
+        totals = block_totals(extras, len(blocks))
+        now = self.clock()
+        for bs, total in zip(blocks, totals, strict=True):
+            if type(bs) is not dict:
+                continue
+            key = (str(bs.get("block_type")), str(bs.get("name")))
+            ok, err, st = bs.get("success_count"), bs.get("error_count"), bs.get("status")
+            ok = ok if type(ok) is int else 0
+            err = err if type(err) is int else 0
+            state = self._index.get(key)
+            if state is None:
+                if not structure or st not in ("running", "succeeded", "errored"):
+                    continue
+                state = BlockState(key[0], key[1], started_at=now if st == "running" else None)
+                self._index[key] = state
+                self.blocks.append(state)
+                changed = True
+            if structure and st != state.status and st in ("running", "succeeded", "errored"):
+                state.status = st
+                state.ended_at = None if st == "running" else now
+                changed = True
+            elif state.status != "running":
+                continue
+            if ok > state.success_count or err > state.error_count:
+                state.success_count = max(ok, state.success_count)
+                state.error_count = max(err, state.error_count)
+                changed = True
+            if total is not None and total != state.expected:
+                state.expected = total
+                changed = True
+        if changed:
+            self.version += 1
+        return run_status
+
     @classmethod
     def from_run(cls, run: Run, *, clock: Callable[[], float] = time.time) -> RunState:
         """A state holding a run read with GET (e.g. one opened from the journal)."""
@@ -520,6 +630,35 @@ class RunState:
         state = cls(clock=clock)
         state.apply_run_json(data)
         return state
+
+
+def _status_form(data: bytes | str) -> tuple[dict[str, Any], list[Any], str]:
+    """The run, its status blocks and its status from a status answer; raises if malformed."""
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise StreamProtocolError(f"The server's run is not valid JSON ({exc}).") from None
+    run = payload.get("run") if type(payload) is dict else None
+    status = run.get("status") if type(run) is dict else None
+    if type(run) is dict and type(status) is dict:
+        blocks, run_status = status.get("blocks"), status.get("run")
+        if type(blocks) is list and type(run_status) is str:
+            return run, blocks, run_status
+    raise StreamProtocolError("The server's run status does not have the expected shape.")
+
+
+def block_totals(extras: dict[str, Any], count: int) -> list[int | None]:
+    """The executions each block expects, from the local engine's ``dusttui.blocks`` (parallel
+    to ``status.blocks``); None where unknown (any other server)."""
+    ext = extras.get("dusttui")
+    listed = ext.get("blocks") if type(ext) is dict else None
+    if type(listed) is not list or len(listed) != count:
+        return [None] * count
+    totals: list[int | None] = []
+    for item in listed:
+        total = item.get("total") if type(item) is dict else None
+        totals.append(total if type(total) is int and total >= 0 else None)
+    return totals
 
 
 # Handlers as plain functions (bound methods kept on the instance would make every state a

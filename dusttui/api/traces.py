@@ -325,6 +325,10 @@ class BlockTrace:
         assert self._buf is not None and offs is not None
         return self._buf[offs[i] : offs[i + 1]]
 
+    def json_text(self) -> bytes:
+        """The block's executions as one JSON array text (no decoding, no models)."""
+        return b"[" + b",".join([self.row_bytes(i) for i in range(len(self.lens))]) + b"]"
+
     def row_dicts(self, i: int) -> list[dict[str, Any]]:
         """Row ``i`` decoded as JSON (fresh dicts, not cached)."""
         data = self.row_bytes(i)

@@ -16,7 +16,7 @@ for the status line, the event just applied (streaming only), and the malformed-
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,6 +27,8 @@ from dusttui.api.errors import (
     DustConnectionError,
     DustError,
     DustTimeoutError,
+    InvalidRequestError,
+    NotFoundError,
     RateLimitedError,
     ServerError,
     StreamProtocolError,
@@ -70,6 +72,8 @@ class WatchUpdate:
         "event_type",
         "note",
         "problems",
+        "retry",
+        "retry_in",
         "state",
     )
 
@@ -85,6 +89,8 @@ class WatchUpdate:
         *,
         raw: bytes | None = None,
         event_type: str | None = None,
+        retry: int = 0,
+        retry_in: float | None = None,
     ) -> None:
         self.state = state
         self.connection = connection
@@ -95,6 +101,8 @@ class WatchUpdate:
         self.problems = problems if problems is not None else []  # why events were dropped
         self.note = note  # why the connection changed, in a sentence
         self.error = error  # the transient failure being waited out (RECONNECTING)
+        self.retry = retry  # which retry comes next (RECONNECTING), 1 for the first
+        self.retry_in = retry_in  # seconds until it
 
     @property
     def event(self) -> Event | None:
@@ -119,39 +127,77 @@ class _Poller:
     maximum: float
     max_failures: int
     sleep: Callable[[float], Awaitable[None]]
+    live_status: bool = False
+    give_up: Callable[[DustError], bool] | None = None
     dropped: int = 0
     problems: list[str] = field(default_factory=list)
 
-    async def run(self, *, announce: str | None) -> AsyncIterator[WatchUpdate]:
-        """GET until the run leaves ``running``; yields on change and on trouble."""
+    async def run(
+        self, *, announce: str | None, final_get: bool = True
+    ) -> AsyncIterator[WatchUpdate]:
+        """Poll until the run leaves ``running``; yields on change and on trouble.
+
+        With ``live_status`` (the local engine) it polls the cheap status form while the run
+        runs, then GETs the whole run once (unless ``final_get`` is False: the state already
+        holds all of it); any other server is polled with GET throughout."""
         state = self.state
         assert state.run_id is not None
         delay = self.initial
         wait = 0.0
         failures = 0
+        status_only = self.live_status
         if announce is not None:
             yield self.update(Connection.POLLING, note=announce)
         while True:
             if wait:
                 await self.sleep(wait)
+            version = state.version
             try:
-                # The answer's JSON text, reduced without models: big runs stay small.
-                body = await self.client.get_run_raw(self.app_id, state.run_id)
+                # This loop retries by itself (and says so): no retries hidden inside a request.
+                if status_only:
+                    body = await self.client.get_run_status_raw(
+                        self.app_id, state.run_id, retries=0
+                    )
+                else:
+                    # The answer's JSON text, reduced without models: big runs stay small.
+                    body = await self.client.get_run_raw(self.app_id, state.run_id, retries=0)
+            except (NotFoundError, InvalidRequestError):
+                if not status_only:
+                    raise
+                status_only = False  # an engine without the status form: GET it is
+                wait = 0.0
+                continue
             except _TRANSIENT as exc:
                 failures += 1
-                if failures > self.max_failures:
+                if failures > self.max_failures or (self.give_up is not None and self.give_up(exc)):
                     raise
-                yield self.update(Connection.RECONNECTING, error=exc, note=exc.user_message)
+                yield self.update(
+                    Connection.RECONNECTING,
+                    error=exc,
+                    note=exc.user_message,
+                    retry=failures,
+                    retry_in=delay,
+                )
                 wait, delay = delay, min(delay * 2, self.maximum)
                 continue
             recovering = failures > 0
             failures = 0
-            changed = state.apply_run_json(body)
+            if status_only:
+                if state.apply_status_json(body, structure=True) != "running":
+                    if not final_get:
+                        return
+                    status_only, wait = False, 0.0  # over: the whole run, once
+                    continue
+            else:
+                state.apply_run_json(body)
+                if state.status != "running":
+                    return
             del body
-            if state.status != "running":
-                return
-            if changed or recovering:
+            moved = state.version != version
+            if moved or recovering:
                 yield self.update(Connection.POLLING)
+            if moved and status_only:
+                delay = self.initial  # cheap and moving: keep progress live (≤ 4 GETs a second)
             wait, delay = delay, min(delay * 2, self.maximum)
 
     def update(self, connection: Connection, **kw: Any) -> WatchUpdate:
@@ -172,7 +218,10 @@ async def watch_run(
     poll_max: float = 2.0,
     max_poll_failures: int = 8,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> AsyncIterator[WatchUpdate]:
+    live_status: bool = False,
+    tag: str | None = None,
+    give_up: Callable[[DustError], bool] | None = None,
+) -> AsyncGenerator[WatchUpdate, None]:
     """Create (``request``) or open (``run_id``) a run and follow it until it ends.
 
     ``mode``: ``stream`` (SSE, polling fallback), ``poll`` (non-blocking create, then GET) or
@@ -180,6 +229,10 @@ async def watch_run(
     as :class:`DustError` subclasses; a run refused before it started ends with
     ``state.prerun_error`` set (see ``PrerunError.as_exception``). The last update has
     ``connection == Connection.DONE``.
+
+    Against the local engine: ``live_status`` polls its cheap status form instead of GET while
+    the run runs, and ``tag`` labels the created run (blocking mode finds it by it).
+    ``give_up(error)`` may end the wait for a lost connection early (True: raise it now).
     """
     if (request is None) == (run_id is None):
         raise ValueError("Give either a run request or a run id to watch.")
@@ -188,7 +241,17 @@ async def watch_run(
         state = RunState(
             specification_hash=None if spec == "latest" else spec, config=config, run_id=run_id
         )
-    poller = _Poller(client, app_id, state, poll_initial, poll_max, max_poll_failures, sleep)
+    poller = _Poller(
+        client,
+        app_id,
+        state,
+        poll_initial,
+        poll_max,
+        max_poll_failures,
+        sleep,
+        live_status=live_status,
+        give_up=give_up,
+    )
 
     if request is None:  # an existing run: there is no stream to join, only GETs
         yield poller.update(Connection.CONNECTING)
@@ -201,7 +264,7 @@ async def watch_run(
     yield poller.update(Connection.CONNECTING)
     if mode == "blocking":
         run = await client.create_run(
-            app_id, spec, config, inputs, blocking=True, block_filter=block_filter
+            app_id, spec, config, inputs, blocking=True, block_filter=block_filter, tag=tag
         )
         state.apply_run(run)
         del run  # the state keeps the executions as JSON text: let the models go
@@ -211,7 +274,7 @@ async def watch_run(
         yield poller.update(Connection.DONE)
         return
     if mode == "poll":
-        state.apply_run(await client.create_run(app_id, spec, config, inputs))
+        state.apply_run(await client.create_run(app_id, spec, config, inputs, tag=tag))
         yield poller.update(Connection.POLLING)
         async for update in poller.run(announce=None):
             yield update
@@ -224,7 +287,7 @@ async def watch_run(
     stream: EventStream | None = None
     try:
         async with client.stream_run(
-            app_id, spec, config, inputs, idle_timeout=idle_timeout
+            app_id, spec, config, inputs, idle_timeout=idle_timeout, tag=tag
         ) as stream:
             poller.problems = stream.problems
             apply = state.apply_fast
@@ -274,6 +337,9 @@ async def watch_run(
         note = "The stream ended while the run was still running; following it by polling."
     else:
         note = None  # a clean end: the last GET below only confirms it
-    async for update in poller.run(announce=note):
+    # The local engine's stream is its own truth: after a clean end, only its status form (the
+    # engine's `error` and `dusttui` keys), not the whole run parsed again.
+    clean = note is None and live_status
+    async for update in poller.run(announce=note, final_get=not clean):
         yield update
     yield poller.update(Connection.DONE)

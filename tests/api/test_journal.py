@@ -1,5 +1,7 @@
 """The journal: the run history a user reopens and re-runs from."""
 
+import json
+
 from dusttui.api.journal import Journal
 
 RUN_A = "a" * 64
@@ -27,7 +29,9 @@ def test_launch_then_final_then_reopen_after_restart(tmp_path):
         assert entry.inputs == [{"question": "[/x] 2+2?"}]
         assert entry.config == {"MODEL": {"provider_id": "offline", "model_id": "echo"}}
         assert entry.can_rerun is True
-        assert entry.final_run["status"]["run"] == "succeeded"
+        assert json.loads(journal.final_run_text(RUN_A))["status"]["run"] == "succeeded"
+        (summary,) = journal.list_summaries()
+        assert (summary.run_id, summary.status, summary.app_name) == (RUN_A, "succeeded", "qa-demo")
 
 
 def test_newest_first_short_ids_and_opened_runs(tmp_path):

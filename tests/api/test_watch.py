@@ -25,6 +25,7 @@ from .conftest import (
 SPEC = "9f4e0c1b2a3d4e5f60718293a4b5c6d7e8f90123456789abcdef0123456789ab"
 CONFIG = {"DOUBLE": {"concurrency": 4}}
 REQUEST = (SPEC, CONFIG, [{"n": 2}, {"n": 5}])
+RUN = fixture_run("ok_two_inputs")["run"]["run_id"]
 
 
 def final_run(name: str) -> dict:
@@ -251,3 +252,48 @@ async def test_auth_failure_while_polling_is_final():
     )
     with pytest.raises(AuthError):
         await collect(server, run_id="r" * 64)
+
+
+async def test_the_local_engine_is_polled_by_its_status_form_then_read_whole_once():
+    final = final_run("ok_two_inputs")
+    running = running_run("ok_two_inputs")
+    statuses = [running, running, {"run": {**final["run"], "traces": [], "results": None}}]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path.rsplit('/', 1)[-1]}")
+        if request.method == "POST":
+            return httpx.Response(200, json=running)
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json=statuses.pop(0))
+        return httpx.Response(200, json=final)
+
+    sleeps = Sleeps()
+    async with make_client(handler, sleeps, max_retries=0) as client:
+        updates = [
+            u
+            async for u in watch_run(
+                client, APP, request=REQUEST, mode="poll", live_status=True, sleep=sleeps
+            )
+        ]
+    assert seen == ["POST runs", "GET status", "GET status", "GET status", f"GET {RUN}"]
+    assert to_wire(updates[-1].state.to_run()) == final["run"]
+
+
+async def test_a_lost_connection_says_which_retry_comes_and_when():
+    run = final_run("ok_two_inputs")
+    refused = httpx.ConnectError("refused")
+    server = ScriptedServer(
+        lambda: httpx.Response(405), [running_run("ok_two_inputs"), refused, refused, run]
+    )
+    updates = await collect(server, run_id=run["run"]["run_id"])
+    lost = [(u.retry, u.retry_in) for c, _, u in updates if c == Connection.RECONNECTING]
+    assert lost == [(1, 0.5), (2, 1.0)]
+
+
+async def test_give_up_ends_the_wait_for_a_lost_connection_at_once():
+    server = ScriptedServer(
+        lambda: httpx.Response(405), [running_run("ok_two_inputs"), httpx.ConnectError("refused")]
+    )
+    with pytest.raises(DustConnectionError):
+        await collect(server, run_id="r" * 64, give_up=lambda error: True)

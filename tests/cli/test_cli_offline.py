@@ -12,7 +12,7 @@ SPEC = "input INPUT { }\n\ncode DOUBLE {\n  code:\n```\n_fun = (env) => ({ x: en
 
 def test_every_command_has_help_with_an_example():
     runner = CliRunner()
-    for command in ("run", "get", "watch", "apps", "hash", "serve", "locate"):
+    for command in ("run", "get", "watch", "cancel", "apps", "hash", "serve", "locate"):
         result = runner.invoke(main, [command, "--help"])
         assert result.exit_code == 0, command
         assert "Example" in result.output, command
