@@ -6,6 +6,7 @@ in the data dir. The key's value never appears in a repr, a log line or an error
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import os
@@ -62,21 +63,34 @@ def resolve_server_key(data_dir: Path, explicit: str | None = None) -> ServerKey
     env = os.environ.get(KEY_ENV)
     if env is not None and env.strip():
         return ServerKey(_check_key(env, KEY_ENV), "env")
+    return ServerKey(file_key(data_dir), "file", key_file(data_dir))
+
+
+def file_key(data_dir: Path) -> str:
+    """The key kept in the data dir, created (0600) on first use; safe when processes race."""
     path = key_file(data_dir)
     try:
-        if path.exists():
-            return ServerKey(_check_key(path.read_text(), str(path)), "file", path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = "sk-" + secrets.token_hex(24)
-        # O_EXCL: two engines starting at once must not overwrite each other's key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return ServerKey(_check_key(path.read_text(), str(path)), "file", path)
+        if not path.exists():
+            _create_key_file(path)
+        return _check_key(path.read_text(), str(path))
     except OSError as exc:
         raise ServerKeyError(f"Cannot read or create the server key file {path}: {exc}") from exc
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    return ServerKey(value, "file", path)
+
+
+def _create_key_file(path: Path) -> None:
+    # Written whole under a private name, then linked into place: a process that loses the race
+    # reads the winner's complete file, never an empty one (link fails if the name exists).
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("sk-" + secrets.token_hex(24) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(draft)
 
 
 def is_loopback(host: str) -> bool:
@@ -89,12 +103,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_OPEN_KEY_LENGTH = 32
+MIN_OPEN_KEY_DISTINCT = 10
+KEY_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def check_bind(host: str, key: ServerKey) -> None:
-    """Refuse to listen beyond this machine with a key the operator never chose."""
-    if not is_loopback(host) and not key.is_explicit:
+    """Refuse to listen beyond this machine with a key the operator never chose, or a weak one."""
+    if is_loopback(host):
+        return
+    if not key.is_explicit:
         raise ServerKeyError(
             f"Refusing to listen on {host} without an explicit key: other machines could reach "
-            f"this engine. Set {KEY_ENV} to a secret of your choice, or bind 127.0.0.1."
+            f"this engine. Set {KEY_ENV} to a secret of your choice (at least "
+            f"{MIN_OPEN_KEY_LENGTH} random characters, e.g. from `{KEY_HINT}`), or bind 127.0.0.1."
+        )
+    value = key.value
+    if len(value) < MIN_OPEN_KEY_LENGTH or len(set(value)) < MIN_OPEN_KEY_DISTINCT:
+        raise ServerKeyError(
+            f"Refusing to listen on {host} with a weak key ({len(value)} characters): other "
+            f"machines could reach this engine, so its key needs at least {MIN_OPEN_KEY_LENGTH} "
+            f"characters and {MIN_OPEN_KEY_DISTINCT} different ones. Generate one with "
+            f"`{KEY_HINT}` and set {KEY_ENV}, or bind 127.0.0.1."
         )
 
 

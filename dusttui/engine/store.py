@@ -10,14 +10,21 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: no concurrent-open protection)
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 1
 
@@ -106,57 +113,98 @@ def mark_interrupted(run: dict[str, Any], message: str) -> dict[str, Any]:
     return run
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600) unless it exists; tighten an older file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # created 0600: never readable by others
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:  # a file an older dusttui created 0644
+            os.fchmod(fd, mode & 0o700)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    # Switching to WAL and creating the schema race between processes opening a new file
+    # ("database is locked", without the busy handler): one process at a time does it.
+    lock_path = path.with_name(path.name + ".open-lock")
+    private_file(lock_path)
+    fd = os.open(lock_path, os.O_RDWR)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 class Store:
-    """The engine's database file. ``Store(path)`` creates it (and its folder) when missing."""
+    """The engine's database file. ``Store(path)`` creates it (and its folder) when missing.
+
+    The file, its WAL and its lock file are created 0600. Several processes may open one file at
+    the same instant (the setup is serialized by a file lock).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=10
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                self._db.close()
-                raise StoreError(
-                    f"{self.path} was written by a newer dusttui (schema {version}); "
-                    "upgrade dusttui or use another --db file."
+            with _setup_lock(self.path):
+                private_file(self.path)  # SQLite gives its -wal and -shm files the same mode
+                self._db = sqlite3.connect(
+                    self.path, check_same_thread=False, isolation_level=None, timeout=10
                 )
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except (sqlite3.DatabaseError, OSError) as exc:
-            with contextlib.suppress(Exception):
-                self._db.close()
+                self.db.execute("PRAGMA busy_timeout=10000")
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.path} was written by a newer dusttui (schema {version}); "
+                        "upgrade dusttui or use another --db file."
+                    )
+                self._db.executescript(_SCHEMA)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.DatabaseError, OSError, StoreError) as exc:
+            if self._db is not None:
+                with contextlib.suppress(Exception):
+                    self._db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"Cannot open the engine database {self.path}: {exc}") from exc
         _LIVE_OWNERS.add(self.owner)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection (use under ``self._lock``)."""
+        assert self._db is not None
+        return self._db
 
     def close(self) -> None:
         """Close the connection; this store's running runs become orphans for the next start."""
         _LIVE_OWNERS.discard(self.owner)
         with self._lock:
-            self._db.close()
+            self.db.close()
 
     # ------------------------------------------------------------------ apps and specs
 
     def app_id(self, name: str) -> int:
         """The app's integer id: assigned the first time the name is seen, then never changes."""
         with self._lock:
-            self._db.execute(
+            self.db.execute(
                 "INSERT OR IGNORE INTO apps (name, created) VALUES (?, ?)", (name, now_ms())
             )
-            row = self._db.execute("SELECT id FROM apps WHERE name = ?", (name,)).fetchone()
+            row = self.db.execute("SELECT id FROM apps WHERE name = ?", (name,)).fetchone()
         return int(row[0])
 
     def save_spec(self, app: str, spec_hash: str, text: str) -> None:
         """Remember a specification text, so its hash stays runnable after the file changes."""
         with self._lock:
-            self._db.execute(
+            self.db.execute(
                 "INSERT OR IGNORE INTO specs (app, hash, text, created) VALUES (?, ?, ?, ?)",
                 (app, spec_hash, text, now_ms()),
             )
@@ -164,7 +212,7 @@ class Store:
     def load_spec(self, app: str, spec_hash: str) -> str | None:
         """The specification text of an app for a hash, or None when never seen."""
         with self._lock:
-            row = self._db.execute(
+            row = self.db.execute(
                 "SELECT text FROM specs WHERE app = ? AND hash = ?", (app, spec_hash)
             ).fetchone()
         return None if row is None else str(row[0])
@@ -185,7 +233,7 @@ class Store:
     ) -> None:
         """Record a new run (owned by this store until it ends)."""
         with self._lock:
-            self._db.execute(
+            self.db.execute(
                 "INSERT INTO runs (run_id, app, run_type, status, created, specification_hash,"
                 " owner, run_json, listing_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -204,7 +252,7 @@ class Store:
     def update_run(self, run_id: str, status: str, run_json: bytes, listing_json: bytes) -> None:
         """Replace a run's status and JSON with a newer snapshot."""
         with self._lock:
-            self._db.execute(
+            self.db.execute(
                 "UPDATE runs SET status = ?, run_json = ?, listing_json = ? WHERE run_id = ?",
                 (status, run_json, listing_json, run_id),
             )
@@ -212,7 +260,7 @@ class Store:
     def get_run(self, app: str, run_id: str) -> StoredRun | None:
         """A run of an app by id, or None (a run of another app is not found either)."""
         with self._lock:
-            row = self._db.execute(
+            row = self.db.execute(
                 "SELECT run_id, app, status, run_json, listing_json FROM runs"
                 " WHERE run_id = ? AND app = ?",
                 (run_id, app),
@@ -228,8 +276,8 @@ class Store:
             where += " AND run_type = ?"
             args.append(run_type)
         with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", args).fetchone()
-            rows = self._db.execute(
+            total = self.db.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", args).fetchone()
+            rows = self.db.execute(
                 "SELECT run_id, app, status, run_json, listing_json FROM runs"
                 f" WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ? OFFSET ?",
                 [*args, limit, offset],
@@ -239,7 +287,7 @@ class Store:
     def recover_interrupted(self, message: str = INTERRUPTED_MESSAGE) -> list[str]:
         """Mark errored every run left `running` by an engine that no longer exists; their ids."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self.db.execute(
                 "SELECT run_id, owner, run_json, listing_json FROM runs WHERE status = 'running'"
             ).fetchall()
         orphans = [row for row in rows if self._is_orphan(row[1])]
@@ -250,7 +298,7 @@ class Store:
     def interrupt_owned(self, message: str = STOPPED_MESSAGE) -> list[str]:
         """Mark errored this store's own running runs (the engine is stopping); their ids."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self.db.execute(
                 "SELECT run_id, run_json, listing_json FROM runs"
                 " WHERE status = 'running' AND owner = ?",
                 (self.owner,),
@@ -279,13 +327,13 @@ class Store:
     def cache_get(self, key: str) -> bytes | None:
         """A cached LLM answer (encoded JSON) or None."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM llm_cache WHERE key = ?", (key,)).fetchone()
+            row = self.db.execute("SELECT value FROM llm_cache WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def cache_put(self, key: str, value: bytes) -> None:
         """Store (or replace) a cached LLM answer."""
         with self._lock:
-            self._db.execute(
+            self.db.execute(
                 "INSERT OR REPLACE INTO llm_cache (key, value, created) VALUES (?, ?, ?)",
                 (key, value, now_ms()),
             )

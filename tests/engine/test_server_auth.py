@@ -72,7 +72,25 @@ def test_binding_beyond_loopback_needs_a_chosen_key(tmp_path):
     ):
         check_bind("0.0.0.0", generated)
     check_bind("127.0.0.1", generated)
-    check_bind("0.0.0.0", resolve_server_key(tmp_path, "sk-chosen"))
+    check_bind("0.0.0.0", resolve_server_key(tmp_path, "Zq3v9-Lw_x8TtR2mNc7Kd4Yb6Hs1Pf0Ue"))
+
+
+@pytest.mark.parametrize(
+    "weak",
+    ["x", "sk-chosen", "a" * 40, "abababababababababababababababab", "sk-" + "0123456789" * 2],
+)
+def test_binding_beyond_loopback_refuses_a_weak_key_saying_what_is_needed(tmp_path, weak):
+    with pytest.raises(ServerKeyError) as info:
+        check_bind("0.0.0.0", resolve_server_key(tmp_path, weak))
+    message = str(info.value)
+    assert message.startswith(
+        f"Refusing to listen on 0.0.0.0 with a weak key ({len(weak)} characters): other machines "
+        "could reach this engine, so its key needs at least 32 characters and 10 different ones."
+    )
+    assert "secrets.token_urlsafe(32)" in message
+    if len(weak) > 8:  # the key itself is never repeated back
+        assert weak not in message
+    check_bind("127.0.0.1", resolve_server_key(tmp_path, weak))  # loopback: any key
 
 
 def test_an_embedded_engine_refuses_an_open_bind_without_a_key(tmp_path):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
 
 import orjson
 import pytest
 
+from dusttui.engine.auth import resolve_server_key
 from dusttui.engine.store import INTERRUPTED_MESSAGE, SqliteLLMCache, Store, StoreError
 
 
@@ -205,3 +208,87 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path):
     db.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match=r"Cannot open the engine database .*e\.db"):
         Store(db)
+
+
+_OPENER = """
+import os, stat, sys
+from pathlib import Path
+from dusttui.engine.auth import resolve_server_key
+from dusttui.engine.store import Store
+print("ready", flush=True)
+for line in sys.stdin:
+    folder = Path(line.strip())
+    try:
+        store = Store(folder / "engine.sqlite3")
+        store.insert_run(run_id=str(os.getpid()), app="a", run_type="deploy", created=1,
+                         specification_hash="h", status="running", run_json=b"{}", listing_json=b"{}")
+        store.close()
+        print("ok " + resolve_server_key(folder).value, flush=True)
+    except Exception as exc:
+        print("failed " + repr(exc).replace(chr(10), " "), flush=True)
+"""
+
+
+def test_two_processes_opening_one_new_data_dir_at_the_same_instant_both_succeed(
+    tmp_path, monkeypatch
+):
+    # Two processes, each told at the same moment to open a fresh data dir: every round, both
+    # open the database and agree on one generated key (before: "database is locked" or an
+    # empty key file, several times in 40 rounds).
+    monkeypatch.delenv("DUSTTUI_SERVER_KEY", raising=False)
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for opener in openers:
+            assert opener.stdout.readline() == "ready\n"
+        for round_ in range(40):
+            folder = tmp_path / f"round{round_}"
+            for opener in openers:  # both lines written before either is read
+                opener.stdin.write(f"{folder}\n")
+            for opener in openers:
+                opener.stdin.flush()
+            answers = [opener.stdout.readline().strip() for opener in openers]
+            assert answers[0].startswith("ok sk-"), answers
+            assert answers == [answers[0]] * 2, answers
+            with sqlite3.connect(folder / "engine.sqlite3") as db:
+                assert db.execute("SELECT COUNT(*) FROM runs").fetchone() == (2,)
+    finally:
+        for opener in openers:
+            opener.stdin.close()
+            opener.wait()
+
+
+def test_database_key_and_lock_files_are_created_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("DUSTTUI_SERVER_KEY", raising=False)
+    umask = os.umask(0o022)  # the usual umask, which made files 0644 before
+    try:
+        store = Store(tmp_path / "data" / "engine.sqlite3")
+        _insert(store, "r1")  # the WAL file exists while the store is open
+        resolve_server_key(tmp_path / "data")
+    finally:
+        os.umask(umask)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "data").iterdir()}
+    store.close()
+    assert modes == {
+        "engine.sqlite3": 0o600,
+        "engine.sqlite3-wal": 0o600,
+        "engine.sqlite3-shm": 0o600,
+        "engine.sqlite3.open-lock": 0o600,
+        "server_key": 0o600,
+    }
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+
+
+def test_a_database_an_older_version_created_readable_is_made_private(tmp_path):
+    db = tmp_path / "e.db"
+    Store(db).close()
+    db.chmod(0o644)
+    Store(db).close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
