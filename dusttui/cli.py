@@ -319,13 +319,41 @@ def serve(
       dusttui serve --apps ./my-apps --port 8787
       DUST_BASE_URL=http://127.0.0.1:8787 DUST_WORKSPACE_ID=local dusttui apps
     """
-    from dusttui.headless import cmd_serve
+    from dusttui.enginecmd import cmd_serve
 
     sys.exit(
         cmd_serve(
             host=host, port=port, apps_dir=apps_dir, db_path=db_path, allow_network=allow_network
         )
     )
+
+
+@main.group(context_settings=CONTEXT_SETTINGS)
+def engine() -> None:
+    """See or stop the local engine (shared by every dusttui; stops by itself when idle).
+
+    \b
+    Examples:
+      dusttui engine status
+      dusttui engine stop
+    """
+
+
+@engine.command("status", context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print the engine as JSON on stdout.")
+def engine_status(as_json: bool) -> None:
+    """Say whether the local engine runs: its URL, pid, running runs, idle stop."""
+    from dusttui.enginecmd import cmd_engine_status
+
+    sys.exit(cmd_engine_status(as_json=as_json))
+
+
+@engine.command("stop", context_settings=CONTEXT_SETTINGS)
+def engine_stop() -> None:
+    """Stop the local engine now (its running runs end interrupted)."""
+    from dusttui.enginecmd import cmd_engine_stop
+
+    sys.exit(cmd_engine_stop())
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

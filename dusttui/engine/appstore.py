@@ -187,7 +187,9 @@ class AppStore:
             self._apps = apps
             return sorted(apps.values(), key=lambda app: app.name)
 
-    def _load(self, name: str, dust: Path, source: str, signature: tuple) -> LoadedApp | None:
+    def _load(
+        self, name: str, dust: Path, source: str, signature: tuple[Any, ...]
+    ) -> LoadedApp | None:
         try:
             text = read_spec_file(dust)
         except (OSError, UnicodeDecodeError) as exc:

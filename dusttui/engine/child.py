@@ -13,8 +13,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dusttui.engine.process import CHILD_ERROR_PREFIX
+
+if TYPE_CHECKING:
+    from dusttui.engine.serving import EngineServer
 
 NICENESS = 5
 
@@ -33,7 +37,7 @@ class _Stopper:
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        self.server: object | None = None
+        self.server: EngineServer | None = None
 
     def watch(self) -> None:
         try:
@@ -47,7 +51,7 @@ class _Stopper:
     def stop(self) -> None:
         self.requested.set()
         if self.server is not None:
-            self.server.should_exit = True  # type: ignore[attr-defined]
+            self.server.request_stop("the dusttui that started it quit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,14 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=stopper.watch, name="stdin-watch", daemon=True).start()
 
     from dusttui.engine.auth import ServerKeyError, check_bind
-    from dusttui.engine.embedded import (
-        EngineStartError,
-        _bind,
-        _close,
-        _url,
-        _uvicorn,
-        build_engine,
-    )
+    from dusttui.engine.embedded import _close, build_engine
+    from dusttui.engine.process import EngineStartError
+    from dusttui.engine.serving import EngineServer, bind, url_of
 
     host = "127.0.0.1"
     try:
@@ -82,18 +81,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         check_bind(host, parts.key)
-        sock = _bind(host, 0)
+        sock = bind(host, 0)
     except (EngineStartError, ServerKeyError) as exc:
         _close(parts)
         print(f"{CHILD_ERROR_PREFIX}{exc}", file=sys.stderr)
         return 1
     try:
         sock.listen(2048)  # connections queue from now on, while uvicorn starts
-        server = _uvicorn(parts.app, log_level="warning", access_log=False)
+        parts.life.url = url_of(sock)
+        server = EngineServer(parts.app, parts.life, log_level="warning", access_log=False)
         stopper.server = server
         if stopper.requested.is_set():
             return 0
-        sys.stdout.write(json.dumps({"url": _url(sock), "key": parts.key.value}) + "\n")
+        sys.stdout.write(json.dumps({"url": parts.life.url, "key": parts.key.value}) + "\n")
         sys.stdout.flush()
         os.dup2(2, 1)  # nothing else goes to the parent's pipe (nobody reads it any more)
         server.run(sockets=[sock])

@@ -1,8 +1,9 @@
 """Running the engine: in the background of this process (tests, CLI), or in the foreground.
 
 ``EmbeddedEngine`` serves on 127.0.0.1 (port 0 picks a free port) from a thread with its own event
-loop. ``serve`` is ``dusttui serve``: it blocks until Ctrl-C. ``EngineProcess`` (process.py, light
-to import) serves from a child process: the TUI's engine, on its own core.
+loop. ``serve`` is ``dusttui serve``: it blocks until Ctrl-C or SIGTERM, which stop it gracefully.
+``EngineProcess`` (process.py, light to import) serves from a child process; the local engine
+shared by every front end is a detached process (local.py, daemon.py).
 """
 
 from __future__ import annotations
@@ -16,19 +17,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-
-import uvicorn
+from typing import Any
 
 from dusttui.engine.appstore import AppStore
 from dusttui.engine.auth import ServerKey, check_bind, resolve_server_key
 from dusttui.engine.context import BUNDLED_DATASETS_DIR, DatasetDirs, EngineContext
 from dusttui.engine.hub import RunHub
+from dusttui.engine.life import EngineLife
 from dusttui.engine.process import (  # noqa: F401 (EngineAddress, EngineProcess re-exported)
     EngineAddress,
     EngineProcess,
     EngineStartError,
 )
 from dusttui.engine.server import ServerOptions, create_app
+from dusttui.engine.serving import (
+    ConnectionLimits,
+    EngineServer,
+    bind,
+    raise_open_files_limit,
+    url_of,
+)
 from dusttui.engine.store import SqliteLLMCache, Store, StoreError
 
 DB_FILE_NAME = "engine.sqlite3"
@@ -43,8 +51,9 @@ class EngineParts:
     apps: AppStore
     hub: RunHub
     key: ServerKey
-    app: object  # the Starlette ASGI app
+    app: Any  # the ASGI app
     recovered: list[str]  # runs a previous engine left running, now marked errored
+    life: EngineLife
 
 
 SECRET_PREFIX = "DUSTTUI_SECRET_"
@@ -68,6 +77,7 @@ def build_engine(
     allow_network: bool = False,
     token_delay: float | None = None,
     keepalive_interval: float = 15.0,
+    idle_stop_seconds: float | None = None,
 ) -> EngineParts:
     """Open the store (closing runs a dead engine left running), load apps, build the ASGI app."""
     data_dir = Path(data_dir)
@@ -91,44 +101,21 @@ def build_engine(
     apps = AppStore(store, apps_dir)
     apps.refresh()
     hub = RunHub(store, ctx)
-    app = create_app(hub, apps, key, ServerOptions(keepalive_interval=keepalive_interval))
-    return EngineParts(store, apps, hub, key, app, recovered)
+    life = EngineLife(
+        hub,
+        data_dir=str(data_dir.resolve()),
+        apps_dirs=[str(d.resolve()) for d in apps.dirs],
+        idle_stop_seconds=idle_stop_seconds,
+    )
+    options = ServerOptions(keepalive_interval=keepalive_interval)
+    app = create_app(hub, apps, key, options, life)
+    return EngineParts(store, apps, hub, key, app, recovered, life)
 
 
 def _close(parts: EngineParts) -> None:
     if parts.hub.ctx.js is not None:
         parts.hub.ctx.js.close()
     parts.store.close()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as exc:
-        sock.close()
-        raise EngineStartError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.set_inheritable(True)
-    return sock
-
-
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _uvicorn(app: object, *, log_level: str, access_log: bool) -> uvicorn.Server:
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        log_level=log_level,
-        access_log=access_log,
-        lifespan="on",
-        ws="none",
-        timeout_graceful_shutdown=3,
-    )
-    return uvicorn.Server(config)
 
 
 class EmbeddedEngine:
@@ -150,6 +137,7 @@ class EmbeddedEngine:
         token_delay: float | None = None,
         keepalive_interval: float = 15.0,
         log_level: str = "warning",
+        connection_limits: ConnectionLimits | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.apps_dir = apps_dir
@@ -163,9 +151,10 @@ class EmbeddedEngine:
             keepalive_interval=keepalive_interval,
         )
         self._log_level = log_level
+        self._limits = connection_limits
         self.parts: EngineParts | None = None
         self.url = ""
-        self._server: uvicorn.Server | None = None
+        self._server: EngineServer | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._error: BaseException | None = None
@@ -200,13 +189,15 @@ class EmbeddedEngine:
         )
         try:
             check_bind(self.host, parts.key)
-            sock = _bind(self.host, self.port)
+            sock = bind(self.host, self.port)
         except Exception:
             parts.store.close()
             raise
         self.parts = parts
-        self.url = _url(sock)
-        self._server = _uvicorn(parts.app, log_level=self._log_level, access_log=False)
+        self.url = parts.life.url = url_of(sock)
+        self._server = EngineServer(
+            parts.app, parts.life, log_level=self._log_level, limits=self._limits
+        )
         self._thread = threading.Thread(
             target=self._serve, args=(sock,), name="dusttui-engine", daemon=True
         )
@@ -235,7 +226,7 @@ class EmbeddedEngine:
         """Stop live runs (saved as errored), stop serving, close the database. Idempotent."""
         if self._server is not None and self._loop is not None and self.parts is not None:
             if self._loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(self.parts.hub.shutdown(), self._loop)
+                future = asyncio.run_coroutine_threadsafe(self.parts.life.stop(None), self._loop)
                 try:
                     future.result(timeout=10)
                 except Exception:  # the server is stopping anyway
@@ -287,8 +278,9 @@ def serve(
     on_ready: Callable[[ServeInfo], None] | None = None,
     log_level: str = "info",
     access_log: bool = True,
-) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM). Prints nothing itself.
+) -> EngineLife:
+    """Serve in the foreground until Ctrl-C or SIGTERM, which stop it gracefully (running runs
+    saved errored, saying why). Prints nothing itself; the returned life says what stopped it.
 
     Raises ``EngineStartError`` or ``ServerKeyError`` when it cannot start. ``on_ready`` is called
     once the socket is bound, before serving, with the URL and where the key is.
@@ -303,20 +295,24 @@ def serve(
     )
     try:
         check_bind(host, parts.key)
-        sock = _bind(host, port)
+        sock = bind(host, port)
         try:
+            parts.life.url = url_of(sock)
             if on_ready is not None:
                 on_ready(
                     ServeInfo(
-                        url=_url(sock),
+                        url=parts.life.url,
                         key=parts.key,
                         db_path=parts.store.path,
                         apps_dirs=parts.apps.dirs,
                         recovered=parts.recovered,
                     )
                 )
-            _uvicorn(parts.app, log_level=log_level, access_log=access_log).run(sockets=[sock])
+            raise_open_files_limit()
+            server = EngineServer(parts.app, parts.life, log_level=log_level, access_log=access_log)
+            server.run(sockets=[sock])
         finally:
             sock.close()
     finally:
         _close(parts)
+    return parts.life

@@ -2,6 +2,10 @@
 
 A client that disconnects only drops its queue; the run goes on. Runs are written to the store
 when they start, whenever a block starts or ends (writes coalesce), and when they end.
+
+A run the engine itself ends carries why on its record (``end_reason`` and ``error``, shown in the
+run JSON's ``dusttui`` extension): ``cancelled`` (a client asked), ``interrupted`` (the engine
+stopped) or ``engine_error`` (something failed inside the engine, e.g. a value JSON cannot carry).
 """
 
 from __future__ import annotations
@@ -24,14 +28,40 @@ from dusttui.engine.store import STOPPED_MESSAGE, Store
 log = logging.getLogger(__name__)
 
 FINAL_EVENT: dict[str, Any] = {"type": "final", "content": None}
+CANCELLED_MESSAGE = "Run cancelled."
+
+Frame = bytes  # one event's JSON, encoded once for every subscriber
+
+
+class RunFailure(Exception):
+    """Raised into the runner to stop a run the engine cannot carry on (the record says why)."""
+
+
+class EncodeError(ValueError):
+    """A value JSON cannot carry (a lone UTF-16 surrogate, nesting too deep for the encoder)."""
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON bytes; falls back to the json module for values orjson refuses (huge ints)."""
+    """Compact JSON bytes; falls back to the json module for values orjson refuses (huge ints).
+
+    Raises EncodeError when neither can write the value.
+    """
     try:
         return orjson.dumps(value)
     except TypeError:
+        pass
+    try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise EncodeError(_encode_problem(exc)) from None
+
+
+def _encode_problem(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeEncodeError):
+        return "text that is not valid Unicode (a lone UTF-16 surrogate, e.g. a string cut inside an emoji)"
+    if isinstance(exc, RecursionError):
+        return "a value nested too deeply to be written as JSON"
+    return f"a value JSON cannot carry ({exc})"
 
 
 @dataclass(eq=False)
@@ -40,41 +70,38 @@ class LiveRun:
 
     app: str
     record: RunRecord
-    subscribers: list[asyncio.Queue[dict[str, Any] | None]] = field(default_factory=list)
+    tag: str | None = None
+    subscribers: list[asyncio.Queue[Frame | None]] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
-    error: str | None = None  # why the engine itself failed the run (not a block error)
     _dirty: bool = False
     _writer: asyncio.Task[None] | None = None
 
-    def wire(self, block_filter: list[str] | None = None, *, blocking: bool = False) -> dict:
+    def wire(
+        self, block_filter: list[str] | None = None, *, blocking: bool = False
+    ) -> dict[str, Any]:
         """The run's wire JSON now."""
-        run = self.record.to_wire(block_filter, blocking=blocking)
-        if self.error is not None:
-            run["error"] = self.error
-        return run
+        return self.record.to_wire(block_filter, blocking=blocking)
 
-    def listing_wire(self) -> dict:
-        """The run without traces, for the listing."""
-        run = self.record.to_listing_wire()
-        if self.error is not None:
-            run["error"] = self.error
-        return run
+    def listing_wire(self) -> dict[str, Any]:
+        """The run without traces, for the listing (and the status endpoint)."""
+        return self.record.to_listing_wire()
 
-    def subscribe(self) -> asyncio.Queue[dict[str, Any] | None]:
+    def subscribe(self) -> asyncio.Queue[Frame | None]:
         """A queue that receives every event from now on, then None when the stream is over."""
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        queue: asyncio.Queue[Frame | None] = asyncio.Queue()
         self.subscribers.append(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any] | None]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Frame | None]) -> None:
         """Stop delivering to a queue (its client went away)."""
         if queue in self.subscribers:
             self.subscribers.remove(queue)
 
-    def publish(self, event: dict[str, Any] | None) -> None:
+    def publish(self, frame: Frame | None) -> None:
+        """Deliver an encoded event (None: the stream is over) to every subscriber."""
         for queue in self.subscribers:
-            queue.put_nowait(event)
+            queue.put_nowait(frame)
 
 
 class RunHub:
@@ -85,6 +112,11 @@ class RunHub:
         self.ctx = ctx
         self._live: dict[str, LiveRun] = {}
         self._closing = False
+
+    @property
+    def running(self) -> int:
+        """How many runs this process is executing (or finishing)."""
+        return len(self._live)
 
     def live(self, run_id: str) -> LiveRun | None:
         """The run if it is executing (or finishing) in this process."""
@@ -103,12 +135,13 @@ class RunHub:
         inputs: list[Any],
         subscribe: bool = False,
         run_type: str = "deploy",
-    ) -> tuple[LiveRun, asyncio.Queue[dict[str, Any] | None] | None]:
+        tag: str | None = None,
+    ) -> tuple[LiveRun, asyncio.Queue[Frame | None] | None]:
         """Record a new run, start its task, and optionally subscribe before the first event."""
         if self._closing:
             raise RuntimeError("The engine is shutting down")
         record = RunRecord.new(spec.hash, app, config, run_type=run_type)
-        live = LiveRun(app=app, record=record)
+        live = LiveRun(app=app, record=record, tag=tag)
         queue = live.subscribe() if subscribe else None
         await asyncio.to_thread(
             self.store.insert_run,
@@ -120,6 +153,7 @@ class RunHub:
             status="running",
             run_json=dumps(live.wire()),
             listing_json=dumps(live.listing_wire()),
+            tag=tag,
         )
         self._live[record.run_id] = live
         live.task = asyncio.create_task(
@@ -128,10 +162,37 @@ class RunHub:
         return live, queue
 
     async def _emit(self, live: LiveRun, event: dict[str, Any]) -> None:
-        live.publish(event)
+        try:
+            frame = dumps(event)
+        except EncodeError as exc:
+            live.publish(self._refuse(live, event, str(exc)))
+            raise RunFailure(live.record.error) from None
+        live.publish(frame)
         # A block starting or ending is saved, so a crash leaves the last block known.
         if event.get("type") in ("block_status", "run_status"):
             self._request_write(live)
+
+    def _refuse(self, live: LiveRun, event: dict[str, Any], problem: str) -> Frame | None:
+        """An event JSON cannot carry: the run ends errored, saying which block produced what."""
+        content = event.get("content") or {}
+        block = content.get("block_name") or content.get("name") or "?"
+        record = live.record
+        record.end_reason = "engine_error"
+        record.error = f"Run stopped: block `{block}` produced {problem}."
+        if event.get("type") != "block_execution":
+            return None  # a token or a status: dropped, the run stops right after
+        # The executions are the record's own dicts: fixing them in place fixes the saved trace.
+        message = f"Output refused: {problem}."
+        for row in content.get("execution") or []:
+            for execution in row:
+                try:
+                    dumps(execution)
+                except EncodeError:
+                    execution.update(value=None, error=message, meta=None)
+        try:
+            return dumps(event)
+        except EncodeError:  # not in an execution (cannot happen with the runner's events)
+            return None
 
     def _request_write(self, live: LiveRun) -> None:
         live._dirty = True
@@ -143,8 +204,8 @@ class RunHub:
         while live._dirty:
             live._dirty = False
             status = live.record.status
-            run_json, listing_json = dumps(live.wire()), dumps(live.listing_wire())
             try:
+                run_json, listing_json = dumps(live.wire()), dumps(live.listing_wire())
                 await asyncio.to_thread(
                     self.store.update_run, live.record.run_id, status, run_json, listing_json
                 )
@@ -158,13 +219,17 @@ class RunHub:
         try:
             await execute_run(spec, config, inputs, record, partial(self._emit, live), self.ctx)
         except asyncio.CancelledError:
-            self._fail(live, STOPPED_MESSAGE)
-        except Exception as exc:
+            if record.end_reason is None:  # cancelled without a word: the engine is stopping
+                record.end_reason, record.error = "interrupted", STOPPED_MESSAGE
+        except Exception as exc:  # the runner catches its own failures; this is a safety net
             log.exception("Run %s failed inside the engine", record.run_id)
-            self._fail(live, f"Internal engine error: {type(exc).__name__}: {exc}")
-        if record.status == "running":  # the runner returned without a final status
-            self._fail(live, "Internal engine error: the run ended without a final status.")
-        live.publish(FINAL_EVENT)
+            record.end_reason = record.end_reason or "engine_error"
+            record.error = record.error or f"Internal engine error: {type(exc).__name__}: {exc}"
+        if record.status == "running" and record.end_reason is None:
+            record.end_reason = "engine_error"
+            record.error = "Internal engine error: the run ended without a final status."
+        self._finish(live)
+        live.publish(dumps(FINAL_EVENT))
         live.publish(None)
         live.subscribers.clear()
         try:
@@ -178,30 +243,37 @@ class RunHub:
             live.done.set()
             self._live.pop(record.run_id, None)
 
-    def _fail(self, live: LiveRun, message: str) -> None:
-        live.error = message
+    def _finish(self, live: LiveRun) -> None:
+        """A run the engine ended: running blocks and the run become errored, streams are told."""
         record = live.record
+        for block in record.blocks:
+            if block.get("status") == "running":
+                block["status"] = "errored"
+                live.publish(dumps({"type": "block_status", "content": dict(block)}))
         if record.status == "running":
             record.status = "errored"
-            for block in record.blocks:
-                if block.get("status") == "running":
-                    block["status"] = "errored"
             record.results = None
-            live.publish(
-                {"type": "run_status", "content": {"status": "errored", "run_id": record.run_id}}
-            )
+            status = {"status": "errored", "run_id": record.run_id}
+            live.publish(dumps({"type": "run_status", "content": status}))
 
-    async def shutdown(self, wait: float = 5.0) -> None:
-        """Stop every live run (marked errored, streams closed), then wait for them to be saved."""
-        self._closing = True
-        runs = list(self._live.values())
-        for live in runs:
+    async def end_run(self, live: LiveRun, end_reason: str, message: str) -> None:
+        """Stop a live run (cancel or interruption) and wait until it is ended and saved."""
+        if live.record.status == "running" and live.record.end_reason is None:
+            live.record.end_reason, live.record.error = end_reason, message
             if live.task is not None:
                 live.task.cancel()
-        waiters = [asyncio.ensure_future(live.done.wait()) for live in runs]
-        if waiters:
-            await asyncio.wait(waiters, timeout=wait)
-        for waiter in waiters:
+        await live.done.wait()
+
+    async def shutdown(self, message: str = STOPPED_MESSAGE, wait: float = 5.0) -> list[str]:
+        """Interrupt every live run (errored with `message`, streams closed), wait for them to be
+        saved; the ids of the runs that were interrupted. Idempotent."""
+        self._closing = True
+        runs = [live for live in self._live.values() if live.record.status == "running"]
+        ended = [asyncio.ensure_future(self.end_run(live, "interrupted", message)) for live in runs]
+        if ended:
+            await asyncio.wait(ended, timeout=wait)
+        for waiter in ended:
             waiter.cancel()
         # Anything not saved in time is closed in the database directly.
-        await asyncio.to_thread(self.store.interrupt_owned, STOPPED_MESSAGE)
+        await asyncio.to_thread(self.store.interrupt_owned, message)
+        return [live.record.run_id for live in runs]

@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 8.0  # a graceful stop waits up to 3 s for open streams, then closes the database
@@ -62,7 +63,7 @@ class EngineProcess:
         self._api_key = api_key
         self._python = python or sys.executable
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr: object | None = None  # a temporary file: a pipe nobody drains could fill up
+        self._stderr: IO[bytes] | None = None  # a temporary file: a pipe nobody drains could fill
         self._address: EngineAddress | None = None
         self._buffer = b""
         self._lock = threading.Lock()
@@ -117,12 +118,12 @@ class EngineProcess:
                 self.command(),
                 stdin=subprocess.PIPE,  # never written: its end closing is the "parent gone" signal
                 stdout=subprocess.PIPE,
-                stderr=self._stderr,  # type: ignore[arg-type]
+                stderr=self._stderr,
                 env=env,
                 start_new_session=True,  # the terminal's ^C/^Z reach the TUI only
             )
         except OSError as exc:  # reported by wait_ready, like every other start failure
-            self._stderr.close()  # type: ignore[attr-defined]
+            self._stderr.close()
             self._stderr = None
             self._spawn_error = EngineStartError(f"Cannot start the engine process: {exc}")
 
@@ -195,9 +196,9 @@ class EngineProcess:
         handle = self._stderr
         if handle is None:
             return ""
-        size = handle.seek(0, os.SEEK_END)  # type: ignore[attr-defined]
-        handle.seek(max(0, size - _TAIL_CHARS))  # type: ignore[attr-defined]
-        return handle.read().decode("utf-8", "replace")  # type: ignore[attr-defined]
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _TAIL_CHARS))
+        return handle.read().decode("utf-8", "replace")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Ask the child to stop (live runs saved as errored), wait, then force it. Idempotent."""
@@ -218,7 +219,7 @@ class EngineProcess:
         if proc.stdout is not None:
             proc.stdout.close()
         if self._stderr is not None:
-            self._stderr.close()  # type: ignore[attr-defined]
+            self._stderr.close()
             self._stderr = None
         self.exit_code = proc.returncode
         self._proc = None

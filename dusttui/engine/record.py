@@ -45,6 +45,12 @@ class RunRecord:
     # One entry per block_execution event, unmerged: what the blocking flavour answers with.
     event_traces: list[Trace] = field(default_factory=list)
     results: list[list[Execution]] | None = None
+    # Why the engine itself ended the run: None (it ended by itself), "cancelled", "interrupted"
+    # or "engine_error"; `error` is the sentence for the user.
+    end_reason: str | None = None
+    error: str | None = None
+    # Executions each block expects in its current (or last) iteration, by (block_type, name).
+    totals: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
     @classmethod
     def new(
@@ -75,7 +81,27 @@ class RunRecord:
                 return
         self.blocks.append(status)
 
-    def to_wire(self, block_filter: list[str] | None = None, *, blocking: bool = False) -> dict:
+    def set_block_total(self, block_type: str, name: str, total: int | None) -> None:
+        """How many executions a block expects in the iteration about to run."""
+        self.totals[(block_type, name)] = total
+
+    def extension(self, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+        """The run JSON's `dusttui` object: the end reason, and each block's expected total."""
+        return {
+            "end_reason": self.end_reason,
+            "blocks": [
+                {
+                    "block_type": b["block_type"],
+                    "name": b["name"],
+                    "total": self.totals.get((b["block_type"], b["name"])),
+                }
+                for b in blocks
+            ],
+        }
+
+    def to_wire(
+        self, block_filter: list[str] | None = None, *, blocking: bool = False
+    ) -> dict[str, Any]:
         """The literal Run JSON (the value under ``{"run": ...}``).
 
         ``block_filter`` keeps only the named blocks in ``traces`` and ``status.blocks`` and computes
@@ -89,37 +115,29 @@ class RunRecord:
             traces = [t for t in traces if t[0][1] in keep]
             blocks = [b for b in blocks if b["name"] in keep]
         results = traces[-1][1] if self.status == "succeeded" and traces else None
-        return {
+        return self._wire(blocks, list(traces), results)
+
+    def _wire(
+        self, blocks: list[dict[str, Any]], traces: list[Trace], results: Any
+    ) -> dict[str, Any]:
+        run: dict[str, Any] = {
             "run_id": self.run_id,
             "created": self.created,
             "run_type": self.run_type,
             "specification_hash": self.specification_hash,
             "config": {"blocks": self.config},
             "status": {"run": self.status, "blocks": [dict(b) for b in blocks]},
-            "traces": list(traces),
+            "traces": traces,
             "results": results,
         }
-
-    def to_listing_wire(self) -> dict:
-        """The Run without traces, as the runs listing extension answers (``results`` null)."""
-        run = self.to_wire()
-        run["traces"] = []
-        run["results"] = None
+        if self.error is not None:
+            run["error"] = self.error
+        run["dusttui"] = self.extension(blocks)
         return run
 
-    @classmethod
-    def from_wire(cls, run: dict[str, Any], app_id: str) -> RunRecord:
-        """Rebuild a record from its wire JSON (e.g. when a store reloads a run)."""
-        status = run.get("status") or {}
-        return cls(
-            run_id=run["run_id"],
-            created=int(run["created"]),
-            specification_hash=run.get("specification_hash") or "",
-            app_id=app_id,
-            config=(run.get("config") or {}).get("blocks") or {},
-            run_type=run.get("run_type") or "deploy",
-            status=status.get("run") or "running",
-            blocks=[dict(b) for b in status.get("blocks") or []],
-            traces=list(run.get("traces") or []),
-            results=run.get("results"),
-        )
+    def to_listing_wire(self) -> dict[str, Any]:
+        """The Run without traces, as the runs listing extension answers (``results`` null).
+
+        Cheap at any run size: the traces are never copied.
+        """
+        return self._wire(self.blocks, [], None)

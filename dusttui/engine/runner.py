@@ -109,9 +109,16 @@ async def execute_run(
         await _Run(spec, config, inputs, record, emit, ctx).run()
     except asyncio.CancelledError:
         raise
-    except Exception:
+    except Exception as exc:
         log.exception("run %s failed inside the engine", record.run_id)
         if record.status == "running":
+            # The engine failed, not a block: the run says why, and no block stays "running".
+            record.end_reason = record.end_reason or "engine_error"
+            record.error = record.error or f"Internal engine error: {type(exc).__name__}: {exc}"
+            for block in record.blocks:
+                if block.get("status") == "running":
+                    block["status"] = "errored"
+                    await emit({"type": "block_status", "content": dict(block)})
             record.status = "errored"
             record.results = None
             await emit(
@@ -253,10 +260,18 @@ class _Run:
             "success_count": 0,
             "error_count": 0,
         }
+        # Skipped while-loop inputs count in neither the counts nor the total.
+        total = sum(len(row) for i, row in enumerate(envs) if not (skips and skips[i]))
+        record.set_block_total(btype, name, total)
         record.set_block_status(status)
         await self.emit({"type": "block_status", "content": dict(status)})
 
-        outcomes = await self._run_executions(block, envs, skips, status)
+        self._outcomes: list[list[_Outcome]] | None = None
+        try:
+            outcomes = await self._run_executions(block, envs, skips, status)
+        except asyncio.CancelledError:
+            await self._record_unfinished(block, skips, status)
+            raise
         executions = [
             [
                 _execution(o.result.value, None, o.result.meta)  # type: ignore[union-attr]
@@ -287,6 +302,45 @@ class _Run:
             return None
         return outcomes  # type: ignore[return-value]
 
+    async def _record_unfinished(
+        self, block: Any, skips: list[bool] | None, status: dict[str, Any]
+    ) -> None:
+        """The run is being cancelled or interrupted inside a block: its trace keeps the
+        executions that finished, the others say why they never ran; the block is errored."""
+        status["status"] = "errored"
+        outcomes = self._outcomes
+        if outcomes is None:  # stopped before any execution started: no trace to keep
+            await self.emit({"type": "block_status", "content": dict(status)})
+            return
+        why = (
+            "Not run: the run was cancelled."
+            if self.record.end_reason == "cancelled"
+            else "Not run: the run was interrupted (the engine stopped)."
+        )
+        executions = [
+            [
+                _execution(None, why)
+                if o is _PENDING
+                else _execution(o.result.value, None, o.result.meta)  # type: ignore[union-attr]
+                if o.error is None
+                else _execution(None, o.error)
+                for o in row
+            ]
+            for row in outcomes
+        ]
+        self._record_trace(block.type, block.name, executions, skips)
+        await self.emit(
+            {
+                "type": "block_execution",
+                "content": {
+                    "block_type": block.type,
+                    "block_name": block.name,
+                    "execution": executions,
+                },
+            }
+        )
+        await self.emit({"type": "block_status", "content": dict(status)})
+
     async def _run_executions(
         self, block: Any, envs: list[list[Env]], skips: list[bool] | None, status: dict
     ) -> list[list[_Outcome]]:
@@ -300,6 +354,7 @@ class _Run:
             [_SKIPPED if skips is not None and skips[i] else _PENDING for _ in row]
             for i, row in enumerate(envs)
         ]
+        self._outcomes = outcomes  # what finished, should the run be cancelled (h2)
         jobs = [
             (i, j)
             for i, row in enumerate(envs)

@@ -4,16 +4,17 @@ Routes, under each of the four prefixes ``/api/v1/w/{wId}/spaces/{spaceId}``,
 ``/api/v1/w/{wId}/vaults/{spaceId}``, ``/api/v1/w/{wId}`` and ``/api/v1/apps/{user}`` (apps
 listing only under the first three)::
 
-    GET  .../apps                      {"apps": [App]}
-    POST .../apps/{aId}/runs           create a run (non-blocking, blocking or streamed)
-    GET  .../apps/{aId}/runs           runs listing extension: {"runs": [...], "total": N}
-    GET  .../apps/{aId}/runs/{runId}   {"run": Run}
+    GET  .../apps                             {"apps": [App]}
+    POST .../apps/{aId}/runs                  create a run (non-blocking, blocking or streamed)
+    GET  .../apps/{aId}/runs                  runs listing extension: {"runs": [...], "total": N}
+    GET  .../apps/{aId}/runs/{runId}          {"run": Run}
+    GET  .../apps/{aId}/runs/{runId}/status   extension: the run without traces, live counts
+    POST .../apps/{aId}/runs/{runId}/cancel   extension: stop a running run
+    GET  /dusttui/v1/engine                   extension: who this engine is, how busy
+    POST /dusttui/v1/engine/stop              extension: a graceful stop
 
-Single-tenant: any workspace and space id is answered.
-
-Beyond the hosted API (clients ignore unknown keys): each App carries a `dusttui` object
-(current specificationHash, specificationError, sampleInputs, problems, source, path), and a run
-the engine itself had to end (a stop, a crash, an internal failure) carries `error` (a message).
+Single-tenant: any workspace and space id is answered. docs/engine.md describes the extensions
+(the `dusttui` objects of Apps and runs, run tags, the end reasons).
 """
 
 from __future__ import annotations
@@ -21,25 +22,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dusttui.engine.appstore import AppLookupError, AppStore, LoadedApp, SpecLookupError
 from dusttui.engine.auth import ServerKey, authorization_error
-from dusttui.engine.hub import FINAL_EVENT, LiveRun, RunHub, dumps
+from dusttui.engine.envelope import (
+    MAX_BODY_BYTES,
+    APIError,
+    invalid_request,
+    json_response,
+    method_not_allowed,
+    read_json_body,
+    run_error,
+    run_not_found,
+)
+from dusttui.engine.hub import CANCELLED_MESSAGE, FINAL_EVENT, Frame, LiveRun, RunHub, dumps
+from dusttui.engine.life import ActivityMiddleware, EngineLife
 from dusttui.engine.runner import RunRequestError, validate_run_request
 from dusttui.engine.store import now_ms
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 4 * 1024 * 1024  # the hosted API's bodyParser sizeLimit "4mb"
 INVALID_BODY_MESSAGE = (
     "Invalid request body, `specification_hash` (string), `config` (object), "
     "and `inputs` (array) are required."
@@ -52,8 +65,9 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 KEEPALIVE = b": keep-alive\n\n"
-# Every route takes every method, so a wrong one gets our 405 envelope, not a bare 405.
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+TAG_HEADER = "x-dusttui-run-tag"
+TAG_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_LISTING_NUMBER = 2**62  # limit/offset beyond this are refused (SQLite integers are 64-bit)
 
 
 @dataclass
@@ -65,45 +79,6 @@ class ServerOptions:
     space_name: str = "Local apps"
 
 
-class APIError(Exception):
-    """Answered as the error envelope ``{"error": {"type", "message", ...}}``."""
-
-    def __init__(self, status: int, type_: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.type = type_
-        self.message = message
-        self.extra = extra
-
-    def response(self) -> Response:
-        return json_response(
-            {"error": {"type": self.type, "message": self.message, **self.extra}}, self.status
-        )
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    """A JSON answer with compact, literal JSON."""
-    return Response(dumps(body), status_code=status, media_type="application/json")
-
-
-def run_error(code: str, message: str, *, retrieving: bool = False) -> APIError:
-    """The 400 run_error envelope the hosted API uses for engine refusals."""
-    outer = (
-        "There was an error retrieving the run."
-        if retrieving
-        else "There was an error running the app."
-    )
-    return APIError(400, "run_error", outer, run_error={"code": code, "message": message})
-
-
-def method_not_allowed(expected: str) -> APIError:
-    return APIError(
-        405,
-        "method_not_supported_error",
-        f"The method passed is not supported, {expected} is expected.",
-    )
-
-
 def _truthy(value: Any) -> bool:
     # JavaScript truthiness, as the hosted handler tests `req.body.stream` and `blocking`.
     if isinstance(value, (list, dict)):
@@ -111,14 +86,29 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-class EngineAPI:
-    """The request handlers, bound to one hub, one app store and one key."""
+def _status_form(run: dict[str, Any]) -> dict[str, Any]:
+    """A run as the status and cancel extensions answer: no traces, no results."""
+    run["traces"] = []
+    run["results"] = None
+    return run
 
-    def __init__(self, hub: RunHub, apps: AppStore, key: ServerKey, options: ServerOptions):
+
+class EngineAPI:
+    """The request handlers, bound to one hub, one app store, one key and the engine's life."""
+
+    def __init__(
+        self,
+        hub: RunHub,
+        apps: AppStore,
+        key: ServerKey,
+        options: ServerOptions,
+        life: EngineLife,
+    ) -> None:
         self.hub = hub
         self.apps = apps
         self.key = key
         self.options = options
+        self.life = life
         self.started = now_ms()
 
     # -------------------------------------------------------------- helpers
@@ -128,10 +118,11 @@ class EngineAPI:
         if problem is not None:
             raise APIError(401, problem[0], problem[1])
 
-    def _app(self, request: Request, *, running: bool) -> LoadedApp:
+    async def _app(self, request: Request, *, running: bool) -> LoadedApp:
         name = request.path_params["aId"]
         try:
-            return self.apps.get(name)
+            # Looking an app up re-reads changed files: a thread, never the event loop.
+            return await asyncio.to_thread(self.apps.get, name)
         except AppLookupError:
             verb = "run" if running else "access"
             raise APIError(
@@ -149,30 +140,16 @@ class EngineAPI:
             "updatedAt": self.started,
         }
 
-    async def _body(self, request: Request) -> Any:
-        limit = self.options.max_body_bytes
-        too_large = APIError(
-            413,
-            "content_too_large",
-            f"Body exceeded {limit // (1024 * 1024)}mb limit: a request body may be at most "
-            f"{limit} bytes; send fewer or smaller inputs.",
-        )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        try:
-            return orjson.loads(raw) if raw.strip() else None
-        except orjson.JSONDecodeError as exc:
-            raise APIError(
-                400, "invalid_request_error", f"The request body is not valid JSON: {exc}"
-            ) from None
+    async def _run_of(self, request: Request, app: LoadedApp) -> tuple[LiveRun | None, Any]:
+        """(the live run, None) when it runs here, else (None, its stored row); unknown: 400."""
+        run_id = request.path_params["runId"]
+        live = self.hub.live(run_id)
+        if live is not None and live.app == app.name:
+            return live, None
+        stored = await asyncio.to_thread(self.hub.store.get_run, app.name, run_id)
+        if stored is None:
+            raise run_not_found(run_id)
+        return None, stored
 
     # -------------------------------------------------------------- endpoints
 
@@ -186,26 +163,64 @@ class EngineAPI:
 
     async def runs(self, request: Request) -> Response:
         self._authenticate(request)
-        app = self._app(request, running=request.method == "POST")
+        if request.method not in ("GET", "POST"):
+            raise method_not_allowed("POST")
+        app = await self._app(request, running=request.method == "POST")
         if request.method == "POST":
             return await self._create_run(request, app)
-        if request.method == "GET":
-            return await self._list_runs(request, app)
-        raise method_not_allowed("POST")
+        return await self._list_runs(request, app)
 
     async def get_run(self, request: Request) -> Response:
         self._authenticate(request)
-        app = self._app(request, running=False)
         if request.method != "GET":
             raise method_not_allowed("GET")
-        run_id = request.path_params["runId"]
-        live = self.hub.live(run_id)
-        if live is not None and live.app == app.name:
+        app = await self._app(request, running=False)
+        live, stored = await self._run_of(request, app)
+        if live is not None:
             return json_response({"run": live.wire()})
-        stored = await asyncio.to_thread(self.hub.store.get_run, app.name, run_id)
-        if stored is None:
-            raise run_error("run_not_found", f"No run found for id `{run_id}`", retrieving=True)
         return Response(b'{"run":' + stored.run_json + b"}", media_type="application/json")
+
+    async def run_status(self, request: Request) -> Response:
+        """A.2: the run with live counts, never its traces (cheap at any run size)."""
+        self._authenticate(request)
+        if request.method != "GET":
+            raise method_not_allowed("GET")
+        app = await self._app(request, running=False)
+        live, stored = await self._run_of(request, app)
+        if live is not None:
+            return json_response({"run": live.listing_wire()})
+        return Response(b'{"run":' + stored.listing_json + b"}", media_type="application/json")
+
+    async def cancel_run(self, request: Request) -> Response:
+        """A.3: stop a running run; answers once it has ended and been saved."""
+        self._authenticate(request)
+        if request.method != "POST":
+            raise method_not_allowed("POST")
+        app = await self._app(request, running=False)
+        live, stored = await self._run_of(request, app)
+        if live is not None:
+            await self.hub.end_run(live, "cancelled", CANCELLED_MESSAGE)
+            return json_response({"run": live.listing_wire()})
+        return Response(b'{"run":' + stored.listing_json + b"}", media_type="application/json")
+
+    async def engine_info(self, request: Request) -> Response:
+        """A.5: who this engine is and how busy."""
+        self._authenticate(request)
+        if request.method != "GET":
+            raise method_not_allowed("GET")
+        return json_response({"engine": self.life.info()})
+
+    async def engine_stop(self, request: Request) -> Response:
+        """A.5: answer, then stop gracefully (running runs interrupted)."""
+        self._authenticate(request)
+        if request.method != "POST":
+            raise method_not_allowed("POST")
+        life = self.life
+
+        async def stop() -> None:
+            life.run_in_background(lambda: life.stop("dusttui engine stop"))
+
+        return json_response({"stopping": True}, 202, background=BackgroundTask(stop))
 
     async def _list_runs(self, request: Request, app: LoadedApp) -> Response:
         query = request.query_params
@@ -214,21 +229,25 @@ class EngineAPI:
             text = query.get(name)
             if text is None:
                 numbers[name] = default
-            elif text.isdigit():
-                numbers[name] = int(text)
-            else:
-                raise APIError(
-                    400,
-                    "invalid_request_error",
-                    f"`{name}` must be a non-negative integer (got {text!r}).",
+            elif not (text.isascii() and text.isdigit()):  # "²".isdigit() is true
+                raise invalid_request(
+                    f"`{name}` must be a non-negative integer (got {text[:40]!r})."
                 )
+            elif len(text) > 19 or int(text) > MAX_LISTING_NUMBER:
+                raise invalid_request(f"`{name}` must be at most 2^62 (got {text[:40]})")
+            else:
+                numbers[name] = int(text)
         run_type = query.get("runType") or None
+        tag = query.get("tag")
+        if tag is not None and not TAG_PATTERN.fullmatch(tag):
+            raise invalid_request(_bad_tag("The `tag` parameter"))
         rows, total = await asyncio.to_thread(
             self.hub.store.list_runs,
             app.name,
             limit=numbers["limit"],
             offset=numbers["offset"],
             run_type=run_type,
+            tag=tag,
         )
         live = self.hub.live_runs(app.name)
         parts = []
@@ -239,14 +258,17 @@ class EngineAPI:
         return Response(body, media_type="application/json")
 
     async def _create_run(self, request: Request, app: LoadedApp) -> Response:
-        body = await self._body(request)
+        tag = request.headers.get(TAG_HEADER)
+        if tag is not None and not TAG_PATTERN.fullmatch(tag):
+            raise invalid_request(_bad_tag("The X-Dusttui-Run-Tag header"))
+        body = await read_json_body(request, limit=self.options.max_body_bytes)
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("specification_hash"), str)
             or not isinstance(body.get("config"), dict)
             or not isinstance(body.get("inputs"), list)
         ):
-            raise APIError(400, "invalid_request_error", INVALID_BODY_MESSAGE)
+            raise invalid_request(INVALID_BODY_MESSAGE)
         config: dict[str, Any] = body["config"]
         for block_config in config.values():
             # As the hosted handler does: an input block's config never carries its dataset.
@@ -271,15 +293,16 @@ class EngineAPI:
                 return self._prerun_stream(exc.code, exc.message)
             raise run_error(exc.code, exc.message) from None
 
+        if self.life.stopping:
+            raise APIError(
+                503, "service_unavailable", "The engine is stopping: start the run again."
+            )
         live, queue = await self.hub.start(
-            app=app.name, spec=spec, config=config, inputs=inputs, subscribe=stream
+            app=app.name, spec=spec, config=config, inputs=inputs, subscribe=stream, tag=tag
         )
         if stream:
             assert queue is not None
-            return StreamingResponse(
-                self._stream(live, queue),
-                headers=SSE_HEADERS,
-            )
+            return StreamingResponse(self._stream(live, queue), headers=SSE_HEADERS)
         if blocking:
             await live.done.wait()
             return json_response({"run": live.wire(block_filter, blocking=True)})
@@ -288,36 +311,56 @@ class EngineAPI:
         run["status"]["blocks"] = []
         run["traces"] = []
         run["results"] = None
+        run["dusttui"]["blocks"] = []
         return json_response({"run": run})
 
     def _prerun_stream(self, code: str, message: str) -> StreamingResponse:
         async def events() -> AsyncIterator[bytes]:
-            yield (
-                b"data: "
-                + dumps({"type": "error", "content": {"code": code, "message": message}})
-                + b"\n\n"
-            )
+            error = {"type": "error", "content": {"code": code, "message": message}}
+            yield b"data: " + dumps(error) + b"\n\n"
             yield b"data: " + dumps(FINAL_EVENT) + b"\n\n"
 
         return StreamingResponse(events(), headers=SSE_HEADERS)
 
     async def _stream(
-        self, live: LiveRun, queue: asyncio.Queue[dict[str, Any] | None]
+        self, live: LiveRun, queue: asyncio.Queue[Frame | None]
     ) -> AsyncIterator[bytes]:
         interval = self.options.keepalive_interval
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), interval)
+                    frame = await asyncio.wait_for(queue.get(), interval)
                 except TimeoutError:
                     yield KEEPALIVE
                     continue
-                if event is None:
+                if frame is None:
                     return
-                yield b"data: " + dumps(event) + b"\n\n"
+                yield b"data: " + frame + b"\n\n"
         finally:
             # The client may be gone: only its queue goes, the run carries on.
             live.unsubscribe(queue)
+
+
+def _bad_tag(what: str) -> str:
+    return f"{what} must be 1 to 64 characters among letters, digits, `-` and `_`."
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _AnyMethod:
+    """A route endpoint taking every method (TRACE, PROPFIND, FOO...): the handler answers a
+    wrong one with the 405 envelope. (Starlette gives function endpoints GET only by default.)"""
+
+    def __init__(self, handler: Handler) -> None:
+        self.app = request_response(handler)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _route(path: str, handler: Handler) -> Route:
+    return Route(path, _AnyMethod(handler))
 
 
 def _routes(api: EngineAPI) -> list[Route]:
@@ -327,34 +370,45 @@ def _routes(api: EngineAPI) -> list[Route]:
         ("/api/v1/w/{wId}", True),
         ("/api/v1/apps/{user}", False),
     ]
-    routes = []
+    routes: list[Route] = []
     for prefix, has_listing in prefixes:
         if has_listing:
-            routes.append(Route(f"{prefix}/apps", api.list_apps, methods=ALL_METHODS))
-        routes.append(Route(f"{prefix}/apps/{{aId}}/runs", api.runs, methods=ALL_METHODS))
-        routes.append(
-            Route(f"{prefix}/apps/{{aId}}/runs/{{runId}}", api.get_run, methods=ALL_METHODS)
-        )
+            routes.append(_route(f"{prefix}/apps", api.list_apps))
+        runs = f"{prefix}/apps/{{aId}}/runs"
+        routes.append(_route(runs, api.runs))
+        routes.append(_route(f"{runs}/{{runId}}", api.get_run))
+        routes.append(_route(f"{runs}/{{runId}}/status", api.run_status))
+        routes.append(_route(f"{runs}/{{runId}}/cancel", api.cancel_run))
+    routes.append(_route("/dusttui/v1/engine", api.engine_info))
+    routes.append(_route("/dusttui/v1/engine/stop", api.engine_stop))
     return routes
 
 
 async def _not_found(request: Request) -> Response:
+    path = request.url.path
+    shown = path if len(path) <= 200 else path[:200] + "…"
     return APIError(
-        404, "not_found", f"No endpoint {request.method} {request.url.path} on this engine."
+        404, "not_found", f"No endpoint {request.method} {shown} on this engine."
     ).response()
 
 
 def create_app(
-    hub: RunHub, apps: AppStore, key: ServerKey, options: ServerOptions | None = None
-) -> Starlette:
-    """The ASGI app. Stopping it (lifespan shutdown) stops live runs, which are saved as errored."""
-    api = EngineAPI(hub, apps, key, options or ServerOptions())
-    routes = [*_routes(api), Route("/{path:path}", _not_found, methods=ALL_METHODS)]
+    hub: RunHub,
+    apps: AppStore,
+    key: ServerKey,
+    options: ServerOptions | None = None,
+    life: EngineLife | None = None,
+) -> ASGIApp:
+    """The ASGI app. Stopping it (lifespan shutdown) interrupts live runs, saved as errored."""
+    life = life or EngineLife(hub)
+    api = EngineAPI(hub, apps, key, options or ServerOptions(), life)
+    routes = [*_routes(api), _route("/{path:path}", _not_found)]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        life.start_idle_watch()
         yield
-        await hub.shutdown()
+        await life.stop(None)
 
     async def api_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, APIError)
@@ -374,4 +428,4 @@ def create_app(
         exception_handlers={APIError: api_error, Exception: internal_error},
     )
     app.state.api = api
-    return app
+    return ActivityMiddleware(app, life)

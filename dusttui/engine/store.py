@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover (Windows: no concurrent-open protection)
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.tag (X-Dusttui-Run-Tag)
 
 INTERRUPTED_MESSAGE = (
     "Run interrupted: the engine stopped (crashed or was killed) while this run was running; "
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS runs (
     specification_hash TEXT NOT NULL,
     owner TEXT NOT NULL,
     run_json BLOB NOT NULL,
-    listing_json BLOB NOT NULL
+    listing_json BLOB NOT NULL,
+    tag TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_app ON runs (app, created DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
@@ -110,6 +111,9 @@ def mark_interrupted(run: dict[str, Any], message: str) -> dict[str, Any]:
             block["status"] = "errored"
     run["results"] = None
     run["error"] = message
+    extension = run.get("dusttui")
+    if isinstance(extension, dict):
+        extension["end_reason"] = "interrupted"
     return run
 
 
@@ -167,7 +171,10 @@ class Store:
                         f"{self.path} was written by a newer dusttui (schema {version}); "
                         "upgrade dusttui or use another --db file."
                     )
-                self._db.executescript(_SCHEMA)
+                self.db.executescript(_SCHEMA)
+                if 0 < version < 2:  # a database of the first schema: runs had no tag
+                    self.db.execute("ALTER TABLE runs ADD COLUMN tag TEXT")
+                self.db.execute("CREATE INDEX IF NOT EXISTS runs_by_tag ON runs (app, tag)")
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.DatabaseError, OSError, StoreError) as exc:
             if self._db is not None:
@@ -230,12 +237,13 @@ class Store:
         status: str,
         run_json: bytes,
         listing_json: bytes,
+        tag: str | None = None,
     ) -> None:
         """Record a new run (owned by this store until it ends)."""
         with self._lock:
             self.db.execute(
                 "INSERT INTO runs (run_id, app, run_type, status, created, specification_hash,"
-                " owner, run_json, listing_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " owner, run_json, listing_json, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     app,
@@ -246,6 +254,7 @@ class Store:
                     self.owner,
                     run_json,
                     listing_json,
+                    tag,
                 ),
             )
 
@@ -268,13 +277,22 @@ class Store:
         return None if row is None else StoredRun(*row)
 
     def list_runs(
-        self, app: str, *, limit: int, offset: int, run_type: str | None = None
+        self,
+        app: str,
+        *,
+        limit: int,
+        offset: int,
+        run_type: str | None = None,
+        tag: str | None = None,
     ) -> tuple[list[StoredRun], int]:
         """An app's runs, newest first, one page of them, and how many there are in all."""
         where, args = "app = ?", [app]
         if run_type is not None:
             where += " AND run_type = ?"
             args.append(run_type)
+        if tag is not None:
+            where += " AND tag = ?"
+            args.append(tag)
         with self._lock:
             total = self.db.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", args).fetchone()
             rows = self.db.execute(
@@ -345,11 +363,14 @@ class SqliteLLMCache:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def get(self, key: str) -> dict | None:
+    async def get(self, key: str) -> dict[str, Any] | None:
         """The cached answer for `key`, or None."""
         raw = await asyncio.to_thread(self._store.cache_get, key)
-        return None if raw is None else orjson.loads(raw)
+        if raw is None:
+            return None
+        value: dict[str, Any] = orjson.loads(raw)
+        return value
 
-    async def put(self, key: str, value: dict) -> None:
+    async def put(self, key: str, value: dict[str, Any]) -> None:
         """Keep `value` as the answer for `key`."""
         await asyncio.to_thread(self._store.cache_put, key, orjson.dumps(value))

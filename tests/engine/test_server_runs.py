@@ -84,7 +84,15 @@ def test_blocking_run_answers_the_whole_run(engine, http):
         "status",
         "traces",
         "results",
+        "dusttui",  # the engine's extension (docs/engine.md), after the hosted fields
     ]
+    assert run["dusttui"] == {
+        "end_reason": None,
+        "blocks": [
+            {"block_type": "input", "name": "INPUT", "total": 2},
+            {"block_type": "code", "name": "DOUBLE", "total": 2},
+        ],
+    }
     assert HEX64.match(run["run_id"])
     assert before <= run["created"] <= after
     assert run["run_type"] == "deploy"
