@@ -376,4 +376,3 @@ def cmd_cancel(
         return EXIT_OK
 
     return _in_session(settings, backend, go, app)
-

@@ -57,10 +57,10 @@ def test_ctrl_c_mid_block_exits_130_and_says_what_becomes_of_the_run(user, tmp_p
     code, out, err = run_cli(["get", run_id, "--app", "slow"], user)
     assert code == 1, err
     lines = out.splitlines()
-    assert lines[0] == f"run {run_id} ✗ errored"
+    assert lines[0] == f"run {run_id} ✗ interrupted"  # the engine's dusttui.end_reason
     assert lines[1].startswith("  why: Run interrupted: the engine")
     assert lines[2] == "  ✓ input    INPUT            1 ok"
-    assert lines[3] == "  ✗ code     WAIT             0 ok"
+    assert lines[3] == "  ✗ code     WAIT             0 ok · ran 0/1"  # its partial trace
 
 
 def test_ctrl_c_before_the_run_starts_exits_130_without_a_traceback(user):
