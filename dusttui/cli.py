@@ -271,6 +271,24 @@ def cancel(settings, backend, *, run_id: str, app: str, as_json: bool) -> int:
     return cmd_cancel(settings, backend, run_id=run_id, app=app, as_json=as_json)
 
 
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("apps", nargs=-1, metavar="[APP]...")
+@click.option("--to", "to", required=True, type=click.Path(path_type=Path), help="Folder to write.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@with_backend
+def pull(settings: Any, backend: Any, **options: Any) -> int:
+    """Write apps (all, or the named ones) as NAME.dust + config + description files.
+
+    \b
+    Example:
+      dusttui pull --to ./my-apps && dusttui serve --apps ./my-apps
+    """
+    from dusttui.pull import cmd_pull
+
+    return cmd_pull(settings, backend, **options)
+
+
 @main.command("hash", context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def hash_command(file: Path) -> None:

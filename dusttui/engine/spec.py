@@ -353,7 +353,8 @@ def _builder_spec(b: Block) -> dict[str, Any]:
         for k, v in b.fields.items()
     }
     if b.type == "data":
-        return {"dataset": f["dataset_id"]}
+        # `hash` is ours (front keeps the latest dataset hashes apart): `dusttui pull` needs it.
+        return {"dataset": f["dataset_id"], "hash": f["hash"]}
     if b.type == "map":
         return {"from": f["from"], "repeat": str(f.get("repeat", ""))}
     if b.type == "while":
