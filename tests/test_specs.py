@@ -74,5 +74,13 @@ def test_saved_specification_hashes_like_the_dust_file():
 def test_unhashable_saved_specifications_fall_back():
     assert saved_specification_hash(_app(None)) is None
     assert saved_specification_hash(_app("{not json")) is None
+    # a dataset's latest version is not in the public API: the hash cannot be known
+    data = json.dumps([{"type": "data", "name": "D", "spec": {"dataset": "words"}}])
+    assert saved_specification_hash(_app(data)) is None
+
+
+def test_hosted_only_blocks_hash_as_front_writes_them():
     search = json.dumps([{"type": "search", "name": "S", "spec": {"query": "x"}}])
-    assert saved_specification_hash(_app(search)) is None
+    assert saved_specification_hash(_app(search)) == parse_spec(
+        "search S {\n  query: \n```\nx\n```\n}\n"
+    ).hash

@@ -136,4 +136,49 @@ _fun = (env) => JSON.stringify({{ a: 1 }})
 {F}
 }}
 """,
+    # every block only the hosted service runs (parsed and hashed as core does)
+    "hosted": f"""input INPUT {{ }}
+
+search WEB {{
+  query:
+{F}
+{{{{INPUT.q}}}} site:dust.tt
+{F}
+  num: 4
+}}
+
+browser PAGE {{
+  url:
+{F}
+https://dust.tt/{{{{INPUT.path}}}}
+{F}
+  selector:
+{F}
+body main
+{F}
+  timeout: 9000
+  wait_until: networkidle0
+}}
+
+data_source DOCS {{
+  query:
+{F}
+What about <DUST_TRIPLE_BACKTICKS>code<DUST_TRIPLE_BACKTICKS>?
+{F}
+  full_text: true
+  filter_code:
+{F}
+_fun = (env) => ({{ tags: {{ in: ["a"], not: null }} }})
+{F}
+}}
+
+database_schema SCHEMA {{ }}
+
+database QUERY {{
+  query:
+{F}
+SELECT count(*) FROM t
+{F}
+}}
+""",
 }

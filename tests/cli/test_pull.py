@@ -121,12 +121,13 @@ def test_pull_from_a_remote_workspace_then_serve_the_folder_runs_the_same_hashes
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     expected = {name: parse_spec(text).hash for name, text in TRICKY.items()}
-    assert lines[:3] == [  # in the order asked for
+    assert lines[:4] == [  # in the order asked for
         f"multiline  {expected['multiline']}  1 file",
         f"mapreduce  {expected['mapreduce']}  1 file",
         f"loops      {expected['loops']}  3 files",
+        f"hosted     {expected['hosted']}  1 file",
     ]
-    assert lines[-1] == f"Pulled 3 app(s) into {to}: dusttui serve --apps {to}"
+    assert lines[-1] == f"Pulled 4 app(s) into {to}: dusttui serve --apps {to}"
     assert (to / "loops.description.txt").read_text() == "Loops, a chat and a curl.\n"
     assert json.loads((to / "loops.config.json").read_text()) == {
         "CHAT": {"provider_id": "openai", "model_id": "gpt-4o"}
@@ -340,10 +341,13 @@ def test_a_hosted_app_is_written_as_front_would_with_what_is_unknown_said(hosted
         f"code OUT {{\n  code: \n{F}\n_fun = (env) => 1\n{F}\n}}\n"
     )
     assert (to / "hosted.description.txt").read_text() == "From the hosted service.\n"
-    warnings = json.loads(result.stdout)["apps"][0]["warnings"]
-    assert warnings[-1] == (
+    pulled = json.loads(result.stdout)["apps"][0]
+    # hashed as written (with `hash: latest`): not the workspace's hash, as the warning says
+    assert pulled["specification_hash"] == parse_spec((to / "hosted.dust").read_text()).hash
+    warnings = pulled["warnings"]
+    assert warnings == [
         "app `hosted`: data block dataset `examples` is written `hash: latest` (the API does not "
         f"give dataset versions): its hash differs from the workspace's; put the records in "
         f"{to / 'datasets' / 'examples.jsonl'}"
-    )
-    assert result.stderr.splitlines()[-1] == f"dusttui: {warnings[-1]}"
+    ]
+    assert result.stderr.splitlines() == [f"dusttui: {warnings[0]}"]
