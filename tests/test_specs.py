@@ -81,6 +81,7 @@ def test_unhashable_saved_specifications_fall_back():
 
 def test_hosted_only_blocks_hash_as_front_writes_them():
     search = json.dumps([{"type": "search", "name": "S", "spec": {"query": "x"}}])
-    assert saved_specification_hash(_app(search)) == parse_spec(
-        "search S {\n  query: \n```\nx\n```\n}\n"
-    ).hash
+    assert (
+        saved_specification_hash(_app(search))
+        == parse_spec("search S {\n  query: \n```\nx\n```\n}\n").hash
+    )
