@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from blake3 import blake3
 
+from dusttui.engine import serdejson
 from dusttui.engine.providers import ProviderRegistry
 
 BUNDLED_DATASETS_DIR = Path(__file__).parent / "apps" / "datasets"
@@ -43,11 +44,11 @@ class MemoryLLMCache:
 
 
 def dataset_hash(records: Iterable[Any]) -> str:
-    """The version hash of a dataset: blake3 over each record's compact JSON (keys sorted)."""
+    """The version hash of a dataset, as core/src/dataset.rs computes it: blake3 over each
+    record's `serde_json::to_string` (see :mod:`dusttui.engine.serdejson`)."""
     hasher = blake3()
     for record in records:
-        text = json.dumps(record, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-        hasher.update(text.encode())
+        hasher.update(serdejson.to_string(record).encode())
     return hasher.hexdigest()
 
 

@@ -120,14 +120,16 @@ class RunRecord:
     def _wire(
         self, blocks: list[dict[str, Any]], traces: list[Trace], results: Any
     ) -> dict[str, Any]:
+        # front's key order: core's Run fields, then `specification_hash` (set after deleting
+        # `app_hash`) and `results` (front/pages/api/v1/w/[wId]/spaces/[spaceId]/apps/[aId]/runs)
         run: dict[str, Any] = {
             "run_id": self.run_id,
             "created": self.created,
             "run_type": self.run_type,
-            "specification_hash": self.specification_hash,
             "config": {"blocks": self.config},
             "status": {"run": self.status, "blocks": [dict(b) for b in blocks]},
             "traces": traces,
+            "specification_hash": self.specification_hash,
             "results": results,
         }
         if self.error is not None:

@@ -86,9 +86,25 @@ async def test_llm_prompt_joins_few_shots_and_both_variable_forms():
     assert last(record) == [
         [
             {
-                "value": {"prompt": {"text": prompt}, "completion": {"text": "ok"}},
+                "value": {
+                    "prompt": {
+                        "text": prompt,
+                        "tokens": None,
+                        "logprobs": None,
+                        "top_logprobs": None,
+                    },
+                    "completion": {
+                        "text": "ok",
+                        "tokens": None,
+                        "logprobs": None,
+                        "top_logprobs": None,
+                    },
+                },
                 "error": None,
-                "meta": {"token_usage": {"prompt_tokens": 2, "completion_tokens": 1}},
+                "meta": {
+                    "token_usage": {"prompt_tokens": 2, "completion_tokens": 1},
+                    "provider_request_id": None,
+                },
             }
         ]
     ]
@@ -148,11 +164,12 @@ async def test_chat_streams_the_assistant_message_with_logs_and_usage():
     assert last(record) == [
         [
             {
-                "value": {"message": {"role": "assistant", "content": "black or green"}},
+                "value": {"message": {"content": "black or green", "role": "assistant"}},
                 "error": None,
-                "meta": {
+                "meta": {  # core/src/blocks/chat.rs: every key, nulls kept
                     "logs": ["building"],
                     "token_usage": {"prompt_tokens": 7, "completion_tokens": 3},
+                    "provider_request_id": None,
                 },
             }
         ]
@@ -186,6 +203,105 @@ async def test_chat_puts_instructions_first_and_checks_messages_and_function_cal
     assert last(record)[0][0]["error"] == (
         'Missing configuration for chat block `CHAT`, expecting `{ "provider_id": ..., "model_id": ... }`'
     )
+
+
+def messages_spec(messages_js: str) -> str:
+    return (
+        "input INPUT { }\n\n"
+        f"chat CHAT {{\n  temperature: 0.5\n  messages_code:\n{F}\n_fun = (env) => {messages_js};\n{F}\n}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages_js", "error"),
+    [
+        # core/src/blocks/chat.rs deserializes into core/src/providers/chat_messages.rs ChatMessage:
+        # serde's own texts, fields visited in sorted key order (serde_json's Map is a BTreeMap)
+        (
+            "[{ role: 'user', content: 'hi', foo: 1 }]",
+            "unknown field `foo`, expected one of `content`, `name`, `role`",
+        ),
+        (
+            "[{ role: 'system', content: 'x', zzz: 1, a: 2 }]",
+            "unknown field `a`, expected `content` or `role`",
+        ),
+        ("[{ role: 'tool', content: 'x' }]", "Invalid role: tool"),
+        ("[{ content: 'x' }]", "role field missing"),
+        ("['hi']", "role field missing"),
+        ("[{ role: 'user' }]", "missing field `content`"),
+        ("[{ role: 'function', content: 'x' }]", "missing field `function_call_id`"),
+        (
+            "[{ role: 'user', content: 5 }]",
+            "data did not match any variant of untagged enum ContentBlock",
+        ),
+        ("[{ role: 'assistant', content: 1 }]", "invalid type: integer `1`, expected a string"),
+        (
+            "[{ role: 'assistant', function_calls: [{ name: 'f', arguments: '{}' }] }]",
+            "missing field `id`",
+        ),
+        (
+            "({ role: 'user', content: 'hi' })",
+            "Invalid messages code output, expecting an array of objects with  fields `role`, "
+            "possibly `name`, and `content` or `function_call(s)`.",
+        ),
+    ],
+)
+async def test_chat_messages_are_read_as_cores_chat_message(messages_js, error):
+    rec = Recorder()
+    config = {"CHAT": {"provider_id": "rec", "model_id": "m"}}
+    _, record = await run_app(messages_spec(messages_js), config, [{}], rec_ctx(rec))
+    assert last(record) == [[{"value": None, "error": error, "meta": None}]]
+    assert rec.requests == []
+
+
+async def test_chat_messages_pass_normalized_as_core_sends_them():
+    rec = Recorder()
+    config = {"CHAT": {"provider_id": "rec", "model_id": "m"}}
+    js = (
+        "[{ role: 'assistant', content: 'a', extra: 1, name: null },"
+        " { role: 'user', content: [{ type: 'text', text: 'hi', note: 'x' }], name: null },"
+        " { role: 'function', content: 'r', function_call_id: 'c1' }]"
+    )
+    _, record = await run_app(messages_spec(js), config, [{}], rec_ctx(rec))
+    assert last(record)[0][0]["error"] is None
+    assert rec.requests[0].messages == [
+        {"content": "a", "role": "assistant"},
+        {"content": [{"type": "text", "text": "hi"}], "role": "user"},
+        {"content": "r", "function_call_id": "c1", "role": "function"},
+    ]
+
+
+async def test_llm_on_a_chat_model_has_null_meta_and_bare_tokens():
+    # core/src/blocks/llm.rs: gpt-4* and gpt-3.5-turbo* (not -instruct) go through chat, meta None
+    spec = "input INPUT { }\n\n" + (
+        f"llm MODEL {{\n  max_tokens: 9\n  temperature: 0\n  prompt:\n{F}\nQ: {{{{INPUT.q}}}}\n{F}\n}}\n"
+    )
+    bare = {"tokens": None, "logprobs": None, "top_logprobs": None}
+    for model_id, meta in (
+        ("gpt-4o-mini", None),
+        ("gpt-3.5-turbo", None),
+        (
+            "gpt-3.5-turbo-instruct",
+            {
+                "token_usage": {"prompt_tokens": 2, "completion_tokens": 1},
+                "provider_request_id": None,
+            },
+        ),
+    ):
+        config = {"MODEL": {"provider_id": "rec", "model_id": model_id}}
+        _, record = await run_app(spec, config, [{"q": "x"}], rec_ctx(Recorder()))
+        assert last(record) == [
+            [
+                {
+                    "value": {
+                        "prompt": {"text": "Q: x", **bare},
+                        "completion": {"text": "ok", **bare},
+                    },
+                    "error": None,
+                    "meta": meta,
+                }
+            ]
+        ]
 
 
 # ---------------------------------------------------------------- loopback servers
@@ -314,4 +430,7 @@ async def test_openai_compatible_endpoint_streams_tokens_into_a_mapped_run():
     assert tokens == [(0, "B"), (0, "a"), (1, "D"), (1, "c")]
     model = next(t for t in record.traces if t[0] == ["llm", "MODEL"])[1]
     assert [x["value"]["completion"]["text"] for x in model[0]] == ["aB", "cD"]
-    assert model[0][0]["meta"] == {"token_usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+    assert model[0][0]["meta"] == {
+        "token_usage": {"prompt_tokens": 3, "completion_tokens": 2},
+        "provider_request_id": None,
+    }

@@ -85,7 +85,10 @@ async def test_qa_demo_streams_the_answer_and_formats_it():
         ],
     ]
     answer = record.traces[2][1][0][0]
-    assert answer["meta"] == {"token_usage": {"prompt_tokens": 5, "completion_tokens": 5}}
+    assert answer["meta"] == {
+        "token_usage": {"prompt_tokens": 5, "completion_tokens": 5},
+        "provider_request_id": None,
+    }
 
 
 async def test_map_reduce_demo_runs_the_llm_once_per_word():

@@ -139,10 +139,22 @@ async def test_map_reduce_dimensions_counts_and_routed_tokens(words_ctx):
         ("reduce", "EACH"): [1, 1],
     }
     assert run["traces"][2][1][0][0]["value"] == [{"w": "a"}, {"w": "b"}, {"w": "c"}]
+    # core's llm value on the completion path: Tokens with every key (offline: word tokens)
     assert run["traces"][3][1][1][2] == {
-        "value": {"prompt": {"text": "yc"}, "completion": {"text": "YC"}},
+        "value": {
+            "prompt": {"text": "yc", "tokens": ["yc"], "logprobs": [None], "top_logprobs": None},
+            "completion": {
+                "text": "YC",
+                "tokens": ["YC"],
+                "logprobs": [None],
+                "top_logprobs": None,
+            },
+        },
         "error": None,
-        "meta": {"token_usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+        "meta": {
+            "token_usage": {"prompt_tokens": 1, "completion_tokens": 1},
+            "provider_request_id": None,
+        },
     }
     assert run["status"]["run"] == "succeeded"
     assert [(b["block_type"], b["name"]) for b in run["status"]["blocks"]] == [
@@ -402,3 +414,42 @@ async def test_a_while_without_end_runs_its_body_once_for_inputs_whose_condition
     traces = {tuple(t[0]): t[1] for t in record.traces}
     assert [[x["value"] for x in row] for row in traces[("while", "W")]] == [[True], [False]]
     assert [[x["value"] for x in row] for row in traces[("code", "C")]] == [[10], []]
+
+
+async def test_dataset_hash_is_blake3_over_serde_json_to_string(tmp_path):
+    # core/src/dataset.rs Dataset::new_from_jsonl: blake3 over `serde_json::to_string(record)`;
+    # ryu prints 1e-05 as 0.00001 and 1e16 as 1e16 (Python's json: 1e-05, 1e+16)
+    from blake3 import blake3
+
+    records = [{"x": 1e-05, "n": 1, "s": "é\n"}, {"x": 1e16, "n": 2, "s": ""}]
+    expected = blake3(
+        b'{"n":1,"s":"\xc3\xa9\\n","x":0.00001}' + b'{"n":2,"s":"","x":1e16}'
+    ).hexdigest()
+    assert dataset_hash(records) == expected
+    (tmp_path / "floats.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    ctx = EngineContext(token_delay=0, datasets=DatasetDirs([tmp_path]))
+    spec = f"data D {{\n  dataset_id: floats\n  hash: {expected}\n}}\n"
+    _, record = await run_app(spec, {}, [], ctx)
+    assert record.status == "succeeded"
+    assert record.results == [[{"value": records, "error": None, "meta": None}]]
+
+
+def test_run_json_keys_come_in_fronts_order(engine, http):
+    # front's runs endpoints take core's Run (run_id, created, run_type, app_hash, config, status,
+    # traces), delete app_hash, then set specification_hash and results: both land last
+    from tests.engine.conftest import runs_url
+
+    body = {"specification_hash": "latest", "config": {}, "inputs": [{"n": 2}], "blocking": True}
+    created = http.post(runs_url("double"), json=body).json()["run"]
+    got = http.get(runs_url("double", run_id=created["run_id"])).json()["run"]
+    for run in (created, got):
+        assert list(run)[:8] == [
+            "run_id",
+            "created",
+            "run_type",
+            "config",
+            "status",
+            "traces",
+            "specification_hash",
+            "results",
+        ]

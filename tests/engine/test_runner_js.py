@@ -62,7 +62,7 @@ async def test_code_env_is_exactly_the_protocol_env_with_secrets_masked():
         "state": {"INPUT": {"q": "b"}},
         "input": {"value": {"q": "b"}, "index": 1},
         "map": None,
-        "secrets": {"API_TOKEN": "***"},
+        "secrets": {"API_TOKEN": "••••••"},  # core/src/run.rs Secrets::serialize
         "run_id": record.run_id,
     }
     assert "s3cret-value" not in json.dumps(record.to_wire())

@@ -32,5 +32,5 @@ def test_code_blocks_see_secret_names_but_not_values(tmp_path, monkeypatch):
             json={"specification_hash": "latest", "config": {}, "inputs": [{}], "blocking": True},
         )
     value = r.json()["run"]["results"][0][0]["value"]
-    assert value == {"names": ["TOKEN"], "token": "***"}
+    assert value == {"names": ["TOKEN"], "token": "••••••"}
     assert "t0k-very-secret" not in r.text

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from dusttui.engine.spec import Block
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+REDACTED = "\u2022" * 6  # what code blocks see instead of a secret, as in core
 
 
 class BlockError(Exception):
@@ -58,14 +59,17 @@ class BlockCall:
         return self.run.config.get(self.name)
 
     def js_env(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
-        """The `env` given to `_fun` (PROTOCOL.md §6); secret values show as *** unless revealed."""
+        """The `env` given to `_fun` (PROTOCOL.md §6); secrets read "••••••" unless revealed.
+
+        core/src/run.rs `Secrets::serialize` redacts every value to "••••••" (six U+2022).
+        """
         secrets = self.run.ctx.secrets
         return {
             "config": {"blocks": self.run.config},
             "state": self.env.state,
             "input": {"value": self.env.input_value, "index": self.env.input_index},
             "map": self.env.map,
-            "secrets": dict(secrets) if reveal_secrets else {k: "***" for k in secrets},
+            "secrets": dict(secrets) if reveal_secrets else dict.fromkeys(secrets, REDACTED),
             "run_id": self.run.run_id,
         }
 

@@ -1,8 +1,10 @@
 """`chat` block: messages from `messages_code` (and functions from `functions_code`), answered by
 the configured provider.
 
-Value `{message: {role: "assistant", content, function_calls?}}`, meta `{logs, token_usage}`; with
-`use_stream`, `tokens` (and reasoning / function call) events as the answer arrives.
+Value `{message: {content, function_calls?, role: "assistant"}}`, meta `{logs, token_usage,
+provider_request_id}` (every key, nulls kept: core/src/blocks/chat.rs); with `use_stream`, `tokens`
+(and reasoning / function call) events as the answer arrives. `messages_code` must return what
+core deserializes into its `ChatMessage` type (see :mod:`chat_messages`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
+from dusttui.engine.blocks.chat_messages import SerdeError, chat_messages
 from dusttui.engine.blocks.model import generate, read_model_config, sampling, usage_meta
 from dusttui.engine.blocks.text import render_field
 from dusttui.engine.providers import GenerationRequest
@@ -69,12 +72,13 @@ async def execute(call: BlockCall) -> BlockResult:
     block = call.block
 
     code = block.get("messages_code").replace("<DUST_TRIPLE_BACKTICKS>", "```")
-    messages, logs = await call.run_js(code, "messages_code")
-    if not isinstance(messages, list) or any(
-        not isinstance(m, dict) or not isinstance(m.get("role"), str) for m in messages
-    ):
+    value, logs = await call.run_js(code, "messages_code")
+    if not isinstance(value, list):
         raise BlockError(MESSAGES_CODE_OUTPUT)
-    messages = list(messages)
+    try:
+        messages = chat_messages(value)
+    except SerdeError as exc:  # core: `serde_json::from_value(...)?`, serde's text as is
+        raise BlockError(str(exc)) from None
 
     functions: list[dict[str, Any]] = []
     if block.get("functions_code") is not None:
@@ -106,7 +110,9 @@ async def execute(call: BlockCall) -> BlockResult:
         **sampling(block, mc),
     )
     generation = await generate(call, mc, request, STREAMED)
-    message: dict[str, Any] = {"role": "assistant", "content": generation.text}
+    # AssistantChatMessage's field order, `None` fields skipped (core/src/providers/chat_messages.rs)
+    message: dict[str, Any] = {"content": generation.text}
     if generation.function_calls:
         message["function_calls"] = generation.function_calls
+    message["role"] = "assistant"
     return BlockResult({"message": message}, {"logs": logs, **usage_meta(generation)})

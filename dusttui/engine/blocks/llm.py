@@ -1,7 +1,11 @@
 """`llm` block: a prompt built from the state, completed by the configured provider.
 
-Value `{prompt: {text}, completion: {text}}`, meta `{token_usage}`; with `use_stream` the completion
-arrives as `tokens` events routed by input index and map iteration.
+Value `{prompt: Tokens, completion: Tokens}` with core's `Tokens = {text, tokens, logprobs,
+top_logprobs}` (every key, nulls kept). As in core/src/blocks/llm.rs, a chat model (`gpt-4*`,
+`gpt-3.5-turbo*` but `-instruct`) gets the prompt as one user message and the meta is null; any
+other model goes through the completion path: the provider's tokens when it has them, and meta
+`{token_usage, provider_request_id}`. With `use_stream` the completion arrives as `tokens` events
+routed by input index and map iteration.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
 from dusttui.engine.blocks.model import generate, read_model_config, sampling, usage_meta
 from dusttui.engine.blocks.text import few_shot_texts, render_field
 from dusttui.engine.providers import GenerationRequest
+from dusttui.engine.providers.base import Tokens, llm_uses_chat
 
 STREAMED = frozenset({"tokens"})
 
@@ -44,5 +49,14 @@ async def execute(call: BlockCall) -> BlockResult:
         **sampling(block, mc),
     )
     generation = await generate(call, mc, request, STREAMED)
-    value = {"prompt": {"text": prompt}, "completion": {"text": generation.text}}
+    if llm_uses_chat(mc.model_id):
+        value = {
+            "prompt": Tokens(prompt).to_dict(),
+            "completion": Tokens(generation.text).to_dict(),
+        }
+        return BlockResult(value, None)
+    value = {
+        "prompt": (generation.prompt or Tokens(prompt)).to_dict(),
+        "completion": (generation.completion or Tokens(generation.text)).to_dict(),
+    }
     return BlockResult(value, usage_meta(generation))

@@ -138,8 +138,17 @@ async def generate(
 
 
 def usage_meta(generation: Generation) -> dict[str, Any]:
-    """meta of an llm/chat execution: token usage, and the provider's request id when known."""
-    meta: dict[str, Any] = {"token_usage": generation.usage}
-    if generation.request_id is not None:
-        meta["provider_request_id"] = generation.request_id
-    return meta
+    """`{token_usage, provider_request_id}` as core's meta has them: both keys, null when unknown.
+
+    `token_usage` is core's `LLMTokenUsage`: exactly `prompt_tokens` and `completion_tokens`.
+    """
+    usage = generation.usage
+    token_usage = (
+        None
+        if usage is None
+        else {
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0),
+        }
+    )
+    return {"token_usage": token_usage, "provider_request_id": generation.request_id}

@@ -12,6 +12,11 @@ Tokens are whitespace-separated words (each with the spaces before it). The comp
 ``prompt_tokens`` in all messages, ``completion_tokens`` in the answer. With ``use_stream`` each token
 is sent as a ``tokens`` event, ``request.pace`` seconds apart. Temperature and the other sampling
 parameters are ignored: the same request always gives the same answer.
+
+An `llm` block goes through core's completion path (its model ids are not chat models), so its
+value has core's shape: ``{prompt: Tokens, completion: Tokens}`` with the word tokens and
+``logprobs`` a null per token (there are no probabilities), meta ``{token_usage,
+provider_request_id: null}``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,13 @@ import asyncio
 import re
 from collections.abc import Callable
 
-from dusttui.engine.providers.base import Generation, GenerationRequest, ProviderError, StreamSink
+from dusttui.engine.providers.base import (
+    Generation,
+    GenerationRequest,
+    ProviderError,
+    StreamSink,
+    Tokens,
+)
 
 _TOKEN_RE = re.compile(r"\s*\S+|\s+$")
 
@@ -84,4 +95,13 @@ class OfflineProvider:
                 await sink("tokens", {"text": token})
         prompt_tokens = sum(count_tokens(_message_text(m)) for m in request.messages)
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(text)}
-        return Generation(text=text, usage=usage)
+        if not request.completion_api:
+            return Generation(text=text, usage=usage)
+        # an llm block's completion path: core's Tokens, with word tokens and no probabilities
+        prompt = request.prompt or ""
+        return Generation(
+            text=text,
+            usage=usage,
+            prompt=Tokens(prompt, tokenize(prompt), [None] * len(tokenize(prompt))),
+            completion=Tokens(text, tokens, [None] * len(tokens)),
+        )
