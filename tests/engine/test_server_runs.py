@@ -75,14 +75,14 @@ def test_blocking_run_answers_the_whole_run(engine, http):
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     run = response.json()["run"]
-    assert list(run) == [
+    assert list(run) == [  # front's order: specification_hash set after core's fields
         "run_id",
         "created",
         "run_type",
-        "specification_hash",
         "config",
         "status",
         "traces",
+        "specification_hash",
         "results",
         "dusttui",  # the engine's extension (docs/engine.md), after the hosted fields
     ]

@@ -135,18 +135,28 @@ async def test_map_iterations_load_lazily_and_open_the_right_value(runs):
         await pilot.pause()
         assert screen.current == (3, 1, 2)
         assert labels(shout)[1].startswith('#1 {"sentence":"one llm call per word"}  5 iterations')
-        assert (
-            labels(shout.children[1])[2]
-            == 'iteration 2  → {"prompt":{"text":"call"},"completion":{"text":"CALL"}}'
+        assert labels(shout.children[1])[2].startswith(
+            'iteration 2  → {"prompt":{"text":"call","tokens":["call"],"logprobs":[null'
         )
         assert "llm SHOUT · input #1" in value_text(app) and "iteration 2" in value_text(app)
         json_tree = screen.query_one(ValueView).json
         assert json_tree.sections["value"] == {
-            "prompt": {"text": "call"},
-            "completion": {"text": "CALL"},
+            "prompt": {
+                "text": "call",
+                "tokens": ["call"],
+                "logprobs": [None],
+                "top_logprobs": None,
+            },
+            "completion": {
+                "text": "CALL",
+                "tokens": ["CALL"],
+                "logprobs": [None],
+                "top_logprobs": None,
+            },
         }
         assert json_tree.sections["meta"] == {
-            "token_usage": {"prompt_tokens": 1, "completion_tokens": 1}
+            "token_usage": {"prompt_tokens": 1, "completion_tokens": 1},
+            "provider_request_id": None,
         }
 
 
