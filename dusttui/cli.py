@@ -289,6 +289,31 @@ def pull(settings: Any, backend: Any, **options: Any) -> int:
     return cmd_pull(settings, backend, **options)
 
 
+@main.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--app", "app", required=True, help="The app both runs belong to (sId or name).")
+@click.option("--key", metavar="FIELD", help="Match inputs by this input field, not by index.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON (docs/iterate.md).")
+@click.option(
+    "--limit", type=int, default=100, show_default=True, help="Differences shown (0: all)."
+)
+@with_backend
+def diff(settings: Any, backend: Any, **options: Any) -> int:
+    """Compare two runs of APP: exit 0 when every execution is the same, 1 when not.
+
+    Runs are named by id or a unique prefix of it.
+
+    \b
+    Examples:
+      dusttui diff 5be2f4c0 9c1d77e2 --app qa-demo
+      dusttui diff 5be2f4c0 9c1d77e2 --app my-app --key id --json | jq .counts
+    """
+    from dusttui.compare.command import cmd_diff
+
+    return cmd_diff(settings, backend, **options)
+
+
 @main.command("hash", context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def hash_command(file: Path) -> None:
