@@ -97,7 +97,7 @@ def change_line(change: Change, style: Style = _plain, width: int = 200) -> str:
         return style(f"+ {path}: {_clip(one_line(change.b), width)}", "added")
     if change.op == "removed":
         return style(f"- {path}: {_clip(one_line(change.a), width)}", "removed")
-    if change.words is not None:
+    if change.words is not None and any(op == "=" for op, _ in change.words):
         pieces = []
         for op, text in change.words:
             shown = _clip(one_line(text)[1:-1], width)  # the JSON string's escapes, no quotes
@@ -126,11 +126,14 @@ def _side(execution: dict[str, Any] | None, run: str) -> tuple[str, list[str]]:
     return (f"{run} value", pretty_lines(execution.get("value")))
 
 
-def detail_lines(diff: RunDiff, detail: Detail, width: int, style: Style = _plain) -> list[str]:
-    """One difference: where it is, then its value diff or both sides next to each other."""
+def detail_lines(
+    diff: RunDiff, detail: Detail, width: int, style: Style = _plain, *, inputs: bool = True
+) -> list[str]:
+    """One difference: where it is, then its value diff or both sides next to each other.
+    ``inputs``: show both inputs when they differ (matched by index)."""
     d = detail.difference
     lines = [style(f"{_GLYPH[d.kind]} {where(diff, detail)}", "title")]
-    if diff.key is None and not d.run_level and detail.input_a != detail.input_b:
+    if inputs and diff.key is None and not d.run_level and detail.input_a != detail.input_b:
         lines.append(style(f"    input A {_clip(one_line(detail.input_a), width - 14)}", "dim"))
         lines.append(style(f"    input B {_clip(one_line(detail.input_b), width - 14)}", "dim"))
     if d.kind in ("only_a", "only_b"):
@@ -239,13 +242,18 @@ def report_lines(
     total = len(diff)
     shown = total if limit is None else min(limit, total)
     kind = None
+    inputs: tuple[int | None, int | None] | None = None
     for k in range(shown):
         detail = diff.detail(k)
-        if detail.difference.kind != kind:
-            kind = detail.difference.kind
+        d = detail.difference
+        if d.kind != kind:
+            kind = d.kind
+            inputs = None
             yield ""
             yield style(f"{KIND_TITLES[kind]} ({diff.counts[kind]:,})", "title")
-        yield from detail_lines(diff, detail, width, style)
+        fresh = (d.input_a, d.input_b) != inputs  # inputs shown once for their differences
+        inputs = (d.input_a, d.input_b)
+        yield from detail_lines(diff, detail, width, style, inputs=fresh)
     if shown < total:
         yield ""
         yield f"… and {total - shown:,} more differences (--limit 0 shows them all; --json too)"

@@ -234,18 +234,23 @@ class RunDiff:
         for key in merged_order(keys_a, keys_b):
             ra, rb = rows_of(a, key), rows_of(b, key)
             sa, sb = a.block(*key), b.block(*key)
-            pend_a = not a.done and (sa is None or sa.status == "running")
-            pend_b = not b.done and (sb is None or sb.status == "running")
+            # Until a run ends, what it lacks may still come (a while loop's block is over
+            # between two iterations, yet runs again): pending, not "only in the other run".
+            pend_a, pend_b = not a.done, not b.done
             ident = (
                 ra.view if ra is not None else None,
                 rb.view if rb is not None else None,
                 self._pairs_version,
+                key in level,
                 pend_a,
                 pend_b,
-                key in level,
             )
             old = self._cache.get(key)
-            if old is not None and _same_ident(old[0], ident):
+            if (
+                old is not None
+                and _same_ident(old[0][:4], ident[:4])
+                and (old[0][4:] == ident[4:] or not _missing(old[1]))
+            ):  # the same rows: only what one run lacks depends on whether it ended
                 compared = old[1]
             else:
                 pairs: list[Pair] = [(0, 0)] if key in level else self.pairing.pairs
@@ -286,9 +291,12 @@ class RunDiff:
         )
         if self._pairing_ident is not None and _same_ident(self._pairing_ident, ident):
             return
-        self.pairing = pair_inputs(a, b, self.key)
+        pairing = pair_inputs(a, b, self.key)
         self._pairing_ident = ident
-        self._pairs_version += 1
+        old = self.pairing
+        if (pairing.pairs, pairing.labels) != (old.pairs, old.labels) or self._pairs_version == 0:
+            self._pairs_version += 1  # blocks compared with other pairs must be compared again
+        self.pairing = pairing
         by_a: dict[int, Any] = {}
         by_b: dict[int, Any] = {}
         if self.pairing.labels is not None:
@@ -415,6 +423,11 @@ class RunDiff:
             return None
         execution = self._execution(side, key, i, 0)
         return None if execution is None else execution.get("value")
+
+
+def _missing(compared: _Compared) -> bool:
+    c = compared.counts
+    return bool(c["pending"] or c["only_a"] or c["only_b"])
 
 
 def _same_ident(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
