@@ -7,6 +7,7 @@ Only :class:`~dusttui.api.state.RunState`'s public reading API is used: ``blocks
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "Pairing",
     "Rows",
     "block_keys",
+    "decode_piece",
     "pair_inputs",
     "rows_of",
 ]
@@ -59,11 +61,44 @@ class Rows:
             return bytes(self._trace.row_bytes(i))
         return orjson.dumps([_fields(e) for e in self.view[i]])
 
+    def pieces(self, i: int) -> list[bytes] | None:
+        """Row ``i`` cut into each execution's JSON text, without decoding; None when it cannot
+        be cut exactly (then :meth:`decode` it).
+
+        A state writes every execution compactly with ``value`` first, so two executions meet
+        at ``},{"value":``; the same bytes inside a value (a list of objects keyed ``value``
+        first) would make more pieces than executions: the count tells.
+        """
+        n = self.size(i)
+        if not n:
+            return []
+        text = self.text(i)
+        if not text.startswith(_FIRST) or not text.endswith(b"}]"):
+            return None
+        parts = text[len(_FIRST) : -2].split(_SEAM)
+        if len(parts) != n:
+            return None
+        return parts
+
     def decode(self, i: int) -> list[dict[str, Any]]:
         """Row ``i`` decoded: one ``{"value", "error", "meta"}`` per iteration."""
         if self._trace is not None:
             return list(self._trace.row_dicts(i))
         return [_fields(e) for e in self.view[i]]
+
+
+_FIRST = b'[{"value":'
+_SEAM = b'},{"value":'
+
+
+def decode_piece(piece: bytes) -> dict[str, Any]:
+    """One execution from its piece of a row (see :meth:`Rows.pieces`)."""
+    data = b'{"value":' + piece + b"}"
+    try:
+        out: dict[str, Any] = orjson.loads(data)
+    except orjson.JSONDecodeError:  # NaN or lone surrogates, written by the stdlib
+        out = json.loads(data)
+    return out
 
 
 def _fields(execution: Any) -> dict[str, Any]:

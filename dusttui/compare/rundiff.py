@@ -25,6 +25,7 @@ from dusttui.compare.rows import (
     Pairing,
     Rows,
     block_keys,
+    decode_piece,
     input_key,
     merged_order,
     pair_inputs,
@@ -163,19 +164,31 @@ def compare_block(
             if ra.text(xa) == rb.text(xb):
                 counts["same"] += na
                 continue
-            row_a, row_b = ra.decode(xa), rb.decode(xb)
             first = min(na, nb)
-            for j in range(first):
-                ea, eb = row_a[j], row_b[j]
-                # Rows are written by orjson: an execution written again gives its text back.
-                text = _text(ea)
-                if (text is not None and text == _text(eb)) or (
-                    kind := _classify(ea, eb)
-                ) == "same":
-                    counts["same"] += 1
-                    continue
-                counts[kind] += 1
-                found[kind].extend((xa, xb, j))
+            cut_a, cut_b = ra.pieces(xa), rb.pieces(xb)
+            if cut_a is not None and cut_b is not None:
+                for j in range(first):  # equal texts are the same: only the others are decoded
+                    pa, pb = cut_a[j], cut_b[j]
+                    if pa == pb:
+                        counts["same"] += 1
+                        continue
+                    kind = _classify(decode_piece(pa), decode_piece(pb))
+                    counts[kind] += 1
+                    if kind != "same":
+                        found[kind].extend((xa, xb, j))
+            else:
+                row_a, row_b = ra.decode(xa), rb.decode(xb)
+                for j in range(first):
+                    ea, eb = row_a[j], row_b[j]
+                    # Rows are written by orjson: an execution written again gives its text back
+                    text = _text(ea)
+                    if text is not None and text == _text(eb):
+                        counts["same"] += 1
+                        continue
+                    kind = _classify(ea, eb)
+                    counts[kind] += 1
+                    if kind != "same":
+                        found[kind].extend((xa, xb, j))
         pos_a = -1 if ia is None else ia
         pos_b = -1 if ib is None else ib
         for kind, start, stop in ((miss_b, first, na), (miss_a, first, nb)):
@@ -398,6 +411,7 @@ class RunDiff:
         return self.a if side == "a" else self.b
 
     def _row(self, side: str, key: BlockKey, i: int | None) -> list[Any]:
+        """Row ``i`` as pieces of text (or decoded executions when it cannot be cut)."""
         if i is None:
             return []
         rows = rows_of(self._state(side), key)
@@ -407,15 +421,20 @@ class RunDiff:
         if cached is not None and cached[0] is rows.view:
             self._rows.move_to_end((side, key, i))
             return cached[1]
-        row = rows.decode(i)
+        row: list[Any] | None = rows.pieces(i)
+        if row is None:
+            row = rows.decode(i)
         self._rows[(side, key, i)] = (rows.view, row)
-        while len(self._rows) > 8:  # a few rows: `n` through one row's iterations decodes it once
+        while len(self._rows) > 8:  # a few rows: `n` through one row's iterations cuts it once
             self._rows.popitem(last=False)
         return row
 
     def _execution(self, side: str, key: BlockKey, i: int | None, j: int) -> dict[str, Any] | None:
         row = self._row(side, key, i)
-        return row[j] if j < len(row) else None
+        if j >= len(row):
+            return None
+        item = row[j]
+        return decode_piece(item) if type(item) is bytes else item
 
     def _input_value(self, side: str, i: int | None) -> Any:
         key = input_key(self._state(side))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -53,6 +54,17 @@ def state_of(run_id: str, blocks: list, feed: int | None = None) -> RunState:
     state = RunState(specification_hash="h" * 64)
     for event in events(run_id, blocks)[:feed]:
         state.apply(parse_event(event))
+    return state
+
+
+def state_from_raw(run_id: str, blocks: list) -> RunState:
+    """A state fed the stream's JSON text as the stdlib writes it (NaN, lone surrogates kept),
+    as the reducer gets it from the wire (validated dicts and their raw text)."""
+    state = RunState(specification_hash="h" * 64)
+    for event in events(run_id, blocks):
+        if event["type"] != "final":
+            raw = json.dumps(event).encode()
+            state.apply_fast(event["type"], event["content"], None, raw)
     return state
 
 
@@ -199,3 +211,29 @@ def test_blocks_before_the_input_run_once_and_new_blocks_keep_their_place():
     first = diff[0]
     assert (first.kind, first.block_name, first.run_level) == ("changed", "SETUP", True)
     assert diff.counts["changed"] == 1 and diff.counts["only_b"] == 3
+
+
+def test_values_that_look_like_executions_and_odd_text_are_compared_right():
+    # A value holding objects keyed "value" first has the bytes that separate executions in a
+    # row: such rows are decoded whole instead of cut.
+    tricky_a = [ok([{"value": 1}, {"value": 2}]), ok("a\ud800"), ok(float("nan")), ok(3)]
+    tricky_b = [ok([{"value": 1}, {"value": 5}]), ok("a\ud800"), ok(float("nan")), ok(4)]
+    a = state_from_raw("a", [("input", "INPUT", [[INPUTS[0]]]), ("code", "X", [tricky_a])])
+    b = state_from_raw("b", [("input", "INPUT", [[INPUTS[0]]]), ("code", "X", [tricky_b])])
+    diff = RunDiff(a, b)
+    assert [(d.kind, d.iteration) for d in diff] == [("changed", 0), ("changed", 3)]
+    assert diff.counts["same"] == 3
+    detail = diff.detail(0)
+    assert [(c.path, c.a, c.b) for c in detail.changes] == [((1, "value"), 2, 5)]
+    # Without them, rows are cut at each execution and only the differing ones decoded.
+    odd = [ok("a\ud800"), ok(float("nan"))]
+    plain_a = state_from_raw(
+        "a", [("input", "INPUT", [[INPUTS[0]]]), ("code", "X", [[*odd, ok(1)]])]
+    )
+    plain_b = state_from_raw(
+        "b", [("input", "INPUT", [[INPUTS[0]]]), ("code", "X", [[*odd, ok(2)]])]
+    )
+    cut = RunDiff(plain_a, plain_b)
+    assert [(d.kind, d.iteration) for d in cut] == [("changed", 2)]
+    assert cut.detail(0).b == ok(2)
+    assert cut.counts["same"] == 3
