@@ -8,9 +8,9 @@ difference read, decoded and rendered), keeping up with the second run while it 
 updated after each block's executions arrive), and the memory the diff adds against the two runs'
 JSON. Variants, side by side in one run:
 
-- ``rundiff``: dusttui.compare as built (rows compared as JSON text first, only differing rows
-  decoded, differences kept as arrays of positions);
-- ``decode-all``: the same comparison decoding every row of both runs (no text shortcut);
+- ``rundiff``: dusttui.compare as built (rows compared as JSON text first; a differing row cut at
+  each execution's text, only differing executions decoded; differences kept as arrays);
+- ``decode-all``: the same classification, decoding every row of both runs (no text shortcut);
 - ``models``: the comparison a first version would write with the models RunState hands out
   (``state.executions()``: one ``Execution`` per execution, values compared with ``==``).
 
@@ -287,8 +287,9 @@ GET or the journal gives; not in the figures below): {ours['load_s']:.2f} s.
 Goals: first screen ≤ 1 s, next difference ≤ 16 ms, memory ≤ 1× the two runs' JSON. "First
 screen": the diff computed over every execution, then the counts, the block table and the first
 {PAGE} differences rendered as the text `dusttui diff` prints. "Next difference": one difference
-read from the diff's arrays, its two rows decoded (a small cache keeps the last rows), its value
-diff computed and rendered — {len(nxt):,} presses from the top. While run B streams, the diff is
+read from the diff's arrays, its two rows cut at each execution's text (a cache keeps the last 8
+rows) and only its two executions decoded, its value diff computed and rendered — {len(nxt):,} presses from the top (the rare slow presses did not repeat when
+the same differences were read again: the machine's load, not the work). While run B streams, the diff is
 updated after each block's executions arrive: {', '.join(f'{u:.0f}' for _, u in stream)} ms per
 update for the six blocks (blocks whose rows did not move keep their comparison; nothing is
 recomputed when no run moved), after the RunState's own first read of each block (its event's JSON
