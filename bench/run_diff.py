@@ -51,7 +51,7 @@ def make_pair(inputs: int, iterations: int) -> tuple[bytes, bytes]:
     a = make_run(inputs, iterations)
     b = orjson.loads(orjson.dumps(a))
     b["run"]["run_id"] = "bf" * 32
-    for (block_type, name), execution in b["run"]["traces"]:
+    for (_, name), execution in b["run"]["traces"]:
         for i, row in enumerate(execution):
             for j, e in enumerate(row):
                 k = i * iterations + j
@@ -112,7 +112,9 @@ class Models:
         self.counts: dict[str, int] = {}
         self.found: list[tuple] = []
         for key in a.trace_keys():
-            for i, (row_a, row_b) in enumerate(zip(a.executions(*key), b.executions(*key), strict=False)):
+            for i, (row_a, row_b) in enumerate(
+                zip(a.executions(*key), b.executions(*key), strict=False)
+            ):
                 for j, (ea, eb) in enumerate(zip(row_a, row_b, strict=False)):
                     if ea.error is None and eb.error is None:
                         kind = "same" if ea.value == eb.value else "changed"
@@ -276,9 +278,9 @@ def main() -> None:
 Command: `python bench/run_diff.py` · {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, load average {load:.2f} at the end (a shared machine) ·
 two runs of {inputs:,} inputs × 64 map iterations × 3 blocks in the map (+ INPUT, SPLIT, EACH) =
 {executions:,} executions each; JSON {json_mb / 2:.1f} MB each, {json_mb:.1f} MB both. Run B differs
-in {ours['differences']:,} executions ({ours['differences'] / executions:.1%}): {c['changed']:,} changed,
-{c['broken']:,} broken, {c['fixed']:,} fixed. Loading both as RunStates (`from_run_json`, what a
-GET or the journal gives; not in the figures below): {ours['load_s']:.2f} s.
+in {ours["differences"]:,} executions ({ours["differences"] / executions:.1%}): {c["changed"]:,} changed,
+{c["broken"]:,} broken, {c["fixed"]:,} fixed. Loading both as RunStates (`from_run_json`, what a
+GET or the journal gives; not in the figures below): {ours["load_s"]:.2f} s.
 
 | variant | first screen (diff + summary + first page) | next difference (`n`): median / p99 / max | memory added, retained (× both JSON) | memory added, peak (× both JSON) |
 |---|---|---|---|---|
@@ -290,11 +292,11 @@ screen": the diff computed over every execution, then the counts, the block tabl
 read from the diff's arrays, its two rows cut at each execution's text (a cache keeps the last 8
 rows) and only its two executions decoded, its value diff computed and rendered — {len(nxt):,} presses from the top (the rare slow presses did not repeat when
 the same differences were read again: the machine's load, not the work). While run B streams, the diff is
-updated after each block's executions arrive: {', '.join(f'{u:.0f}' for _, u in stream)} ms per
+updated after each block's executions arrive: {", ".join(f"{u:.0f}" for _, u in stream)} ms per
 update for the six blocks (blocks whose rows did not move keep their comparison; nothing is
 recomputed when no run moved), after the RunState's own first read of each block (its event's JSON
 text made rows, paid by whoever reads the block first: the explorer, the diff):
-{', '.join(f'{r:.0f}' for r, _ in stream)} ms. The baselines give the same counts; `models` builds an `Execution` per execution read
+{", ".join(f"{r:.0f}" for r, _ in stream)} ms. The baselines give the same counts; `models` builds an `Execution` per execution read
 (RunState caches ~1,000).
 """
     print(text)

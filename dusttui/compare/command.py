@@ -162,13 +162,6 @@ def _journal_ids(app_id: str, prefix: str) -> list[str]:
 
 def _journal_final_run(run_id: str) -> bytes | None:
     """The final run JSON the journal kept for ``run_id``, or None."""
-    import json
-
     with _journal() as journal:
-        text_of = getattr(journal, "final_run_text", None)
-        if text_of is not None:  # the journal reads the final run apart from its entries
-            text = text_of(run_id)
-            return None if text is None else str(text).encode("utf-8", "surrogatepass")
-        entry = journal.get(run_id)
-        final = getattr(entry, "final_run", None) if entry is not None else None
-        return None if final is None else json.dumps(final).encode()
+        text = journal.final_run_text(run_id)
+    return None if text is None else text.encode("utf-8", "surrogatepass")

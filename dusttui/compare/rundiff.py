@@ -112,8 +112,6 @@ class BlockDiff:
 def _latency(block: Any) -> float | None:
     if block is None or block.started_at is None or block.ended_at is None:
         return None  # not seen running here: how long it took is not known
-    if block.ended_at == block.started_at:
-        return None  # a block first seen already over (a GET): its start is not known either
     return float(block.ended_at - block.started_at)
 
 
