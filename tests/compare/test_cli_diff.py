@@ -37,11 +37,13 @@ def test_a_config_change_shows_first_then_the_word_diff_of_each_value(remote, ma
         "llm SAY         0        2       0      0       0       0  –              12 → 12 (±0)"
         in lines
     )
-    assert lines[lines.index("changed (3)") + 1 :][:4] == [
+    assert lines[lines.index("changed (3)") + 1 :][:6] == [
         "~ llm SAY · input 0",
         '    ~ $.completion.text: "[-a0-]{+A0+} [-is-]{+IS+} [-here-]{+HERE+}"',
+        '    ~ $.completion.tokens[0]: "a0" → "A0"',
+        '    ~ $.completion.tokens[1]: " [-is-]{+IS+}"',
+        '    ~ $.completion.tokens[2]: " [-here-]{+HERE+}"',
         "~ llm SAY · input 0 · iteration 1",
-        '    ~ $.completion.text: "[-a1-]{+A1+} [-is-]{+IS+} [-here-]{+HERE+}"',
     ]
     assert lines[-2:] == [
         "~ code JOIN · input 0",
