@@ -119,6 +119,25 @@ async def test_an_llm_block_on_a_completion_model_runs_on_providers_that_have_on
 
 
 @module_loop
+@pytest.mark.parametrize("model", ["davinci-002", "gpt-4o-mini"])
+async def test_a_streamed_llm_block_sends_only_the_completion_as_tokens(fake_server, model):
+    # davinci-002 goes to the completion API (its echoed prompt is not streamed), gpt-4o-mini
+    # to chat: the run's events are the same
+    config = {"MODEL": {"provider_id": "openai", "model_id": model, "use_stream": True}}
+    events, run_json = await run(fake_server.ctx, LLM_APP, config, INPUTS)
+    tokens = sorted(
+        (e["content"]["input_index"], e["content"]["tokens"]["text"])
+        for e in events
+        if e["type"] == "tokens" and e["content"]["block_name"] == "MODEL"
+    )
+    assert tokens == [(0, " fed"), (0, "cba"), (1, "zyx")]
+    assert [x["value"]["completion"]["text"] for x in executions(run_json, "MODEL")] == [
+        "cba fed",
+        "zyx",
+    ]
+
+
+@module_loop
 async def test_an_llm_block_on_anthropic_fails_each_execution_with_cores_reason(fake_server):
     config = {"MODEL": {"provider_id": "anthropic", "model_id": "claude-3-haiku"}}
     _, run_json = await run(fake_server.ctx, LLM_APP, config, INPUTS)
