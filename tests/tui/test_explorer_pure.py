@@ -253,14 +253,40 @@ def test_export_whole_run_as_json_and_csv(tmp_path):
     assert default_filename(data, 1, "csv") == "run-d9eb253e-code-LEN.csv"
 
 
-def test_export_bad_format_or_folder_is_explained(tmp_path):
+def test_export_bad_format_or_path_is_explained(tmp_path):
     data = TraceData.from_run(fixture_run("ok_two_inputs"))
     with pytest.raises(ExportError, match="Unknown export format 'xml'"):
         write_export(tmp_path / "a.xml", data, None, "xml")
-    with pytest.raises(ExportError, match="does not exist"):
-        write_export(tmp_path / "nope" / "a.json", data, None, "json")
     with pytest.raises(ExportError, match="is a folder"):
         write_export(tmp_path, data, None, "json")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ExportError, match=r"Cannot create the folder .*/file: a file has that name"):
+        write_export(tmp_path / "file" / "a.json", data, None, "json")
+    assert (tmp_path / "file").read_text() == ""  # nothing lost
+
+
+def test_export_creates_its_folder_and_files_only_the_owner_reads(tmp_path):
+    data = TraceData.from_run(fixture_run("errored_second_input"))
+    target = tmp_path / "fresh" / "exports" / "run.jsonl"
+    assert write_export(target, data, None, "jsonl") == 4
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "fresh" / "exports").stat().st_mode & 0o777 == 0o700
+    target.chmod(0o644)  # an existing file is rewritten owner-only too
+    assert write_export(target, data, [1], "csv") == 2
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_export_errors_only_writes_the_failed_executions(tmp_path):
+    data = TraceData.from_run(looped_run())
+    out = tmp_path / "errors.jsonl"
+    assert write_export(out, data, None, "jsonl", errors_only=True) == 3
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["block_name"], r["input_index"], r["iteration"], r["error"]) for r in records] == [
+        ("UP", 0, 1, "quota"),
+        ("UP", 1, 1, "timeout"),
+        ("UP", 1, 2, "quota"),
+    ]
+    assert default_filename(data, 2, "csv", errors_only=True) == "run-abababab-llm-UP-errors.csv"
 
 
 # ---------------------------------------------------------------- JSON paths
@@ -283,3 +309,28 @@ def test_execution_lookup_out_of_range_is_none():
     assert data.execution((1, 1, 0)) == Execution(
         value={"x": 10}, error=None, meta={"logs": ["n=5"]}
     )
+
+
+# ---------------------------------------------------------------- Textual's private names
+
+
+def test_the_private_textual_names_the_explorer_uses_still_exist():
+    from textual.app import App
+    from textual.scrollbar import ScrollBar
+    from textual.widgets import Static, Tree
+
+    from dusttui.tui.explorer import textual_private as private
+
+    tree: Tree[None] = Tree("root")
+    node = tree.root.add("child")
+    line = private.TreeLine([tree.root, node], last=True)
+    missing = [
+        *(f"TreeNode.{a}" for a in private.TREE_NODE_ATTRIBUTES if not hasattr(node, a)),
+        *(f"Tree.{a}" for a in private.TREE_ATTRIBUTES if not hasattr(tree, a)),
+        *(f"_TreeLine.{a}" for a in private.TREE_LINE_ATTRIBUTES if not hasattr(line, a)),
+        *(f"Tree.{a}" for a in private.OVERRIDDEN if not callable(getattr(Tree, a, None))),
+        *(f"ScrollBar.{a}" for a in private.SCROLLBAR_ATTRIBUTES if not hasattr(ScrollBar(), a)),
+        *(f"Static.{a}" for a in private.STATIC_OVERRIDDEN if not callable(getattr(Static, a, None))),
+        *(f"App.{a}" for a in private.APP_ATTRIBUTES if not callable(getattr(App, a, None))),
+    ]
+    assert missing == []

@@ -95,7 +95,7 @@ async def keys_paint_as_a_full_repaint(app: ExplorerApp, keys: list[str]) -> boo
             await pilot.press(key)
             await pilot.pause()
             shown = dict(terminal.cells)
-            scrolled = scrolled or explorer(app).tree.show_vertical_scrollbar
+            scrolled = scrolled or explorer(app).trace_tree.show_vertical_scrollbar
             expected = full_repaint(app)
             stale = sorted(
                 {
@@ -124,7 +124,7 @@ async def test_mouse_folds_on_the_icon_and_opens_on_the_label(runs):
     app = ExplorerApp(runs["flaky-demo"])
     async with app.run_test(size=SIZE) as pilot:
         screen = explorer(app)
-        tree = screen.tree
+        tree = screen.trace_tree
         parse = tree.root.children[1]
         await pilot.click(tree, offset=(0, 1))  # the ▶ of "code PARSE", on the second line
         await pilot.pause()

@@ -4,6 +4,7 @@ tests and benchmarks. The real TUI pushes :class:`ExplorerScreen` from its own A
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,18 @@ class ExplorerApp(App[None]):
     """Shows one run in the explorer; escape closes the explorer and quits."""
 
     def __init__(
-        self, state: Any, *, title: str | None = None, export_dir: Path | None = None
+        self,
+        state: Any,
+        *,
+        title: str | None = None,
+        export_dir: Path | None = None,
+        spec_blocks: Sequence[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.state = state
         self.explorer_title = title
         self.export_dir = export_dir
+        self.spec_blocks = spec_blocks
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """The status colours, unless the theme sets them."""
@@ -36,5 +43,10 @@ class ExplorerApp(App[None]):
 
     def on_mount(self) -> None:
         """Open the explorer; quit when it closes."""
-        screen = ExplorerScreen(self.state, title=self.explorer_title, export_dir=self.export_dir)
+        screen = ExplorerScreen(
+            self.state,
+            title=self.explorer_title,
+            export_dir=self.export_dir,
+            spec_blocks=self.spec_blocks,
+        )
         self.push_screen(screen, lambda _result: self.exit())

@@ -1,11 +1,27 @@
-"""The trace explorer screen's keys, each with an id and a tooltip (the help overlay lists them)."""
+"""The trace explorer screen's keys, each with an id and a tooltip (the help overlay lists them).
+
+The footer shows them in this order and cuts what does not fit: closing and help come first.
+"""
 
 from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
 SCREEN_BINDINGS: list[BindingType] = [
-    Binding("escape", "back", "Back", id="explorer.back", tooltip="Close the trace explorer"),
+    Binding(
+        "escape",
+        "back",
+        "Close",
+        id="explorer.back",
+        tooltip="Close the trace explorer (in the search box: leave the box)",
+    ),
+    Binding(
+        "question_mark,f1",
+        "help",
+        "Help",
+        id="explorer.help",
+        tooltip="Show the explorer's keys (this overlay)",
+    ),
     Binding(
         "n",
         "next_error",
@@ -19,6 +35,7 @@ SCREEN_BINDINGS: list[BindingType] = [
         "Prev error",
         id="explorer.prev_error",
         tooltip="Jump to the previous error of the run",
+        show=False,
     ),
     Binding(
         "slash",
@@ -37,16 +54,18 @@ SCREEN_BINDINGS: list[BindingType] = [
     Binding(
         "y",
         "copy('value')",
-        "Copy value",
+        "Copy",
         id="explorer.copy_value",
-        tooltip="Copy the value under the cursor (OSC 52)",
+        tooltip="Copy what the cursor is on: an execution's value (its error if it failed), "
+        "the value under the JSON cursor, or the error box (OSC 52)",
     ),
     Binding(
         "Y",
         "copy('path')",
         "Copy path",
         id="explorer.copy_path",
-        tooltip="Copy the JSON path under the cursor",
+        tooltip="Copy the JSON path under the value view's cursor",
+        show=False,
     ),
     Binding(
         "x",
@@ -84,7 +103,7 @@ SCREEN_BINDINGS: list[BindingType] = [
         "view('search')",
         "Search",
         id="explorer.view_search",
-        tooltip="View 4: search results",
+        tooltip="View 4: search results (/ types a new search)",
         show=False,
     ),
     Binding(
@@ -94,12 +113,5 @@ SCREEN_BINDINGS: list[BindingType] = [
         id="explorer.view_stats",
         tooltip="View 5: tokens and latency per block",
         show=False,
-    ),
-    Binding(
-        "question_mark,f1",
-        "help",
-        "Help",
-        id="explorer.help",
-        tooltip="Show the explorer's keys (this overlay)",
     ),
 ]

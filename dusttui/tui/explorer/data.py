@@ -1,20 +1,35 @@
 """The explorer's read model of a run: blocks, executions by reference, errors in run order.
 
 Pure (no Textual). Built from a wire ``Run`` or from the shared ``RunState`` reducer; it never copies
-executions, so building one is O(blocks + errors) for a ``RunState`` and stays cheap on big runs.
+executions, so building one is O(blocks + inputs + errors) for a ``RunState`` and stays cheap on
+big runs.
+
+One count everywhere: a block's ✓ and ✗ are its executions in the traces (every input, every
+iteration of a loop), never the run status's counts, which for a loop body are those of its last
+iteration only. Blocks the app's specification has but the run never reached are listed too,
+as ``not run`` (or ``waiting`` while the run goes on), when the caller gives the spec's blocks.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dusttui.api.models import Execution, Run
+from dusttui.api.trace_views import ExecutionRow, Executions
 
 # A position in a run: (block index in run order, input index, iteration).
 Pos = tuple[int, int, int]
+# (block_type, name) of each block of an app's specification, in order.
+SpecBlocks = Sequence[tuple[str, str]]
+# One block's executions: [input][iteration] (a RunState view or plain lists).
+Rows = Sequence[Sequence[Execution]]
+
+NOT_RUN = "not run"  # a block of the spec the run ended without reaching
+WAITING = "waiting"  # a block of the spec the running run has not reached yet
+END_REASONS = ("cancelled", "interrupted", "engine_error")  # the engine ended the run itself
 
 # Block types that open / close a loop; blocks in between run once per iteration.
 _LOOP_OPEN = {"map": "reduce", "while": "end"}
@@ -22,7 +37,11 @@ _LOOP_OPEN = {"map": "reduce", "while": "end"}
 
 @dataclass(slots=True)
 class BlockInfo:
-    """One executed block, in run order, with what the explorer shows about it."""
+    """One block, in run order, with what the explorer shows about it.
+
+    ``success_count`` / ``error_count`` count the executions in the traces; ``expected`` is what
+    the block's current iteration expects while it runs (when the backend says).
+    """
 
     block_type: str
     name: str
@@ -33,11 +52,17 @@ class BlockInfo:
     latency: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    expected: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         """(block_type, name), the identity of a block in a run."""
         return (self.block_type, self.name)
+
+    @property
+    def done(self) -> int:
+        """Executions finished so far, successes and errors."""
+        return self.success_count + self.error_count
 
 
 @dataclass(slots=True)
@@ -47,16 +72,20 @@ class TraceData:
     run_id: str | None
     run_status: str
     blocks: list[BlockInfo]
-    traces: list[list[list[Execution]]]
+    traces: list[Rows]
     errors: list[Pos] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     version: int = 0
     latency: float | None = None
+    end_reason: str | None = None  # cancelled / interrupted / engine_error: the engine ended it
+    end_message: str | None = None  # why the run ended early, a sentence for the user
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_run(cls, run: Run, *, version: int = 0) -> TraceData:
+    def from_run(
+        cls, run: Run, *, version: int = 0, spec_blocks: SpecBlocks | None = None
+    ) -> TraceData:
         """Build from a wire run (GET answer); errors are found by one scan of the traces."""
         status = {(b.block_type, b.name): b for b in run.status.blocks}
         merged: dict[tuple[str, str], list[list[Execution]]] = {}
@@ -76,40 +105,55 @@ class TraceData:
                     else:
                         seen.append(list(row))
         blocks: list[BlockInfo] = []
-        traces: list[list[list[Execution]]] = []
+        traces: list[Rows] = []
         for (block_type, name), executions in merged.items():
             st = status.get((block_type, name))
-            ok = sum(1 for row in executions for e in row if e.error is None)
-            err = sum(1 for row in executions for e in row if e.error is not None)
+            ok, err = trace_counts(executions)
             info = BlockInfo(
                 block_type,
                 name,
                 status=st.status if st else ("errored" if err else "succeeded"),
-                success_count=st.success_count if st else ok,
-                error_count=st.error_count if st else err,
+                success_count=ok,
+                error_count=err,
             )
             _fill_tokens_from_meta(info, executions)
             blocks.append(info)
             traces.append(executions)
+        for bs in run.status.blocks:  # started, nothing recorded yet (it runs, or ran none)
+            if (bs.block_type, bs.name) not in merged:
+                blocks.append(BlockInfo(bs.block_type, bs.name, status=bs.status))
+                traces.append([])
+        end_reason, end_message = _end_of_run(run)
+        _add_unrun(blocks, traces, spec_blocks, run.status.run == "running")
         _mark_loops(blocks)
         errors: list[Pos] = []
         messages: list[str] = []
-        for b, executions in enumerate(traces):
-            for i, row in enumerate(executions):
-                for j, e in enumerate(row):
+        for b, block_rows in enumerate(traces):
+            for i, executions_of_input in enumerate(block_rows):
+                for j, e in enumerate(executions_of_input):
                     if e.error is not None:
                         errors.append((b, i, j))
                         messages.append(e.error)
-        return cls(run.run_id, run.status.run, blocks, traces, errors, messages, version)
+        return cls(
+            run.run_id,
+            run.status.run,
+            blocks,
+            traces,
+            errors,
+            messages,
+            version,
+            end_reason=end_reason,
+            end_message=end_message,
+        )
 
     @classmethod
-    def from_state(cls, state: Any) -> TraceData:
+    def from_state(cls, state: Any, *, spec_blocks: SpecBlocks | None = None) -> TraceData:
         """Build from the shared ``RunState``: its precomputed error list, no scan of executions."""
         blocks: list[BlockInfo] = []
-        traces: list[list[list[Execution]]] = []
-        index: dict[tuple[str, str], int] = {}
+        traces: list[Rows] = []
         starts: list[float] = []
         ends: list[float] = []
+        live: dict[tuple[str, str], tuple[int, int]] = {}  # running blocks' own counts
         for bs in state.blocks:
             started = getattr(bs, "started_at", None)
             ended = getattr(bs, "ended_at", None)
@@ -118,20 +162,30 @@ class TraceData:
             if ended is not None:
                 ends.append(ended)
             latency = ended - started if started is not None and ended is not None else None
+            rows = state.executions(bs.block_type, bs.name)
+            ok, err = trace_counts(rows)
             info = BlockInfo(
                 bs.block_type,
                 bs.name,
                 status=bs.status,
-                success_count=bs.success_count,
-                error_count=bs.error_count,
+                success_count=ok,
+                error_count=err,
                 latency=latency,
                 prompt_tokens=getattr(bs, "prompt_tokens", None),
                 completion_tokens=getattr(bs, "completion_tokens", None),
+                expected=getattr(bs, "expected", None) if bs.status == "running" else None,
             )
-            index[info.key] = len(blocks)
             blocks.append(info)
-            traces.append(state.executions(bs.block_type, bs.name))
+            traces.append(rows)
+            if bs.status == "running":
+                live[info.key] = (bs.success_count, bs.error_count)
+        status = str(getattr(state, "status", None) or getattr(state, "run_status", "running"))
+        _add_unrun(blocks, traces, spec_blocks, status == "running")
         _mark_loops(blocks)
+        for info in blocks:
+            if info.key in live:
+                _add_live_counts(info, *live[info.key])
+        index = {info.key: b for b, info in enumerate(blocks)}
         errors: list[Pos] = []
         messages: list[str] = []
         for ref in state.errors:
@@ -144,16 +198,20 @@ class TraceData:
             errors = [errors[k] for k in order]
             messages = [messages[k] for k in order]
         run_latency = max(ends) - min(starts) if starts and ends else None
-        status = getattr(state, "status", None) or getattr(state, "run_status", "running")
+        # contract C: set by the session from the run's ``dusttui.end_reason`` and ``error``
+        end_reason = getattr(state, "end_reason", None)
+        end_message = getattr(state, "end_message", None)
         return cls(
             getattr(state, "run_id", None),
-            str(status),
+            status,
             blocks,
             traces,
             errors,
             messages,
             getattr(state, "version", 0),
             run_latency,
+            end_reason=end_reason if isinstance(end_reason, str) else None,
+            end_message=end_message if isinstance(end_message, str) else None,
         )
 
     # ------------------------------------------------------------------ queries
@@ -174,7 +232,12 @@ class TraceData:
     @property
     def execution_count(self) -> int:
         """Executions in the whole run."""
-        return sum(len(row) for t in self.traces for row in t)
+        return sum(info.done for info in self.blocks)
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when the engine ended the run itself (cancelled, interrupted, its own error)."""
+        return self.end_reason in END_REASONS
 
     def block_index(self, block_type: str, name: str) -> int | None:
         """Index of a block by its (type, name), or None."""
@@ -191,7 +254,7 @@ class TraceData:
         except IndexError:
             return None
 
-    def row(self, b: int, i: int) -> list[Execution]:
+    def row(self, b: int, i: int) -> Sequence[Execution]:
         """The executions (iterations) of block ``b`` for input ``i``; empty when absent."""
         t = self.traces[b]
         return t[i] if i < len(t) else []
@@ -222,11 +285,66 @@ class TraceData:
 
 def row_counts(row: Sequence[Execution]) -> tuple[int, int]:
     """(successes, errors) over one input's iterations."""
-    counts = getattr(row, "counts", None)
-    if counts is not None:  # a RunState row (JSON text until read): counted without building it
-        return counts()
+    if isinstance(row, ExecutionRow):  # a RunState row (JSON text until read): counted as is
+        return row.counts()
     err = sum(1 for e in row if e.error is not None)
     return len(row) - err, err
+
+
+def trace_counts(rows: Rows) -> tuple[int, int]:
+    """(successes, errors) over every execution of a block, every input and iteration."""
+    if isinstance(rows, Executions):  # a RunState view: per-input counts kept beside the JSON
+        trace = rows.trace
+        err = sum(trace.errs)
+        return sum(trace.lens) - err, err
+    ok = err = 0
+    for row in rows:
+        o, e = row_counts(row)
+        ok += o
+        err += e
+    return ok, err
+
+
+def _add_live_counts(info: BlockInfo, ok: int, err: int) -> None:
+    """A running block's counts: its status counts what the current pass has done so far (the
+    backend may report them live), the traces hold what earlier iterations of a loop did."""
+    if info.in_loop:
+        info.success_count += ok
+        info.error_count += err
+    elif ok + err > info.done:
+        info.success_count, info.error_count = ok, err
+
+
+def _add_unrun(
+    blocks: list[BlockInfo], traces: list[Rows], spec: SpecBlocks | None, running: bool
+) -> None:
+    """Insert the spec's blocks the run has not reached, each after its predecessor in the spec."""
+    if not spec:
+        return
+    have = {info.key for info in blocks}
+    after = 0  # where the next missing block goes: after the last spec block seen
+    for key in spec:
+        if key in have:
+            after = next(k for k, info in enumerate(blocks) if info.key == key) + 1
+            continue
+        blocks.insert(after, BlockInfo(key[0], key[1], status=WAITING if running else NOT_RUN))
+        traces.insert(after, [])
+        have.add(key)
+        after += 1
+
+
+def _end_of_run(run: Run) -> tuple[str | None, str | None]:
+    """(end_reason, message) of a run the engine ended itself (its ``dusttui`` extension)."""
+    extension = getattr(run, "dusttui", None)
+    if isinstance(extension, Mapping):
+        reason = extension.get("end_reason")
+    else:
+        reason = getattr(extension, "end_reason", None)
+    error = getattr(run, "error", None)
+    return (
+        reason if isinstance(reason, str) else None,
+        error if isinstance(error, str) else None,
+    )
 
 
 def _mark_loops(blocks: list[BlockInfo]) -> None:
@@ -244,7 +362,7 @@ def _mark_loops(blocks: list[BlockInfo]) -> None:
             info.in_loop = True
 
 
-def _fill_tokens_from_meta(info: BlockInfo, executions: list[list[Execution]]) -> None:
+def _fill_tokens_from_meta(info: BlockInfo, executions: Rows) -> None:
     """Sum ``meta.token_usage`` (llm/chat blocks) when the source has no token counts."""
     prompt = completion = 0
     seen = False

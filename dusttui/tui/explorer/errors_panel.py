@@ -1,4 +1,5 @@
-"""The errors panel: errors grouped by message with a count each; Enter jumps to the next one."""
+"""The errors panel: why the run ended early (when the engine ended it), then errors grouped by
+message with a count each; Enter jumps to the next error of a group."""
 
 from __future__ import annotations
 
@@ -10,10 +11,47 @@ from textual.widgets.option_list import Option
 
 from dusttui.tui.explorer.data import TraceData
 from dusttui.tui.explorer.errors import ErrorGroup, group_errors
+from dusttui.tui.explorer.safe_text import lines, one_line
+
+HEADLINES: dict[str, str] = {
+    "cancelled": "Run cancelled",
+    "interrupted": "Run interrupted",
+    "engine_error": "The engine ended the run",
+}
+ENDED: dict[str, str] = {  # "No execution failed before the run was …"
+    "cancelled": "cancelled",
+    "interrupted": "interrupted",
+    "engine_error": "ended by the engine",
+}
+
+
+def first_line(message: str) -> str:
+    """The first line of a message ("" for an empty one)."""
+    return message.splitlines()[0] if message else ""
+
+
+def end_of_run(data: TraceData) -> Text | None:
+    """``Run interrupted`` and why, for a run the engine ended itself; None otherwise."""
+    if not data.stopped_early or data.end_reason is None:
+        return None
+    headline = HEADLINES.get(data.end_reason, "The run was stopped")
+    text = Text(f"■ {headline}", "bold")
+    if data.end_message and data.end_message.rstrip(".") != headline:
+        text.append("\n" + lines(data.end_message.strip()))
+    return text
+
+
+def no_errors_text(data: TraceData) -> str:
+    """What the panel and ``n`` say when no execution failed."""
+    if data.stopped_early and data.end_reason is not None:
+        ended = ENDED.get(data.end_reason, "stopped")
+        return f"No execution failed before the run was {ended}."
+    return "No errors in this run."
 
 
 class ErrorGroups(OptionList):
-    """One line per distinct error message, most frequent first."""
+    """The end of the run when the engine ended it, then one line per distinct error message,
+    most frequent first."""
 
     class Jump(Message):
         """Go to the run's error number ``index`` (into ``TraceData.errors``)."""
@@ -22,38 +60,62 @@ class ErrorGroups(OptionList):
             self.index = index
             super().__init__()
 
-    def __init__(self, data: TraceData, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        data: TraceData,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
         self.groups: list[ErrorGroup] = []
+        self._first_group = 0  # options before the groups (the end of the run)
         self._turn: dict[str, int] = {}  # message → which of its errors the next Enter visits
-        self._messages_seen = -1
+        self._seen: tuple[int, str | None, str | None] | None = None
         self.sync(data)
 
     def sync(self, data: TraceData) -> None:
-        """Regroup when the run has new errors."""
-        if len(data.messages) == self._messages_seen:
+        """Regroup when the run has new errors (or ended)."""
+        seen = (len(data.messages), data.end_reason, data.end_message)
+        if seen == self._seen:
             return
-        self._messages_seen = len(data.messages)
+        self._seen = seen
         self.groups = group_errors(data.messages)
         highlighted = self.highlighted
         self.clear_options()
+        options: list[Option] = []
+        ended = end_of_run(data)
+        if ended is not None:
+            options.append(Option(ended, disabled=True))
         if not self.groups:
-            self.add_option(Option(Text("No errors in this run."), disabled=True))
-            return
-        self.add_options(
-            Option(Text.assemble((f"×{g.count:<5}", "bold"), " ", g.message.splitlines()[0][:300]))
+            options.append(Option(Text(no_errors_text(data)), disabled=True))
+        self._first_group = len(options) if self.groups else 0
+        options += [
+            Option(
+                Text.assemble(
+                    (f"×{g.count:<5}", "bold"), " ", one_line(first_line(g.message)[:300])
+                )
+            )
             for g in self.groups
-        )
-        self.highlighted = (
-            highlighted if highlighted is not None and highlighted < len(self.groups) else 0
-        )
+        ]
+        self.add_options(options)
+        if self.groups:
+            first = self._first_group
+            keep = highlighted is not None and first <= highlighted < len(options)
+            self.highlighted = highlighted if keep else first
+
+    def group_at(self, option_index: int) -> ErrorGroup | None:
+        """The group shown at an option index (None for the lines above the groups)."""
+        k = option_index - self._first_group
+        return self.groups[k] if self.groups and 0 <= k < len(self.groups) else None
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if event.option_index >= len(self.groups):
+        group = self.group_at(event.option_index)
+        if group is None:
             return
-        group = self.groups[event.option_index]
         turn = self._turn.get(group.message, 0)
         self._turn[group.message] = (turn + 1) % group.count
         self.post_message(self.Jump(group.indices[turn]))

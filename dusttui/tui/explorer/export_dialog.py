@@ -5,26 +5,30 @@ The format follows the file's extension: ``.json``, ``.jsonl`` or ``.csv``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static
 
 from dusttui.tui.explorer.export import FORMATS
+from dusttui.tui.explorer.safe_text import one_line
 
 
+@dataclass(frozen=True, slots=True)
 class ExportRequest:
-    """What the user chose: a path, a format, and the block index (None for the whole run)."""
+    """What the user chose: a path, a format, the block index (None for the whole run), and
+    whether only the executions that failed go in."""
 
-    def __init__(self, path: Path, fmt: str, block: int | None) -> None:
-        self.path, self.fmt, self.block = path, fmt, block
-
-    def __repr__(self) -> str:
-        return f"ExportRequest({str(self.path)!r}, {self.fmt!r}, block={self.block})"
+    path: Path
+    fmt: str
+    block: int | None
+    errors_only: bool = False
 
 
 def format_of(path: str) -> str | None:
@@ -50,25 +54,30 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         block_label: str | None,
         default_dir: Path,
         default_names: dict[str, str],
+        *,
+        errors_only: bool = False,
     ) -> None:
         super().__init__()
         self.block = block
         self.block_label = block_label
         self.default_dir = default_dir
-        self.default_names = default_names  # "block" / "run" → file name
+        # "block" / "run" (and "block-errors" / "run-errors") → file name
+        self.default_names = default_names
+        self.errors_only = errors_only
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Export executions")
             with RadioSet(id="export-scope"):
                 if self.block is not None:
-                    yield RadioButton(
-                        f"selected block: {self.block_label}", value=True, id="scope-block"
-                    )
-                yield RadioButton("whole run", value=self.block is None, id="scope-run")
+                    label = Text(f"selected block: {one_line(self.block_label or '')}")
+                    yield RadioButton(label, value=True, id="scope-block")
+                yield RadioButton(Text("whole run"), value=self.block is None, id="scope-run")
+            yield Checkbox(
+                Text("only the executions that failed"), self.errors_only, id="export-errors"
+            )
             yield Label("File (.jsonl, .json or .csv):")
-            name = self.default_names["block" if self.block is not None else "run"]
-            yield Input(str(self.default_dir / name), id="export-path")
+            yield Input(str(self.default_dir / self._file_name()), id="export-path")
             yield Static("", id="export-error", markup=False)
             with Horizontal():
                 yield Button("Export", variant="primary", id="export-go")
@@ -78,18 +87,29 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         """Start in the path box."""
         self.query_one("#export-path", Input).focus()
 
+    def _file_name(self, block: bool | None = None, errors: bool | None = None) -> str:
+        """The default file name for a scope and filter (the dialog's current ones by default)."""
+        block = self.block is not None if block is None else block
+        errors = self.errors_only if errors is None else errors
+        return self.default_names[("block" if block else "run") + ("-errors" if errors else "")]
+
     @on(RadioSet.Changed, "#export-scope")
-    def _scope_changed(self, event: RadioSet.Changed) -> None:
+    @on(Checkbox.Changed, "#export-errors")
+    def _choice_changed(self) -> None:
         box = self.query_one("#export-path", Input)
         old = Path(box.value)
-        key = "block" if event.pressed.id == "scope-block" else "run"
-        new_name = Path(self.default_names[key]).with_suffix(old.suffix or ".jsonl").name
-        box.value = str(old.with_name(new_name))
+        if old.stem not in {Path(name).stem for name in self.default_names.values()}:
+            return  # a name the user typed stays
+        name = self._file_name(self._block_chosen() is not None, self._errors_chosen())
+        box.value = str(old.with_name(Path(name).with_suffix(old.suffix or ".jsonl").name))
 
     def _block_chosen(self) -> int | None:
         if self.block is None:
             return None
         return self.block if self.query_one("#scope-block", RadioButton).value else None
+
+    def _errors_chosen(self) -> bool:
+        return self.query_one("#export-errors", Checkbox).value
 
     @on(Input.Submitted, "#export-path")
     @on(Button.Pressed, "#export-go")
@@ -99,12 +119,16 @@ class ExportDialog(ModalScreen[ExportRequest | None]):
         fmt = format_of(text)
         error = self.query_one("#export-error", Static)
         if not text:
-            error.update("Give a file name.")
+            error.update(Text("Give a file name."))
             return
         if fmt is None:
-            error.update("Give the file a .jsonl, .json or .csv extension: the format follows it.")
+            error.update(
+                Text("Give the file a .jsonl, .json or .csv extension: the format follows it.")
+            )
             return
-        self.dismiss(ExportRequest(Path(text).expanduser(), fmt, self._block_chosen()))
+        self.dismiss(
+            ExportRequest(Path(text).expanduser(), fmt, self._block_chosen(), self._errors_chosen())
+        )
 
     @on(Button.Pressed, "#export-cancel")
     def action_cancel(self) -> None:

@@ -8,6 +8,8 @@ so they look the same) and only the rows that differ are repainted.
 
 from __future__ import annotations
 
+from typing import NamedTuple, Self
+
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
@@ -19,28 +21,48 @@ BAR_BACK = Color.parse("#555555")  # Textual's fallbacks when the scrollbar styl
 BAR_COLOR = Color.parse("bright_magenta")
 
 
+class _BarKey(NamedTuple):
+    """What a bar's look depends on."""
+
+    width: int
+    height: int
+    virtual_size: int
+    window_size: int
+    position: float
+    style: Style
+    base: Style
+
+
 class FastScrollBar(ScrollBar):
     """Textual's ScrollBar, drawn from cached rows, repainted row by row."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._bar_key: tuple | None = None
+    def __init__(
+        self, vertical: bool = True, name: str | None = None, *, thickness: int = 1
+    ) -> None:
+        super().__init__(vertical, name, thickness=thickness)
+        self._bar_key: _BarKey | None = None
         self._bar_lines: list[Strip] = []
 
-    def _key(self) -> tuple | None:
+    def _key(self) -> _BarKey | None:
         """What the bar's look depends on, or None when Textual draws it another way."""
         if self.parent is None or not self.is_mounted:
             return None
         renderable = self.render()
-        style = renderable.style if type(renderable) is ScrollBarRender else None
-        if not isinstance(style, Style):
+        if not isinstance(renderable, ScrollBarRender) or not isinstance(renderable.style, Style):
             return None
         width, height = self.size
         base = self.visual_style.rich_style  # what Textual's render puts under the bar
-        sizes = (renderable.virtual_size, renderable.window_size, renderable.position)
-        return (width, height, *sizes, style, base)
+        return _BarKey(
+            width,
+            height,
+            renderable.virtual_size,
+            renderable.window_size,
+            renderable.position,
+            renderable.style,
+            base,
+        )
 
-    def _rows(self, key: tuple) -> list[Strip]:
+    def _rows(self, key: _BarKey) -> list[Strip]:
         """The bar's rows for ``key``, from Textual's own bar renderer."""
         width, height, virtual_size, window_size, position, style, base = key
         size, thickness = (height, width) if self.vertical else (width, height)
@@ -63,7 +85,7 @@ class FastScrollBar(ScrollBar):
 
     def refresh(
         self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
-    ):
+    ) -> Self:
         """Repaint only the rows that change (none when the bar looks the same)."""
         if not repaint or regions or layout or recompose or self._bar_key is None:
             return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)

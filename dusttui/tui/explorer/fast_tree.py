@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar, Self, TypeVar
 
-from rich.text import Text
+from rich.text import Text, TextType
 from textual import events
 from textual.geometry import Region, Size
 from textual.scrollbar import ScrollBar
-from textual.widgets._tree import _TreeLine
+from textual.widgets.tree import TreeNode
 
 from dusttui.tui.explorer.fast_scrollbar import FastScrollBar
+from dusttui.tui.explorer.textual_private import TreeLine
 from dusttui.tui.explorer.tree_paint import TreePaint
 
 T = TypeVar("T")
@@ -35,17 +36,26 @@ class FastTree(TreePaint[T]):
     ICON_TOGGLES: ClassVar[bool] = True
     """A click on a node's fold icon folds or unfolds it (elsewhere on a line: selects it)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(
+        self,
+        label: TextType,
+        data: T | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
         self._built_width = -1
         self._built_count = -1
         self._repaint_rows = False
         self._widest = 0  # widest line shown since the last clear: the virtual width
         self._measured: dict[int, tuple[Text, bool]] = {}  # node id → (label, foldable) measured
-        super().__init__(*args, **kwargs)
+        super().__init__(label, data, name=name, id=id, classes=classes, disabled=disabled)
 
     # ------------------------------------------------------------------ invalidation
 
-    def process_label(self, label) -> Text:
+    def process_label(self, label: TextType) -> Text:
         """A one-line Text label is kept as it is (Textual copies every label to cut it)."""
         if isinstance(label, Text) and "\n" not in label.plain:
             return label
@@ -67,8 +77,9 @@ class FastTree(TreePaint[T]):
         widest line shown since the last clear, and at least the viewport's."""
         # a loop, not Textual's recursive closure: that closure holds itself in a reference
         # cycle, and with it every line list it built, until the cyclic GC runs
-        lines: list[_TreeLine[T]] = []
+        lines: list[TreeLine[T]] = []
         add_line = lines.append
+        stack: list[tuple[list[TreeNode[T]], TreeNode[T], bool]]
         if self.show_root:
             stack = [([], self.root, True)]
         else:
@@ -78,7 +89,7 @@ class FastTree(TreePaint[T]):
             path, node, last = pop()
             child_path = [*path, node]
             node._line = len(lines)
-            add_line(_TreeLine(child_path, last))
+            add_line(TreeLine(child_path, last))
             if node._expanded:
                 children = node._children
                 final = len(children) - 1
@@ -221,8 +232,9 @@ class FastTree(TreePaint[T]):
             self.app._start_widget(self, bar)
         return self._horizontal_scrollbar
 
-    def is_current(self, node) -> bool:
+    def is_current(self, node: TreeNode[T]) -> bool:
         """False for a node that was cleared away (its messages may arrive after a change)."""
-        while node.parent is not None:
-            node = node.parent
+        parent = node.parent
+        while parent is not None:
+            node, parent = parent, parent.parent
         return node is self.root

@@ -18,6 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from dusttui.tui.explorer.data import Pos, TraceData
+from dusttui.tui.explorer.safe_text import one_line
 from dusttui.tui.explorer.summary import grid_cell, input_label
 
 LABEL_WIDTH = 28
@@ -68,8 +69,23 @@ class TraceGrid(ScrollView, can_focus=True):
             self.pos = pos
             super().__init__()
 
-    def __init__(self, data: TraceData, *, errors_only: bool = False, **kwargs) -> None:
-        super().__init__(**kwargs)
+    class CursorMoved(Message):
+        """The cursor moved to another cell (``pos``: its execution, None on an empty grid)."""
+
+        def __init__(self, pos: Pos | None) -> None:
+            self.pos = pos
+            super().__init__()
+
+    def __init__(
+        self,
+        data: TraceData,
+        *,
+        errors_only: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
         self.trace = data
         self.errors_only = errors_only
         self._inputs: list[int] | None = None  # the rows' inputs when filtered; None: every input
@@ -83,7 +99,7 @@ class TraceGrid(ScrollView, can_focus=True):
         names = [info.name for info in self.trace.blocks]
         # a map and its reduce share a name: say which is which
         self._headers = [
-            info.name if names.count(info.name) == 1 else f"{info.block_type} {info.name}"
+            one_line(info.name if names.count(info.name) == 1 else f"{info.block_type} {info.name}")
             for info in self.trace.blocks
         ]
         self._widths = [max(5, len(h) + 1) for h in self._headers]
@@ -91,8 +107,12 @@ class TraceGrid(ScrollView, can_focus=True):
             self._inputs = sorted({i for _b, i, _j in self.trace.errors})
         else:
             self._inputs = None
-        width = LABEL_WIDTH + sum(w + 1 for w in self._widths)
-        self.virtual_size = Size(width, self.row_count + 1)
+        self.virtual_size = Size(self.natural_width, self.row_count + 1)
+
+    @property
+    def natural_width(self) -> int:
+        """Columns the grid needs to show every block without scrolling sideways."""
+        return LABEL_WIDTH + sum(w + 1 for w in self._widths)
 
     @property
     def row_count(self) -> int:
@@ -137,6 +157,7 @@ class TraceGrid(ScrollView, can_focus=True):
 
     def action_move(self, drow: int, dcol: int) -> None:
         """Move the cursor, keeping it on screen."""
+        before = (self.row, self.col)
         rows, cols = self.row_count, len(self.trace.blocks)
         self.row = max(0, min(rows - 1, self.row + drow))
         self.col = max(0, min(cols - 1, self.col + dcol))
@@ -147,6 +168,8 @@ class TraceGrid(ScrollView, can_focus=True):
         elif self.row >= top + height:
             self.scroll_to(y=self.row - height + 1, animate=False)
         self.refresh()
+        if (self.row, self.col) != before:
+            self.post_message(self.CursorMoved(self.cursor_pos))
 
     def move_to(self, b: int, i: int) -> None:
         """Put the cursor on block ``b``, input ``i`` (or the next shown input)."""

@@ -16,6 +16,7 @@ from textual.widgets.tree import TreeNode
 
 from dusttui.tui.explorer.fast_tree import FastTree
 from dusttui.tui.explorer.jsonpath import (
+    Key,
     Path,
     children,
     dumps,
@@ -26,6 +27,7 @@ from dusttui.tui.explorer.jsonpath import (
     scalar_kind,
     summary,
 )
+from dusttui.tui.explorer.safe_text import one_line
 
 CHUNK = 100
 
@@ -66,8 +68,10 @@ class JsonTree(FastTree[JsonRef]):
     JsonTree > .json-tree--match { background: $warning 40%; }
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__("json", **kwargs)
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__("json", name=name, id=id, classes=classes)
         self.show_root = False
         self.guide_depth = 2
         self.sections: dict[str, Any] = {}
@@ -115,7 +119,7 @@ class JsonTree(FastTree[JsonRef]):
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
         comp = self._component_style
-        parts: list[tuple[str, Style] | Text] = [(icon, base_style)]
+        parts: list[tuple[str, Style]] = [(icon, base_style)]
         if ref.more:
             parts.append(
                 (f"… {ref.hi - ref.lo} more", style + comp("json-tree--summary", partial=True))
@@ -130,10 +134,10 @@ class JsonTree(FastTree[JsonRef]):
             parts.append((ref.section, style + comp("json-tree--section", partial=True)))
         else:
             key = ref.path[-1]
-            key_text = f"[{key}]" if isinstance(key, int) else dumps(key)
+            key_text = f"[{key}]" if isinstance(key, int) else one_line(dumps(key))
             parts.append((key_text, style + comp("json-tree--key", partial=True)))
         if (ref.section, ref.path) in self.matches:
-            parts[-1] = (parts[-1][0], parts[-1][1] + comp("json-tree--match", partial=True))  # type: ignore[index]
+            parts[-1] = (parts[-1][0], parts[-1][1] + comp("json-tree--match", partial=True))
         parts.append((": ", style))
         if is_container(value):
             shown = (
@@ -169,11 +173,13 @@ class JsonTree(FastTree[JsonRef]):
         kids = children(self.value_at(ref))
         self._add_range(node, ref, kids, 0, len(kids))
 
-    def _add_range(self, node: JNode, ref: JsonRef, kids: list, lo: int, hi: int) -> None:
+    def _add_range(
+        self, node: JNode, ref: JsonRef, kids: list[tuple[Key, Any]], lo: int, hi: int
+    ) -> None:
         end = min(hi, lo + CHUNK)
         for key, child in kids[lo:end]:
             node.add(
-                Text(str(key)),
+                Text(one_line(str(key))),
                 JsonRef(ref.section, (*ref.path, key)),
                 allow_expand=is_container(child),
             )
@@ -195,11 +201,11 @@ class JsonTree(FastTree[JsonRef]):
         key, child = kids[ref.lo]
         gap.data = JsonRef(ref.section, (*ref.path, key))
         gap.allow_expand = is_container(child)
-        gap.set_label(Text(str(key)))
+        gap.set_label(Text(one_line(str(key))))
         prev = gap
         for key, child in kids[ref.lo + 1 : end]:
             prev = parent.add(
-                Text(str(key)),
+                Text(one_line(str(key))),
                 JsonRef(ref.section, (*ref.path, key)),
                 after=prev,
                 allow_expand=is_container(child),

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from dusttui.tui.explorer.safe_text import one_line
+
 Key = str | int
 Path = tuple[Key, ...]
 
@@ -58,8 +60,9 @@ def dumps(value: Any, *, indent: bool = False) -> str:
 
 
 def preview(value: Any, width: int = 60) -> str:
-    """A one-line JSON preview, cut with an ellipsis past ``width`` characters."""
-    text = dumps(value)
+    """A one-line JSON preview to show, cut with an ellipsis past ``width`` characters (control
+    characters JSON leaves raw, DEL and C1, shown escaped)."""
+    text = one_line(dumps(value))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -71,7 +74,7 @@ def summary(value: Any) -> str:
     if isinstance(value, list):
         n = len(value)
         return "[1 item]" if n == 1 else f"[{n} items]"
-    return dumps(value)
+    return one_line(dumps(value))
 
 
 def scalar_kind(value: Any) -> str:

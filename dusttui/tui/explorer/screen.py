@@ -1,73 +1,108 @@
 """ExplorerScreen: every execution and error of a run, a few keys away, live while it streams.
 
 Live updates: a 10 Hz timer compares ``state.version`` with the last one drawn and, when it moved,
-takes a new snapshot (O(blocks + errors)) and syncs the views; the host may also call
+takes a new snapshot (O(blocks + inputs + errors)) and syncs the views; the host may also call
 :meth:`ExplorerScreen.refresh_from_state` directly after applying events.
+
+The layout follows the terminal: below ``NARROW`` columns the value view goes under the left
+pane instead of beside it; the stats view, and the grid when it needs the width, hide the value
+view rather than share the screen with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Static, Tree
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer, Input, Static, Tree
 
 from dusttui.api.models import Run
 from dusttui.tui.explorer.bindings import SCREEN_BINDINGS
 from dusttui.tui.explorer.data import Pos, TraceData
 from dusttui.tui.explorer.errors import next_error, prev_error
-from dusttui.tui.explorer.errors_panel import ErrorGroups
+from dusttui.tui.explorer.errors_panel import ErrorGroups, no_errors_text
 from dusttui.tui.explorer.export import ExportError, default_filename, write_export
 from dusttui.tui.explorer.export_dialog import ExportDialog, ExportRequest
 from dusttui.tui.explorer.grid import TraceGrid
+from dusttui.tui.explorer.header import VIEWS, header_text, tabs_text, title_text
 from dusttui.tui.explorer.help_keys import explorer_key_table
+from dusttui.tui.explorer.jsonpath import dumps
+from dusttui.tui.explorer.safe_text import one_line
 from dusttui.tui.explorer.search import Query, SearchError, SearchResult, parse_query, search
 from dusttui.tui.explorer.search_panel import SearchPanel
 from dusttui.tui.explorer.stats_panel import StatsTable
+from dusttui.tui.explorer.summary import plural
 from dusttui.tui.explorer.trace_tree import NodeRef, TraceTree
 from dusttui.tui.explorer.value_view import ValueView
 from dusttui.tui.screens.help import HelpScreen
 
-VIEWS: tuple[str, ...] = ("tree", "grid", "errors", "search", "stats")
+__all__ = ["NARROW", "VIEWS", "ExplorerScreen"]
+
+NARROW = 100  # below this many columns the value view goes under the left pane
+VALUE_MIN = 40  # the grid keeps the value view beside it only with this many columns to spare
+HELP_TITLE = "Trace explorer keys  ·  escape, q, ? or F1 closes this help"
 
 
 class ExplorerScreen(Screen[None]):
-    """The trace explorer over a ``RunState`` (live) or a finished wire ``Run``."""
+    """The trace explorer over a ``RunState`` (live) or a finished wire ``Run``.
+
+    ``spec_blocks``: (block_type, name) of the app's blocks, when the caller knows them: blocks
+    the run never reached are then listed as not run.
+    """
 
     BINDINGS = SCREEN_BINDINGS
     DEFAULT_CSS = """
-    ExplorerScreen #explorer-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
-    ExplorerScreen #explorer-views { width: 1fr; min-width: 30; border-right: solid $panel-lighten-2; }
-    ExplorerScreen ValueView { width: 1fr; }
+    ExplorerScreen #explorer-title {
+        height: auto; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     ExplorerScreen #explorer-body { height: 1fr; }
+    ExplorerScreen #explorer-views {
+        width: 1fr; height: 1fr; min-width: 30; border-right: solid $panel-lighten-2;
+    }
+    ExplorerScreen #explorer-views > * { height: 1fr; }
+    ExplorerScreen ValueView { width: 1fr; height: 1fr; }
+    ExplorerScreen.-stacked #explorer-body { layout: vertical; }
+    ExplorerScreen.-stacked #explorer-views {
+        min-width: 0; border-right: none; border-bottom: solid $panel-lighten-2;
+    }
+    ExplorerScreen.-no-value ValueView { display: none; }
+    ExplorerScreen.-no-value #explorer-views { border-right: none; border-bottom: none; }
     """
 
     def __init__(
-        self, state: Any, *, title: str | None = None, export_dir: Path | None = None
+        self,
+        state: Any,
+        *,
+        title: str | None = None,
+        export_dir: Path | None = None,
+        spec_blocks: Sequence[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__()
         self.state = state
         self.title_text = title
         self.export_dir = export_dir or Path.cwd()
+        self.spec_blocks = list(spec_blocks) if spec_blocks is not None else None
         self.trace = self._snapshot()
         self.view = "tree"
         self.current: Pos | None = None
         self.current_block: int | None = None
         self.search_result: SearchResult | None = None
         self.errors_only = False  # the `f` filter, on the tree and the grid alike
+        self._header_lines = 1
 
     # ------------------------------------------------------------------ snapshot
 
     def _snapshot(self) -> TraceData:
         if isinstance(self.state, Run):
-            return TraceData.from_run(self.state)
-        return TraceData.from_state(self.state)
+            return TraceData.from_run(self.state, spec_blocks=self.spec_blocks)
+        return TraceData.from_state(self.state, spec_blocks=self.spec_blocks)
 
     def refresh_from_state(self) -> None:
         """Re-read the state now (the timer does this whenever ``state.version`` moves)."""
@@ -75,16 +110,18 @@ class ExplorerScreen(Screen[None]):
             return
         data = self._snapshot()
         self.trace = data
-        self.tree.sync(data)
-        for view in self.query(TraceGrid):
-            view.sync(data)
+        self.trace_tree.sync(data)
+        for grid in self.query(TraceGrid):
+            grid.sync(data)
         for errors in self.query(ErrorGroups):
             errors.sync(data)
         for stats in self.query(StatsTable):
             stats.sync(data)
-        if self.current is not None and self.query_one(ValueView).pos == self.current:
-            self.query_one(ValueView).show(data, self.current)
+        value = self.value_view
+        if self.current is not None and value.pos == self.current:
+            value.show(data, self.current)
         self._update_title()
+        self._sync_layout()
 
     def _poll(self) -> None:
         version = getattr(self.state, "version", None)
@@ -99,50 +136,60 @@ class ExplorerScreen(Screen[None]):
             with ContentSwitcher(initial="view-tree", id="explorer-views"):
                 yield TraceTree(self.trace, id="view-tree")
             yield ValueView(id="value-view")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        """Title, focus on the tree, and the live timer."""
+        """Title, layout, focus on the tree, and the live timer."""
         self._update_title()
-        self.tree.focus()
-        self.tree.cursor_line = 0  # on the first block, so arrows and enter act at once
+        self._sync_layout()
+        self.trace_tree.focus()
+        self.trace_tree.cursor_line = 0  # on the first block, so arrows and enter act at once
         if not isinstance(self.state, Run):
             self.set_interval(0.1, self._poll, name="explorer-live")
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The header and the panes follow the terminal's size."""
+        self._update_title()
+        self._sync_layout()
+
     @property
-    def tree(self) -> TraceTree:
+    def trace_tree(self) -> TraceTree:
         """The trace tree."""
         return self.query_one(TraceTree)
 
-    def _update_title(self) -> None:
-        data = self.trace
-        run = (data.run_id or "")[:6]
-        title = self.title_text or (f"Traces · run {run}…" if run else "Traces")
-        text = Text(title)
-        text.append(f" · {data.run_status}")
-        n = len(data.errors)
-        if n:
-            text.append(f" · {n} error{'s' if n != 1 else ''}", "bold red")
-            k = data.error_index_at(self.current) if self.current is not None else None
-            if k is not None:
-                text.append(f" · error {k + 1}/{n}")
-        else:
-            text.append(" · no errors")
-        if self.errors_only:
-            text.append(" · errors only", "bold")
-        text.append("   ")
-        for k, name in enumerate(VIEWS, 1):
-            text.append(f" {k} {name} ", "reverse" if name == self.view else "dim")
-        title_bar = self.query_one("#explorer-title", Static)
-        if title_bar.content != text:
-            title_bar.update(text, layout=False)  # one line high, whatever it says
+    @property
+    def value_view(self) -> ValueView:
+        """The value view (right, or below the left pane on narrow terminals)."""
+        return self.query_one(ValueView)
 
-    def _ensure_view(self, name: str) -> Any:
+    def _sync_layout(self) -> None:
+        width = self.size.width or self.app.size.width
+        no_value = self.view == "stats"
+        if self.view == "grid":
+            grid = self.query_one(TraceGrid)
+            no_value = grid.natural_width + 1 + VALUE_MIN > width
+        self.set_class(no_value, "-no-value")
+        self.set_class(not no_value and width < NARROW, "-stacked")
+
+    def _update_title(self) -> None:
+        title = title_text(self.trace, self.title_text, self.current, self.errors_only)
+        width = (self.size.width or self.app.size.width) - 2  # the header's padding
+        text = header_text(title, tabs_text(self.view), width)
+        bar = self.query_one("#explorer-title", Static)
+        if bar.content != text:
+            lines = text.plain.count("\n") + 1
+            bar.update(text, layout=lines != self._header_lines)  # a layout only if it grows
+            self._header_lines = lines
+
+    def _view_widget(self, name: str) -> Widget:
+        """The widget of a view, built the first time it is shown."""
+        if name == "tree":
+            return self.trace_tree
         switcher = self.query_one(ContentSwitcher)
         found = switcher.query(f"#view-{name}")
         if found:
             return found.first()
-        widget: Any
+        widget: Widget
         if name == "grid":
             widget = TraceGrid(self.trace, errors_only=self.errors_only, id="view-grid")
         elif name == "errors":
@@ -156,33 +203,36 @@ class ExplorerScreen(Screen[None]):
 
     def action_view(self, name: str) -> None:
         """Switch the left pane to one of: tree, grid, errors, search, stats."""
-        widget = self._ensure_view(name) if name != "tree" else self.tree
+        widget = self._view_widget(name)
         self.query_one(ContentSwitcher).current = f"view-{name}"
         self.view = name
-        if name == "grid" and self.current is not None:
+        if isinstance(widget, TraceGrid) and self.current is not None:
             widget.move_to(self.current[0], self.current[1])
-        if name == "search":
-            self.call_after_refresh(widget.focus_input)
-        else:
-            self.call_after_refresh(widget.focus)
+        self.call_after_refresh(self._focus_view, widget)
         self._update_title()
+        self._sync_layout()
+
+    def _focus_view(self, widget: Widget) -> None:
+        # the search view opens on its results: digits keep switching views until / is pressed
+        (widget.results if isinstance(widget, SearchPanel) else widget).focus()
 
     # ------------------------------------------------------------------ opening executions
 
     def _show(self, pos: Pos | None, block: int | None = None) -> None:
         self.current = pos
         self.current_block = pos[0] if pos is not None else block
-        self.query_one(ValueView).show(self.trace, pos)
+        self.value_view.show(self.trace, pos)
         self._update_title()
 
     def open_in_tree(self, pos: Pos) -> bool:
         """Show ``pos`` in the tree with the cursor on it and its value on the right."""
         if self.view != "tree":
             self.action_view("tree")
-        node = self.tree.reveal(pos)
+        tree = self.trace_tree
+        node = tree.reveal(pos)
         if node is None:
             return False
-        self.tree.goto(node)
+        tree.goto(node)
         ref = node.data
         self._show(ref.pos if ref is not None else pos)
         return True
@@ -190,7 +240,7 @@ class ExplorerScreen(Screen[None]):
     @on(Tree.NodeHighlighted, "#view-tree")
     def _highlighted(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
         ref = event.node.data
-        if not self.tree.is_current(event.node):
+        if not self.trace_tree.is_current(event.node):
             return
         if ref is not None and (ref.pos != self.current or ref.pos is None):
             self._show(ref.pos, ref.b)
@@ -198,33 +248,36 @@ class ExplorerScreen(Screen[None]):
     @on(Tree.NodeSelected, "#view-tree")
     def _selected(self, event: Tree.NodeSelected[NodeRef]) -> None:
         ref = event.node.data
-        if ref is None or not self.tree.is_current(event.node):
+        if ref is None or not self.trace_tree.is_current(event.node):
             return
         if ref.kind == "more":
-            self.tree.open_gap(event.node)
+            self.trace_tree.open_gap(event.node)
             self._show(event.node.data.pos if event.node.data else None, ref.b)
         elif ref.kind in ("input", "iter") and not event.node.allow_expand:
-            self.query_one(ValueView).json.focus()
+            self.value_view.json.focus()
 
     @on(ValueView.Leave)
     def _leave_value(self) -> None:
-        widget = self.tree if self.view == "tree" else self._ensure_view(self.view)
-        widget.focus()
+        self._view_widget(self.view).focus()
 
     @on(TraceGrid.CellOpened)
     def _cell_opened(self, event: TraceGrid.CellOpened) -> None:
         self.open_in_tree(event.pos)
 
+    @on(TraceGrid.CursorMoved)
+    def _cell_moved(self, event: TraceGrid.CursorMoved) -> None:
+        if event.pos is not None:
+            self._show(event.pos)
+
     # ------------------------------------------------------------------ errors
 
     def _jump_error(self, k: int | None) -> None:
         if k is None:
-            self.notify("No errors in this run.", timeout=2)
+            self.notify(no_errors_text(self.trace), timeout=3, markup=False)
             return
         pos = self.trace.errors[k]
         if self.view == "grid":
-            grid = self.query_one(TraceGrid)
-            grid.move_to(pos[0], pos[1])
+            self.query_one(TraceGrid).move_to(pos[0], pos[1])
             self._show(pos)
         else:
             self.open_in_tree(pos)
@@ -244,7 +297,7 @@ class ExplorerScreen(Screen[None]):
     def action_errors_only(self) -> None:
         """Toggle the tree and the grid between every input and inputs with errors only."""
         on = self.errors_only = not self.errors_only
-        self.tree.set_errors_only(on)
+        self.trace_tree.set_errors_only(on)
         for grid in self.query(TraceGrid):
             grid.set_errors_only(on)
         self.notify("Errors only" if on else "All inputs", timeout=1.5)
@@ -261,6 +314,7 @@ class ExplorerScreen(Screen[None]):
     def action_search(self) -> None:
         """Open the search view with the cursor in the query box."""
         self.action_view("search")
+        self.call_after_refresh(self.query_one(SearchPanel).focus_input)
 
     @on(SearchPanel.Requested)
     def _search_requested(self, event: SearchPanel.Requested) -> None:
@@ -279,9 +333,6 @@ class ExplorerScreen(Screen[None]):
     async def _run_search(self, query: Query) -> None:
         data = self.trace
         result = await asyncio.to_thread(search, data, query)
-        self._search_done(data, result)
-
-    def _search_done(self, data: TraceData, result: SearchResult) -> None:
         self.search_result = result
         self.query_one(SearchPanel).show(data, result)
 
@@ -293,14 +344,43 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ copy, export, back
 
     def action_copy(self, what: str) -> None:
-        """Copy the value or JSON path under the value view's cursor (OSC 52)."""
-        found = self.query_one(ValueView).copy_text(what)
+        """Copy what the cursor is on (OSC 52): in the value view, the error or the value (or
+        JSON path) under its cursor; elsewhere the highlighted execution's value, or its error."""
+        found = self.value_view.copy_text(what)
         if found is None:
-            self.notify("Open an execution first.", severity="warning", timeout=2)
+            found = self._copy_execution(what)
+        if found is None:
             return
         text, label = found
         self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {label}", timeout=2)
+        self.notify(one_line(f"Copied {label}"), timeout=2, markup=False)
+
+    def _copy_execution(self, what: str) -> tuple[str, str] | None:
+        """(text, what it is) for the highlighted execution, or None after saying why not."""
+        pos = self.current
+        e = self.trace.execution(pos) if pos is not None else None
+        if pos is None or e is None:
+            self.notify(
+                "Put the cursor on an input or an iteration to copy it.",
+                severity="warning",
+                timeout=3,
+            )
+            return None
+        if what == "path":
+            self.notify(
+                "Y copies the JSON path under the value view's cursor: tab into the value first.",
+                severity="warning",
+                timeout=3,
+            )
+            return None
+        info = self.trace.blocks[pos[0]]
+        where = f"{info.block_type} {info.name} #{pos[1]}"
+        if info.in_loop or len(self.trace.row(pos[0], pos[1])) > 1:
+            where += f" iteration {pos[2]}"
+        if e.error is not None:
+            return e.error, f"the error of {where}"
+        text = e.value if isinstance(e.value, str) else dumps(e.value, indent=True)
+        return text, f"the value of {where}"
 
     def action_export(self) -> None:
         """Ask what to export and where, then write it in a thread."""
@@ -308,10 +388,14 @@ class ExplorerScreen(Screen[None]):
         b = self.current_block
         label = f"{data.blocks[b].block_type} {data.blocks[b].name}" if b is not None else None
         names = {
-            "block": default_filename(data, b, "jsonl") if b is not None else "",
             "run": default_filename(data, None, "jsonl"),
+            "run-errors": default_filename(data, None, "jsonl", errors_only=True),
         }
-        self.app.push_screen(ExportDialog(b, label, self.export_dir, names), self._export_chosen)
+        if b is not None:
+            names["block"] = default_filename(data, b, "jsonl")
+            names["block-errors"] = default_filename(data, b, "jsonl", errors_only=True)
+        dialog = ExportDialog(b, label, self.export_dir, names, errors_only=self.errors_only)
+        self.app.push_screen(dialog, self._export_chosen)
 
     def _export_chosen(self, request: ExportRequest | None) -> None:
         if request is not None:
@@ -319,22 +403,39 @@ class ExplorerScreen(Screen[None]):
 
     @work(exclusive=True, group="explorer-export", exit_on_error=False, name="explorer-export")
     async def _run_export(self, request: ExportRequest) -> None:
+        data = self.trace
         blocks = None if request.block is None else [request.block]
         try:
             count = await asyncio.to_thread(
-                write_export, request.path, self.trace, blocks, request.fmt
+                write_export,
+                request.path,
+                data,
+                blocks,
+                request.fmt,
+                errors_only=request.errors_only,
             )
         except ExportError as exc:
-            self.notify(str(exc), severity="error", timeout=6, markup=False)
+            self.notify(one_line(str(exc)), severity="error", timeout=6, markup=False)
             return
-        self.notify(f"Wrote {count:,} executions to {request.path}", timeout=4, markup=False)
+        what = plural(count, "failed execution" if request.errors_only else "execution")
+        if request.block is None:
+            scope = "the whole run"
+        else:
+            info = data.blocks[request.block]
+            scope = f"{info.block_type} {info.name}"
+        message = f"Wrote {what} of {scope} to {request.path}"
+        self.notify(one_line(message), timeout=5, markup=False)
 
     def action_help(self) -> None:
         """Show the explorer's keys (the app's own help lists the main screen's)."""
         if not isinstance(self.app.screen, HelpScreen):
             table = explorer_key_table()
-            self.app.push_screen(HelpScreen({}, title="Trace explorer keys", table=table))
+            self.app.push_screen(HelpScreen({}, title=HELP_TITLE, table=table))
 
     def action_back(self) -> None:
-        """Close the explorer."""
+        """Close the explorer; in the search box, leave the box (a second escape closes)."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "search-input":
+            self.query_one(SearchPanel).focus_results()
+            return
         self.dismiss(None)

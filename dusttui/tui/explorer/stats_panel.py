@@ -6,14 +6,22 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from dusttui.tui.explorer.data import TraceData
+from dusttui.tui.explorer.safe_text import one_line
 from dusttui.tui.explorer.summary import fmt_count, fmt_seconds, stats_rows
 
 
-class StatsTable(DataTable):
+class StatsTable(DataTable[Text]):
     """One row per block and a total row."""
 
-    def __init__(self, data: TraceData, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+    def __init__(
+        self,
+        data: TraceData,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, name=name, id=id, classes=classes)
         self._trace_data = data
 
     def on_mount(self) -> None:
@@ -30,8 +38,8 @@ class StatsTable(DataTable):
         for row in stats_rows(data):
             bold = "bold" if row.block_type == "total" else ""
             self.add_row(
-                Text(row.block_type, bold),
-                Text(row.name, bold),
+                Text(one_line(row.block_type), bold),
+                Text(one_line(row.name), bold),
                 Text(fmt_count(row.executions), bold, justify="right"),
                 Text(fmt_count(row.errors), bold, justify="right"),
                 Text(fmt_count(row.prompt_tokens), bold, justify="right"),

@@ -85,13 +85,12 @@ def stats_rows(data: TraceData) -> list[StatsRow]:
     rows: list[StatsRow] = []
     total_p = total_c = 0
     any_tokens = False
-    for b, info in enumerate(data.blocks):
-        n = sum(len(r) for r in data.traces[b])
+    for info in data.blocks:
         rows.append(
             StatsRow(
                 info.block_type,
                 info.name,
-                n,
+                info.done,
                 info.error_count,
                 info.prompt_tokens,
                 info.completion_tokens,
@@ -126,3 +125,8 @@ def fmt_seconds(value: float | None) -> str:
 def fmt_count(value: int | None) -> str:
     """A count with thousands separators, or ``–`` when unknown."""
     return "–" if value is None else f"{value:,}"
+
+
+def plural(n: int, singular: str, many: str | None = None) -> str:
+    """``1 error``, ``2 errors``, ``1,000 executions`` (``many``: an irregular plural)."""
+    return f"{n:,} {singular if n == 1 else (many or singular + 's')}"

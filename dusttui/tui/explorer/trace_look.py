@@ -50,12 +50,19 @@ Node = TreeNode[NodeRef]
 class TraceLook(FastTree[NodeRef]):
     """The drawing half of the trace tree (the structure is in :class:`TraceTree`)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         self._styles: dict[str, Style] = {}
         self._widths: dict[int, tuple[Text, int]] = {}
         self._pieces: dict[int, tuple[Text, list[tuple[str, Style | None]], int]] = {}
         self._parsed: dict[str | Style, Style] = {}
-        super().__init__(*args, **kwargs)
+        super().__init__(label, name=name, id=id, classes=classes)
 
     def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
         """Fold icon, the node's status glyph in its theme colour, then the (plain) label."""
@@ -116,7 +123,7 @@ class TraceLook(FastTree[NodeRef]):
 
     def get_label_width(self, node: Node) -> int:
         """Width without rendering: fold icon + glyph + label (called for every line on rebuild)."""
-        label = node.label
+        label = node._label
         cached = self._widths.get(node.id)
         if cached is None or cached[0] is not label:
             cached = self._widths[node.id] = (label, text_width(label.plain))

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import NodeID
 
+from dusttui.api.models import Execution
 from dusttui.tui.explorer.data import Pos, TraceData
 from dusttui.tui.explorer.summary import BLOCK_KIND, row_kind
 from dusttui.tui.explorer.trace_look import Node, NodeRef, TraceLook
@@ -43,8 +44,16 @@ class TraceTree(TraceLook):
     TraceTree > .trace-tree--more { color: $text-muted; text-style: italic; }
     """
 
-    def __init__(self, data: TraceData, *, errors_only: bool = False, **kwargs) -> None:
-        super().__init__("run", **kwargs)
+    def __init__(
+        self,
+        data: TraceData,
+        *,
+        errors_only: bool = False,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__("run", name=name, id=id, classes=classes)
         self._bulk_depth = 0
         self._bulk_dirty = False
         self._auto_expanded: set[int] = set()  # input nodes a jump opened (closed by the next jump)
@@ -108,7 +117,9 @@ class TraceTree(TraceLook):
     def _block_rows_len(self, b: int) -> int:
         return len(self._block_rows(b))
 
-    def _item(self, parent: Node, value: int, row: Sequence | None) -> tuple[Text, NodeRef, bool]:
+    def _item(
+        self, parent: Node, value: int, row: Sequence[Execution] | None
+    ) -> tuple[Text, NodeRef, bool]:
         """Label, data and expandability of the child ``value`` of ``parent`` (``row``: the
         input's executions when ``parent`` is an input, fetched once per chunk)."""
         pref = parent.data
@@ -174,8 +185,8 @@ class TraceTree(TraceLook):
                 allow_expand=False,
             )
         pref = parent.data
-        is_input = pref is not None and pref.kind == "input"
-        row = list(self.trace.row(pref.b, pref.i)) if is_input else None  # one fetch per chunk
+        assert pref is not None
+        row = list(self.trace.row(pref.b, pref.i)) if pref.kind == "input" else None  # one fetch
         label, item_ref, expandable = self._item(parent, rows[start], row)
         gap.set_label(label)
         gap.data = item_ref
@@ -363,13 +374,13 @@ class TraceTree(TraceLook):
         ref = parent.data
         assert ref is not None
         if ref.kind == "block":
-            for key in [k for k in self._inputs if k[0] == ref.b]:
-                del self._inputs[key]
-            for key in [k for k in self._iters if k[0] == ref.b]:
-                del self._iters[key]
+            for input_key in [k for k in self._inputs if k[0] == ref.b]:
+                del self._inputs[input_key]
+            for pos in [k for k in self._iters if k[0] == ref.b]:
+                del self._iters[pos]
         else:
-            for key in [k for k in self._iters if k[:2] == (ref.b, ref.i)]:
-                del self._iters[key]
+            for pos in [k for k in self._iters if k[:2] == (ref.b, ref.i)]:
+                del self._iters[pos]
 
     def set_errors_only(self, on: bool) -> None:
         """Show every input, or only those with an error; loaded levels are rebuilt."""

@@ -10,17 +10,19 @@ style change, the widget's state once per frame. Colours and glyphs are Textual'
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Text, TextType
 from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Tree
-from textual.widgets._tree import _TreeLine
+from textual.widgets.tree import TreeNode
+
+from dusttui.tui.explorer.textual_private import TreeLine
 
 T = TypeVar("T")
 STRIPS = 256  # cached line strips per tree: a few screens of rows (a strip with its caches is ~kB)
@@ -58,7 +60,7 @@ class _Frame(NamedTuple):
     scroll_x: int
     scroll_y: int
     look: _Look
-    lines: list
+    lines: list[TreeLine[Any]]
     hover_line: int
     cursor_line: int
     focused: bool
@@ -67,19 +69,32 @@ class _Frame(NamedTuple):
 class TreePaint(Tree[T]):
     """Textual's Tree, drawn from cached line strips and styles."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(
+        self,
+        label: TextType,
+        data: T | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
         self._rich_styles: dict[tuple[tuple[str, ...], bool], Style] = {}
-        self._strips: LRUCache[tuple, Strip] = LRUCache(STRIPS)
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(STRIPS)
         self._guide_sets: dict[tuple[Style, bool], tuple[str, str, str, str]] = {}
         self._look: _Look | None = None
         self._frame: _Frame | None = None
         self._blank: tuple[tuple[int, Style], Strip] | None = None
-        super().__init__(*args, **kwargs)
+        super().__init__(label, data, name=name, id=id, classes=classes, disabled=disabled)
 
     # ------------------------------------------------------------------ styles
 
-    def get_component_rich_style(self, *names: str, partial: bool = False) -> Style:
+    def get_component_rich_style(
+        self, *names: str, partial: bool = False, default: Style | None = None
+    ) -> Style:
         """The rich style of component classes, cached until the styles change."""
+        if default is not None:
+            return super().get_component_rich_style(*names, partial=partial, default=default)
         key = (names, partial)
         style = self._rich_styles.get(key)
         if style is None:
@@ -156,7 +171,6 @@ class TreePaint(Tree[T]):
         styles cache, which would rebuild every row it repaints: the rows come from the strip
         cache and the line filters' results are cached on those strips.
         """
-        self._pseudo_class_state = self.get_pseudo_class_state()
         self._frame = frame = self._frame_state()
         try:
             if not self._plain_box():
@@ -206,9 +220,9 @@ class TreePaint(Tree[T]):
         lines = frame.lines
         line_no = y + frame.scroll_y
         if line_no >= len(lines):
-            key = (frame.width, frame.look.base)
-            if self._blank is None or self._blank[0] != key:
-                self._blank = (key, Strip.blank(frame.width, frame.look.base))
+            blank_key = (frame.width, frame.look.base)
+            if self._blank is None or self._blank[0] != blank_key:
+                self._blank = (blank_key, Strip.blank(frame.width, frame.look.base))
             return self._blank[1]  # one object: the line filters' result is cached on it
         line = lines[line_no]
         path = line.path
@@ -229,7 +243,7 @@ class TreePaint(Tree[T]):
             strip = self._strips[key] = self._render_tree_line(line_no, line, is_hover, frame)
         return strip.crop(frame.scroll_x, right)
 
-    def _render_tree_line(self, y: int, line: _TreeLine[T], is_hover: bool, frame: _Frame) -> Strip:
+    def _render_tree_line(self, y: int, line: TreeLine[T], is_hover: bool, frame: _Frame) -> Strip:
         """Guides, fold icon and label of line ``y``, in the colours Textual's Tree gives them,
         padded to the right edge of the view."""
         look = frame.look
@@ -277,14 +291,16 @@ class TreePaint(Tree[T]):
             width = right
         return Strip(segments, width)
 
-    def label_segments(self, node, base: Style, label_style: Style) -> tuple[list[Segment], int]:
+    def label_segments(
+        self, node: TreeNode[T], base: Style, label_style: Style
+    ) -> tuple[list[Segment], int]:
         """A node's label on a line of style ``base`` (``render_label``, rendered), and its width."""
         text = Text(style=base)
         text.append(self.render_label(node, base, label_style))
         segments = list(text.render(self.app.console))
         return segments, sum(text_width(segment.text) for segment in segments)
 
-    def fold_icon(self, node) -> str:
+    def fold_icon(self, node: TreeNode[T]) -> str:
         """The fold icon in front of a node's label ("" for a leaf)."""
         if node._allow_expand:
             return self.ICON_NODE_EXPANDED if node._expanded else self.ICON_NODE

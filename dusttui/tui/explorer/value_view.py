@@ -5,7 +5,7 @@ Rendered only when an execution is opened; search inside the value, copy a value
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 from textual import on
@@ -13,12 +13,15 @@ from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.styles import RulesMap
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Input, Static
 
 from dusttui.tui.explorer.data import Pos, TraceData
 from dusttui.tui.explorer.json_tree import JsonTree
-from dusttui.tui.explorer.jsonpath import dumps, find_paths
+from dusttui.tui.explorer.jsonpath import Path, dumps, find_paths
+from dusttui.tui.explorer.safe_text import lines, one_line
 from dusttui.tui.explorer.search import SearchError, parse_query
 from dusttui.tui.explorer.summary import GLYPHS, input_label
 
@@ -30,9 +33,15 @@ class QuietStatic(Static):
     layout; that one only matters when a scrollbar may come or go (content taller than the box).
     """
 
-    def _size_updated(self, size, virtual_size, container_size, layout: bool = True) -> bool:
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
         overflow = virtual_size.height > size.height or self.show_vertical_scrollbar
         return super()._size_updated(size, virtual_size, container_size, layout and overflow)
+
+
+class ErrorBox(QuietStatic, can_focus=True):
+    """The execution's error in full; focusable, so ``y`` can copy it."""
 
 
 def set_text(widget: Static, text: str) -> None:
@@ -40,9 +49,10 @@ def set_text(widget: Static, text: str) -> None:
     if str(widget.content) == text:
         return
     width = widget.content_size.width
-    before = widget.visual.get_height(widget.styles, width) if width else -1
+    rules = cast(RulesMap, widget.styles)  # what Textual's own layout passes (typed narrower)
+    before = widget.visual.get_height(rules, width) if width else -1
     widget.update(Text(text), layout=False)
-    if not width or widget.visual.get_height(widget.styles, width) != before:
+    if not width or widget.visual.get_height(rules, width) != before:
         widget.refresh(layout=True)
 
 
@@ -86,21 +96,25 @@ class ValueView(Vertical):
     ValueView { height: 1fr; }
     ValueView #value-header { height: auto; padding: 0 1; text-style: bold; }
     ValueView #value-error { height: auto; max-height: 50%; padding: 0 1; color: $block-errored; overflow-y: auto; }
+    ValueView #value-error:focus { background: $boost; }
     ValueView #value-find { display: none; }
     ValueView.finding #value-find { display: block; }
     ValueView #value-find-status { height: auto; padding: 0 1; color: $text-muted; }
     ValueView JsonTree { height: 1fr; }
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
         self.pos: Pos | None = None
-        self._matches: list[tuple[str, tuple]] = []
+        self.error_text: str | None = None  # the shown execution's error, unescaped (for copy)
+        self._matches: list[tuple[str, Path]] = []
         self._match_at = -1
 
     def compose(self) -> ComposeResult:
         yield QuietStatic("Select an execution to see its value.", id="value-header", markup=False)
-        yield QuietStatic("", id="value-error", markup=False)
+        yield ErrorBox("", id="value-error", markup=False)
         yield Input(
             placeholder="find (text or /regex/): enter/↓ next, ↑/shift+F3 prev",
             id="value-find",
@@ -121,6 +135,7 @@ class ValueView(Vertical):
         self._matches, self._match_at = [], -1
         set_text(self.query_one("#value-find-status", Static), "")
         e = data.execution(pos) if pos is not None else None
+        self.error_text = e.error if e is not None else None
         if pos is None or e is None:
             set_text(header, "Select an execution to see its value.")
             set_text(error, "")
@@ -130,14 +145,15 @@ class ValueView(Vertical):
         b, i, j = pos
         info = data.blocks[b]
         kind = "err" if e.error is not None else "ok"
-        title = f"{GLYPHS[kind]} {info.block_type} {info.name} · input {input_label(data, i, 50)}"
+        title = f"{GLYPHS[kind]} {one_line(info.block_type)} {one_line(info.name)}"
+        title += f" · input {input_label(data, i, 50)}"
         if info.in_loop or len(data.row(b, i)) > 1:
             title += f" · iteration {j}"
         title += " · error" if e.error is not None else " · ok"
         set_text(header, title)
         sections: dict[str, Any] = {}
         error.display = e.error is not None
-        set_text(error, e.error or "")
+        set_text(error, lines(e.error or ""))
         if e.error is None or e.value is not None:
             sections["value"] = e.value
         sections["meta"] = e.meta
@@ -147,7 +163,12 @@ class ValueView(Vertical):
         self.json.show(sections, expand=expand)
 
     def copy_text(self, what: str) -> tuple[str, str] | None:
-        """(text to copy, what it is) for the value (``value``) or JSON path (``path``) under the cursor."""
+        """(text to copy, what it is) for what has the focus in the value view: the error (its
+        whole message), or the value (``value``) or JSON path (``path``) under the JSON cursor."""
+        if self.query_one(ErrorBox).has_focus and self.error_text is not None:
+            return self.error_text, "the error message"
+        if not self.json.has_focus:
+            return None
         found = self.json.cursor_path()
         if found is None:
             return None
@@ -181,7 +202,7 @@ class ValueView(Vertical):
         try:
             match = parse_query(text).matcher()
         except SearchError as exc:
-            status.update(Text(str(exc)))
+            status.update(Text(one_line(str(exc))))
             return 0
         if not self._matches or self._last_find != text:
             tree = self.json
@@ -194,7 +215,7 @@ class ValueView(Vertical):
             self._match_at = -1 if step > 0 else 0  # so the first step back lands on the last
             self._last_find = text
         if not self._matches:
-            status.update(Text(f"no match for {text!r}"))
+            status.update(Text(one_line(f"no match for {text!r}")))
             return 0
         self._match_at = (self._match_at + step) % len(self._matches)
         section, p = self._matches[self._match_at]
@@ -215,7 +236,7 @@ class ValueView(Vertical):
         if self.has_class("finding"):
             self.remove_class("finding")
             self.json.focus()
-        elif self.json.has_focus:
+        elif self.json.has_focus or self.query_one(ErrorBox).has_focus:
             self.post_message(self.Leave())
         else:
             raise SkipAction()
