@@ -260,7 +260,9 @@ def test_export_bad_format_or_path_is_explained(tmp_path):
     with pytest.raises(ExportError, match="is a folder"):
         write_export(tmp_path, data, None, "json")
     (tmp_path / "file").write_text("")
-    with pytest.raises(ExportError, match=r"Cannot create the folder .*/file: a file has that name"):
+    with pytest.raises(
+        ExportError, match=r"Cannot create the folder .*/file: a file has that name"
+    ):
         write_export(tmp_path / "file" / "a.json", data, None, "json")
     assert (tmp_path / "file").read_text() == ""  # nothing lost
 
@@ -330,7 +332,11 @@ def test_the_private_textual_names_the_explorer_uses_still_exist():
         *(f"_TreeLine.{a}" for a in private.TREE_LINE_ATTRIBUTES if not hasattr(line, a)),
         *(f"Tree.{a}" for a in private.OVERRIDDEN if not callable(getattr(Tree, a, None))),
         *(f"ScrollBar.{a}" for a in private.SCROLLBAR_ATTRIBUTES if not hasattr(ScrollBar(), a)),
-        *(f"Static.{a}" for a in private.STATIC_OVERRIDDEN if not callable(getattr(Static, a, None))),
+        *(
+            f"Static.{a}"
+            for a in private.STATIC_OVERRIDDEN
+            if not callable(getattr(Static, a, None))
+        ),
         *(f"App.{a}" for a in private.APP_ATTRIBUTES if not callable(getattr(App, a, None))),
     ]
     assert missing == []

@@ -1,4 +1,5 @@
-"""Snapshot tests of the explorer's tree, grid and value views, on real engine runs."""
+"""Snapshot tests of the explorer on real engine runs: each view at 80×24, 120×36 and 200×60
+(a standard terminal, the common one, a big one), and the value view's folded JSON."""
 
 from __future__ import annotations
 
@@ -11,8 +12,18 @@ from dusttui.tui.explorer.app import ExplorerApp
 from dusttui.tui.explorer.value_view import ValueView
 
 from .test_explorer import _runs
+from .test_explorer_items import _specs
 
-SIZE = (110, 28)
+SIZES = {"80x24": (80, 24), "120x36": (120, 36), "200x60": (200, 60)}
+# What each view shows after these keys: an error opened in the tree, the grid's cursor on a
+# failed cell, the errors grouped, a search's results, the stats.
+VIEW_KEYS: dict[str, list[str]] = {
+    "tree": ["n", "n"],
+    "grid": ["2", "down", "right"],
+    "errors": ["3"],
+    "search": ["slash", *"json", "enter"],
+    "stats": ["5"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +32,25 @@ def runs(engine) -> dict[str, Run]:
     return asyncio.run(_runs(engine))
 
 
-def test_tree_view_on_an_errored_run(snap_compare, runs):
-    app = ExplorerApp(runs["flaky-demo"], title="Traces · flaky-demo")
-    assert snap_compare(app, terminal_size=SIZE, press=["n", "n"])
+@pytest.fixture(scope="module")
+def specs(engine) -> dict[str, list[tuple[str, str]]]:
+    """The blocks of each app's specification (flaky-demo's REPORT never runs)."""
+    return asyncio.run(_specs(engine))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("view", VIEW_KEYS)
+def test_each_view_at_each_size(snap_compare, runs, specs, view, size):
+    app = ExplorerApp(
+        runs["flaky-demo"], title="Traces · flaky-demo", spec_blocks=specs["flaky-demo"]
+    )
+
+    async def show(pilot) -> None:
+        await pilot.press(*VIEW_KEYS[view])
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=show)
 
 
 def test_grid_view_of_a_map_run(snap_compare, runs):
@@ -42,4 +69,6 @@ def test_value_view_with_folded_json(snap_compare, runs):
         pilot.app.screen.query_one(ValueView).json.focus()
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_summary, press=["down", "down"])
+    assert snap_compare(
+        app, terminal_size=(110, 28), run_before=open_summary, press=["down", "down"]
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dusttui.api.models import RunEnvelope
+from dusttui.api.errors import StreamProtocolError
+from dusttui.api.state import RunState
 from dusttui.tui.explorer.app import ExplorerApp
 
 
@@ -16,14 +17,18 @@ def main(argv: list[str]) -> int:
         return 2
     path = Path(argv[0])
     try:
-        run = RunEnvelope.model_validate_json(path.read_bytes()).run
+        # the JSON text is kept per block and input: no model per execution, even for big runs
+        state = RunState.from_run_json(path.read_bytes())
     except OSError as exc:
         print(f"Cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
-    except ValueError as exc:
+    except (StreamProtocolError, ValueError) as exc:
         print(f"{path} is not a run (a GET .../runs/ID answer): {exc}", file=sys.stderr)
         return 2
-    ExplorerApp(run).run()
+    if state.run_id is None:
+        print(f"{path} is not a run (a GET .../runs/ID answer).", file=sys.stderr)
+        return 2
+    ExplorerApp(state).run()
     return 0
 
 

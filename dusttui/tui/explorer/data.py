@@ -13,7 +13,7 @@ as ``not run`` (or ``waiting`` while the run goes on), when the caller gives the
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,10 @@ Rows = Sequence[Sequence[Execution]]
 
 NOT_RUN = "not run"  # a block of the spec the run ended without reaching
 WAITING = "waiting"  # a block of the spec the running run has not reached yet
-END_REASONS = ("cancelled", "interrupted", "engine_error")  # the engine ended the run itself
+# RunState.end_reason values that say the run did not end by itself (contract C): the engine
+# ended it, or the front end stopped following it (the run may go on where it runs).
+ENGINE_ENDS = ("cancelled", "interrupted", "engine_error")
+WATCH_ENDS = ("detached", "connection_lost")
 
 # Block types that open / close a loop; blocks in between run once per iteration.
 _LOOP_OPEN = {"map": "reduce", "while": "end"}
@@ -86,65 +89,16 @@ class TraceData:
     def from_run(
         cls, run: Run, *, version: int = 0, spec_blocks: SpecBlocks | None = None
     ) -> TraceData:
-        """Build from a wire run (GET answer); errors are found by one scan of the traces."""
-        status = {(b.block_type, b.name): b for b in run.status.blocks}
-        merged: dict[tuple[str, str], list[list[Execution]]] = {}
-        keys = [tuple(key) for key, _ in run.traces]
-        unique = len(set(keys)) == len(keys)
-        for (block_type, name), executions in run.traces:
-            if unique:
-                merged[(block_type, name)] = executions
-                continue
-            seen = merged.get((block_type, name))
-            if seen is None:
-                merged[(block_type, name)] = [list(row) for row in executions]
-            else:  # a while loop's iterations listed one by one: merge them along j, as GET does
-                for i, row in enumerate(executions):
-                    if i < len(seen):
-                        seen[i].extend(row)
-                    else:
-                        seen.append(list(row))
-        blocks: list[BlockInfo] = []
-        traces: list[Rows] = []
-        for (block_type, name), executions in merged.items():
-            st = status.get((block_type, name))
-            ok, err = trace_counts(executions)
-            info = BlockInfo(
-                block_type,
-                name,
-                status=st.status if st else ("errored" if err else "succeeded"),
-                success_count=ok,
-                error_count=err,
-            )
-            _fill_tokens_from_meta(info, executions)
-            blocks.append(info)
-            traces.append(executions)
-        for bs in run.status.blocks:  # started, nothing recorded yet (it runs, or ran none)
-            if (bs.block_type, bs.name) not in merged:
-                blocks.append(BlockInfo(bs.block_type, bs.name, status=bs.status))
-                traces.append([])
-        end_reason, end_message = _end_of_run(run)
-        _add_unrun(blocks, traces, spec_blocks, run.status.run == "running")
-        _mark_loops(blocks)
-        errors: list[Pos] = []
-        messages: list[str] = []
-        for b, block_rows in enumerate(traces):
-            for i, executions_of_input in enumerate(block_rows):
-                for j, e in enumerate(executions_of_input):
-                    if e.error is not None:
-                        errors.append((b, i, j))
-                        messages.append(e.error)
-        return cls(
-            run.run_id,
-            run.status.run,
-            blocks,
-            traces,
-            errors,
-            messages,
-            version,
-            end_reason=end_reason,
-            end_message=end_message,
-        )
+        """Build from a wire run (GET answer), read as the shared reducer reads it (one while-loop
+        merge for the whole front end); a GET answer has no timings, so no latency."""
+        from dusttui.api.state import RunState  # the reducer: only this constructor needs it
+
+        data = cls.from_state(RunState.from_run(run), spec_blocks=spec_blocks)
+        data.version = version
+        data.latency = None
+        for info in data.blocks:
+            info.latency = None
+        return data
 
     @classmethod
     def from_state(cls, state: Any, *, spec_blocks: SpecBlocks | None = None) -> TraceData:
@@ -164,6 +118,10 @@ class TraceData:
             latency = ended - started if started is not None and ended is not None else None
             rows = state.executions(bs.block_type, bs.name)
             ok, err = trace_counts(rows)
+            tokens = (
+                getattr(bs, "prompt_tokens", 0) or 0,
+                getattr(bs, "completion_tokens", 0) or 0,
+            )
             info = BlockInfo(
                 bs.block_type,
                 bs.name,
@@ -171,14 +129,22 @@ class TraceData:
                 success_count=ok,
                 error_count=err,
                 latency=latency,
-                prompt_tokens=getattr(bs, "prompt_tokens", None),
-                completion_tokens=getattr(bs, "completion_tokens", None),
+                prompt_tokens=tokens[0] if any(tokens) else None,
+                completion_tokens=tokens[1] if any(tokens) else None,
                 expected=getattr(bs, "expected", None) if bs.status == "running" else None,
             )
             blocks.append(info)
             traces.append(rows)
             if bs.status == "running":
                 live[info.key] = (bs.success_count, bs.error_count)
+        listed = {info.key for info in blocks}
+        for block_type, name in state.trace_keys():  # executions without a status
+            if (block_type, name) not in listed:
+                rows = state.executions(block_type, name)
+                ok, err = trace_counts(rows)
+                word = "errored" if err else "succeeded"
+                blocks.append(BlockInfo(block_type, name, word, success_count=ok, error_count=err))
+                traces.append(rows)
         status = str(getattr(state, "status", None) or getattr(state, "run_status", "running"))
         _add_unrun(blocks, traces, spec_blocks, status == "running")
         _mark_loops(blocks)
@@ -237,7 +203,12 @@ class TraceData:
     @property
     def stopped_early(self) -> bool:
         """True when the engine ended the run itself (cancelled, interrupted, its own error)."""
-        return self.end_reason in END_REASONS
+        return self.end_reason in ENGINE_ENDS
+
+    @property
+    def not_followed(self) -> bool:
+        """True when the front end stopped following the run before it ended."""
+        return self.end_reason in WATCH_ENDS
 
     def block_index(self, block_type: str, name: str) -> int | None:
         """Index of a block by its (type, name), or None."""
@@ -333,20 +304,6 @@ def _add_unrun(
         after += 1
 
 
-def _end_of_run(run: Run) -> tuple[str | None, str | None]:
-    """(end_reason, message) of a run the engine ended itself (its ``dusttui`` extension)."""
-    extension = getattr(run, "dusttui", None)
-    if isinstance(extension, Mapping):
-        reason = extension.get("end_reason")
-    else:
-        reason = getattr(extension, "end_reason", None)
-    error = getattr(run, "error", None)
-    return (
-        reason if isinstance(reason, str) else None,
-        error if isinstance(error, str) else None,
-    )
-
-
 def _mark_loops(blocks: list[BlockInfo]) -> None:
     """Flag blocks that run once per iteration: those inside map…reduce, and while/end themselves."""
     open_loop: tuple[str, str] | None = None
@@ -360,18 +317,3 @@ def _mark_loops(blocks: list[BlockInfo]) -> None:
             open_loop = None
         else:
             info.in_loop = True
-
-
-def _fill_tokens_from_meta(info: BlockInfo, executions: Rows) -> None:
-    """Sum ``meta.token_usage`` (llm/chat blocks) when the source has no token counts."""
-    prompt = completion = 0
-    seen = False
-    for row in executions:
-        for e in row:
-            usage = e.meta.get("token_usage") if isinstance(e.meta, dict) else None
-            if isinstance(usage, dict):
-                seen = True
-                prompt += int(usage.get("prompt_tokens") or 0)
-                completion += int(usage.get("completion_tokens") or 0)
-    if seen:
-        info.prompt_tokens, info.completion_tokens = prompt, completion

@@ -17,6 +17,8 @@ HEADLINES: dict[str, str] = {
     "cancelled": "Run cancelled",
     "interrupted": "Run interrupted",
     "engine_error": "The engine ended the run",
+    "detached": "No longer followed",
+    "connection_lost": "Connection lost",
 }
 ENDED: dict[str, str] = {  # "No execution failed before the run was …"
     "cancelled": "cancelled",
@@ -31,13 +33,17 @@ def first_line(message: str) -> str:
 
 
 def end_of_run(data: TraceData) -> Text | None:
-    """``Run interrupted`` and why, for a run the engine ended itself; None otherwise."""
-    if not data.stopped_early or data.end_reason is None:
+    """``Run interrupted`` and why, for a run the engine ended itself (or the front end stopped
+    following); None for a run that ended by itself."""
+    if data.end_reason is None or not (data.stopped_early or data.not_followed):
         return None
     headline = HEADLINES.get(data.end_reason, "The run was stopped")
+    message = lines(data.end_message.strip()) if data.end_message else ""
+    if message.startswith(headline):  # the engine's sentences start with it: say it once
+        return Text(f"■ {message}", "bold")
     text = Text(f"■ {headline}", "bold")
-    if data.end_message and data.end_message.rstrip(".") != headline:
-        text.append("\n" + lines(data.end_message.strip()))
+    if message:
+        text.append("\n" + message)
     return text
 
 
@@ -46,6 +52,8 @@ def no_errors_text(data: TraceData) -> str:
     if data.stopped_early and data.end_reason is not None:
         ended = ENDED.get(data.end_reason, "stopped")
         return f"No execution failed before the run was {ended}."
+    if data.not_followed:
+        return "No execution failed while the run was followed."
     return "No errors in this run."
 
 
@@ -55,6 +63,13 @@ class ErrorGroups(OptionList):
 
     class Jump(Message):
         """Go to the run's error number ``index`` (into ``TraceData.errors``)."""
+
+        def __init__(self, index: int) -> None:
+            self.index = index
+            super().__init__()
+
+    class Preview(Message):
+        """The cursor is on a group: show its next error (``index`` into the run's errors)."""
 
         def __init__(self, index: int) -> None:
             self.index = index
@@ -109,6 +124,13 @@ class ErrorGroups(OptionList):
         """The group shown at an option index (None for the lines above the groups)."""
         k = option_index - self._first_group
         return self.groups[k] if self.groups and 0 <= k < len(self.groups) else None
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        group = self.group_at(event.option_index)
+        if group is not None:
+            self.post_message(self.Preview(group.indices[self._turn.get(group.message, 0)]))
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:

@@ -42,6 +42,7 @@ class TraceGrid(ScrollView, can_focus=True):
             "Open in tree",
             id="explorer.grid.open",
             tooltip="Open this execution in the tree",
+            show=False,  # the footer keeps its room for the explorer's own keys (help lists it)
         ),
     ]
     COMPONENT_CLASSES = {
@@ -212,7 +213,9 @@ class TraceGrid(ScrollView, can_focus=True):
         return strip.extend_cell_length(width, base) if strip.cell_length < width else strip
 
     def _header(self, base: Style) -> list[Segment]:
-        style = base + self.get_component_rich_style("trace-grid--header", partial=True)
+        # not partial: $boost is translucent, and only the full style blends it with what is
+        # under it (a partial one paints it opaque: white)
+        style = base + self.get_component_rich_style("trace-grid--header")
         label = "input"
         if self._inputs is not None:
             label = f"inputs with errors {len(self._inputs)}/{self.trace.num_inputs}"

@@ -18,6 +18,8 @@ END_WORDS: dict[str, str] = {
     "cancelled": "cancelled",
     "interrupted": "interrupted",
     "engine_error": "ended by the engine",
+    "detached": "not followed any more",
+    "connection_lost": "connection lost",
 }
 
 
@@ -26,7 +28,7 @@ def title_text(data: TraceData, title: str | None, current: Pos | None, errors_o
     run = (data.run_id or "")[:6]
     text = Text(one_line(title or (f"Traces · run {run}…" if run else "Traces")), "bold")
     text.append(f" · {one_line(data.run_status)}")
-    if data.end_reason is not None and data.stopped_early:
+    if data.end_reason is not None and (data.stopped_early or data.not_followed):
         text.append(f" · {END_WORDS.get(data.end_reason, data.end_reason)}", "bold")
     n = len(data.errors)
     if n:

@@ -165,11 +165,17 @@ class ExplorerScreen(Screen[None]):
     def _sync_layout(self) -> None:
         width = self.size.width or self.app.size.width
         no_value = self.view == "stats"
+        left: int | None = None  # the left pane's width when it takes what it needs, not half
         if self.view == "grid":
             grid = self.query_one(TraceGrid)
-            no_value = grid.natural_width + 1 + VALUE_MIN > width
+            left = grid.natural_width + 2  # its scrollbar, and the border beside the value view
+            no_value = left + VALUE_MIN > width
         self.set_class(no_value, "-no-value")
         self.set_class(not no_value and width < NARROW, "-stacked")
+        views = self.query_one("#explorer-views")
+        wanted = left if left is not None and not no_value else None
+        if (views.styles.width is None or views.styles.width.cells) != wanted:
+            views.styles.width = wanted if wanted is not None else "1fr"
 
     def _update_title(self) -> None:
         title = title_text(self.trace, self.title_text, self.current, self.errors_only)
@@ -206,8 +212,10 @@ class ExplorerScreen(Screen[None]):
         widget = self._view_widget(name)
         self.query_one(ContentSwitcher).current = f"view-{name}"
         self.view = name
-        if isinstance(widget, TraceGrid) and self.current is not None:
-            widget.move_to(self.current[0], self.current[1])
+        if isinstance(widget, TraceGrid):
+            if self.current is not None:
+                widget.move_to(self.current[0], self.current[1])
+            self._show(widget.cursor_pos)  # the value view shows the cell under the cursor
         self.call_after_refresh(self._focus_view, widget)
         self._update_title()
         self._sync_layout()
@@ -294,6 +302,11 @@ class ExplorerScreen(Screen[None]):
     def _group_jump(self, event: ErrorGroups.Jump) -> None:
         self.open_in_tree(self.trace.errors[event.index])
 
+    @on(ErrorGroups.Preview)
+    def _group_preview(self, event: ErrorGroups.Preview) -> None:
+        if self.view == "errors" and event.index < len(self.trace.errors):
+            self._show(self.trace.errors[event.index])
+
     def action_errors_only(self) -> None:
         """Toggle the tree and the grid between every input and inputs with errors only."""
         on = self.errors_only = not self.errors_only
@@ -340,6 +353,12 @@ class ExplorerScreen(Screen[None]):
     def _search_jump(self, event: SearchPanel.Jump) -> None:
         if self.search_result is not None:
             self.open_in_tree(self.search_result.hits[event.index].pos)
+
+    @on(SearchPanel.Preview)
+    def _search_preview(self, event: SearchPanel.Preview) -> None:
+        hits = self.search_result.hits if self.search_result is not None else []
+        if self.view == "search" and event.index < len(hits):
+            self._show(hits[event.index].pos)
 
     # ------------------------------------------------------------------ copy, export, back
 

@@ -45,6 +45,13 @@ class SearchPanel(Vertical):
             self.index = index
             super().__init__()
 
+    class Preview(Message):
+        """The cursor is on the hit number ``index``: show it in the value view."""
+
+        def __init__(self, index: int) -> None:
+            self.index = index
+            super().__init__()
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
@@ -112,6 +119,11 @@ class SearchPanel(Vertical):
         if options:
             results.highlighted = 0
         results.focus()
+
+    @on(OptionList.OptionHighlighted, "#search-results")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Preview(event.option_index))
 
     @on(OptionList.OptionSelected, "#search-results")
     def _selected(self, event: OptionList.OptionSelected) -> None:
