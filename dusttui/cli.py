@@ -130,15 +130,13 @@ def main(ctx: click.Context, **kwargs: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings, backend = _backend(ctx, dict(kwargs))
-    engine = None
-    if backend.kind == "embedded":
-        from dusttui.session import engine_in_thread, start_engine_process
+    from dusttui.session.backend import Connector
 
-        if not engine_in_thread():  # the engine's start overlaps Textual's import, on another core
-            engine = start_engine_process(settings)
+    connector = Connector(backend, settings)
+    connector.start()  # the local engine's start overlaps Textual's import, on another core
     from dusttui.tui.app import run_tui
 
-    sys.exit(run_tui(settings, backend, engine=engine))
+    sys.exit(run_tui(settings, backend, connector=connector))
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)

@@ -310,6 +310,12 @@ class RunSession:
             await self.journal.record_final(state)
 
     async def _open(self, run: TrackedRun, run_id: str, from_journal: bool) -> None:
+        if from_journal and self.journal is not None:  # what re-running it needs
+            entry = await self.journal.entry(run_id)
+            if entry is not None:
+                run.specification_hash = entry.specification_hash or run.specification_hash
+                run.config = entry.config if entry.config is not None else run.config
+                run.inputs = entry.inputs if entry.inputs is not None else run.inputs
         client = await self.connector.ready()
         try:
             run.state = await self.fetch(run.app_id, run_id)
@@ -339,6 +345,7 @@ class RunSession:
         connector = self.connector
         await connector.ready()
         extensions = connector.extensions
+        run.followed = True
 
         def give_up(error: DustError) -> bool:
             return self._give_up(run, error)

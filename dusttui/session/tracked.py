@@ -91,6 +91,7 @@ class TrackedRun:
     end: RunEnd | None = None
     error: Exception | None = None  # the failure that ended the watch, if one did
     waiting: bool = False  # blocking mode: the long request is out, its answer not yet in
+    followed: bool = False  # it was running when the session got it, and was followed
     _samples: dict[tuple[str, str], _Samples] = field(default_factory=dict, repr=False)
 
     @property

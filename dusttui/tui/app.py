@@ -1,32 +1,37 @@
-"""The composition root of the TUI: the App is handed its client, settings and journal.
+"""The composition root of the TUI: the App owns the run session and publishes what changes.
 
-Every I/O happens here, in named workers (``exit_on_error=False``); one ``Worker.StateChanged``
-handler turns a failure into a notification. Screens only show things and call these methods.
+Data goes down, requests come up. The App holds the :class:`~dusttui.session.runs.RunSession`
+(every launch, watch, journal line and cancel goes through it) and publishes run changes on
+:attr:`DustApp.run_changed` (a Textual ``Signal``: each run at most ~30 times a second, and twice
+a second while it runs, for its timers — never while its connection is lost) and list changes on
+:attr:`DustApp.runs_changed`; the apps, the connection and the launch mode are reactives.
+Screens subscribe and ask through the App's public methods; the App never calls into a screen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import json
-import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App
+from textual.reactive import var
+from textual.signal import Signal
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from dusttui.api.errors import DustError
 from dusttui.config import Backend, ConfigError, Settings, data_dir
+from dusttui.session.runs import Change, RunSession
+from dusttui.session.tracked import MODES, TrackedRun, short_id
 from dusttui.tui import keys
-from dusttui.tui.app_runs import RunsMixin
 from dusttui.tui.commands import DustCommands
-from dusttui.tui.messages import RunsChanged
-from dusttui.tui.runs import MODES, LiveRun, short_id
+from dusttui.tui.runs import run_label
 from dusttui.tui.screens.confirm import ConfirmScreen
 from dusttui.tui.screens.help import HelpScreen
 from dusttui.tui.screens.start import StartScreen
@@ -39,13 +44,19 @@ from dusttui.tui.themes import (
 
 if TYPE_CHECKING:
     from dusttui.api.client import DustClient
-    from dusttui.api.journal import Journal, JournalEntry
+    from dusttui.api.journal import Journal, JournalSummary
     from dusttui.api.models import App as DustAppModel
-    from dusttui.engine.process import EngineProcess
+    from dusttui.session.backend import Connector
+    from dusttui.session.journal_io import JournalIO
     from dusttui.tui.screens.main import MainScreen
 
+UPDATE_INTERVAL = 0.033  # at most ~30 repaints of a run per second, whatever the event rate
+TICK_INTERVAL = 0.5  # running timers move twice a second
+KEEPALIVE_INTERVAL = 60.0  # a light request keeps the local engine from stopping while we are open
+Severity = Literal["information", "warning", "error"]
 
-class DustApp(RunsMixin, App[int]):
+
+class DustApp(App[int]):
     """dusttui: pick an app, edit config and inputs, launch, watch every block live."""
 
     CSS_PATH = "dusttui.tcss"
@@ -53,40 +64,60 @@ class DustApp(RunsMixin, App[int]):
     BINDINGS = keys.bindings(keys.APP_KEYS)
     COMMANDS = App.COMMANDS | {DustCommands}
 
+    apps: var[list[DustAppModel]] = var(list, always_update=True, init=False)
+    """The backend's apps, once listed."""
+    connection: var[str] = var("starting", init=False)
+    """The backend: starting, connecting, idle (connected) or offline."""
+    connection_error: var[str | None] = var(None, init=False)
+    """Why the backend cannot be reached, when it cannot."""
+    mode: var[str] = var("stream", init=False)
+    """How the next runs are launched and watched: stream, poll or blocking."""
+
     def __init__(
         self,
         settings: Settings,
         *,
         backend: Backend,
-        client: DustClient | Callable[[], Awaitable[DustClient]],
-        journal: Journal | None = None,
+        client: DustClient | None = None,
+        connector: Connector | None = None,
+        journal: Journal | JournalIO | None = None,
         clock: Callable[[], float] = time.time,
         theme_dirs: tuple[Path | None, ...] | None = None,
         data_path: Path | None = None,
         cursor_blink: bool = True,
     ) -> None:
-        """``client``: a DustClient, or an async callable giving one (e.g. after starting the
-        embedded engine, so the first frame does not wait for it)."""
+        """``connector``: the backend (the local engine started already, or getting ready);
+        ``client``: a client made elsewhere instead (tests, benchmarks)."""
         super().__init__()
+        from dusttui.session.backend import Connector
+        from dusttui.session.journal_io import JournalIO
+
+        if connector is None:
+            if client is None:
+                raise ValueError("Give the App a connector or a client.")
+            connector = Connector.for_client(backend, client)
+        if journal is not None and not isinstance(journal, JournalIO):
+            journal = JournalIO(journal)
         self.settings = settings
         self.backend = backend
         self.clock = clock
+        self.connector = connector
         self.journal = journal
-        self.mode = "stream"
-        self.apps: list[DustAppModel] = []
-        self.runs: dict[str, LiveRun] = {}
-        self.client: DustClient | None = None
-        self._client_source = client
-        self._client_ready = asyncio.Event()
+        self.session = RunSession(connector, journal=journal, clock=clock)
+        self.session.subscribe(self._session_changed)
+        self.history: list[JournalSummary] = []
+        self.run_changed: Signal[TrackedRun] = Signal(self, "run-changed")
+        """A run moved on (coalesced per run): repaint it if it is shown."""
+        self.runs_changed: Signal[None] = Signal(self, "runs-changed")
+        """A run was added, got its id or ended, or the history loaded: rebuild the list."""
         self.loaded = asyncio.Event()
         """Set once the apps are listed (or listing them failed)."""
         self._theme_dirs = theme_dirs
         self._data_path = data_path
         self.cursor_blink = cursor_blink
-        self._counter = 0
         self._pending: set[str] = set()
         self._last_post: dict[str, float] = {}
-        self._history: list[JournalEntry] = []
+        self._ticker: Timer | None = None
         self._load_themes()
 
     # ------------------------------------------------------------------ start
@@ -125,61 +156,79 @@ class DustApp(RunsMixin, App[int]):
                 severity="warning",
             )
         self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
-        # First frame: the layout and the keys. The main screen (editors, table) and the
-        # engine (imports, a thread, a port) come once that frame is on screen.
+        self._ticker = self.set_interval(TICK_INTERVAL, self._tick, name="run-timers", pause=True)
+        # First frame: the layout and the keys. The main screen (editors, table), the history
+        # and the connection come once that frame is on screen.
         await self.push_screen(StartScreen(self.backend.label))
         self.call_after_refresh(self._install_main)
 
     def _install_main(self) -> None:
         from dusttui.tui.screens.main import MainScreen
 
-        self.switch_screen(MainScreen())  # it calls main_ready() once mounted
+        self.switch_screen(MainScreen())
+        self.call_after_refresh(self._start_io)
 
-    def main_ready(self, main: MainScreen) -> None:
-        """The main screen is mounted: fill it in and connect."""
-        main.query_one("#apps-list").focus()
-        main.query_one("StatusLine").backend = self.backend.label
-        if not self.cursor_blink:
-            for widget in main.query("TextArea, Input"):
-                widget.cursor_blink = False
-        self._load_history()
+    def _start_io(self) -> None:
+        self.load_history()
         self.connect()
 
     @property
+    def client(self) -> DustClient | None:
+        """The backend's client, once connected."""
+        return self.connector.client if self.connector.connected else None
+
+    @property
     def main(self) -> MainScreen:
-        """The main screen (always at the bottom of the stack once installed)."""
+        """The main screen (for tests; the App itself never calls into it)."""
         from dusttui.tui.screens.main import MainScreen
 
         return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
     def say(
-        self, message: str, *, severity: str = "information", timeout: float | None = None
+        self, message: str, *, severity: Severity = "information", timeout: float | None = None
     ) -> None:
         """A notification whose text is never read as markup (it may come from the server)."""
-        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        self.notify(message, severity=severity, timeout=timeout, markup=False)
 
     @work(name="connect", exclusive=True, exit_on_error=False, group="connect")
     async def connect(self) -> None:
-        """Get the client (starting the embedded engine if needed), then list the apps."""
-        source = self._client_source
-        self.main.query_one("StatusLine").connection = "connecting"
-        self.client = source if not callable(source) else await source()
-        self._client_ready.set()
-        self.main.query_one("StatusLine").connection = "idle"
-        await self._list_apps()
-
-    async def _list_apps(self) -> None:
-        assert self.client is not None
-        self.apps = await self.client.list_apps()
-        self.main.show_apps(self.apps)
+        """Reach the backend (the local engine gets ready meanwhile), then list the apps."""
+        self.connection = "connecting"
+        client = await self.connector.ready()
+        self.connection = "idle"
+        self.apps = await client.list_apps()
         self.loaded.set()
+        if self.connector.extensions:
+            self.set_interval(KEEPALIVE_INTERVAL, self._keepalive, name="engine-keepalive")
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall frames for ~100 ms under a fast stream.
         gc.freeze()
 
+    async def _keepalive(self) -> None:
+        # A light request: the local engine stops by itself once nobody has asked it anything.
+        if self.connector.connected:
+            try:
+                await self.connector.client.engine_info()
+            except DustError:
+                pass  # a run's watch says when the engine is gone
+
+    @work(name="history", exclusive=True, exit_on_error=False, group="history")
+    async def load_history(self) -> None:
+        """Read the history list (only what it shows) in the journal's thread."""
+        if self.journal is None:
+            return
+        summaries = await self.journal.summaries(200)
+        backend = self.backend
+        self.history = [
+            s
+            for s in summaries
+            if s.workspace_id == backend.workspace_id and s.base_url == backend.base_url
+        ]
+        self.runs_changed.publish(None)
+
     async def on_unmount(self) -> None:
-        if self.client is not None and self.client is not self._client_source:
-            await self.client.aclose()
+        await self.session.aclose()
+        await self.connector.aclose(leave_engine=True)
 
     # ------------------------------------------------------------------ workers
 
@@ -196,91 +245,196 @@ class DustApp(RunsMixin, App[int]):
             text = f"{type(error).__name__}: {error}"
         if event.worker.name == "connect":
             text = f"Cannot reach {self.backend.label}: {text}"
-            self.main.query_one("StatusLine").connection = "offline"
-            self.main.query_one("#app-line").update(Text(f"✗ {text}"))
+            self.connection_error = text
+            self.connection = "offline"
             self.loaded.set()
         self.say(text, severity="error", timeout=10)
 
-    # ------------------------------------------------------------------ other actions
+    # ------------------------------------------------------------------ runs: publishing
 
-    @work(name="load inputs", exclusive=True, exit_on_error=False, thread=True)
-    def load_inputs_file(self, path: str) -> None:
-        """Read an inputs file in a thread; errors become a notification."""
-        from dusttui.tui.validation import InputsFileError
-        from dusttui.tui.validation import load_inputs_file as read
+    @property
+    def runs(self) -> dict[str, TrackedRun]:
+        """The runs of this session (launched here or opened), by key."""
+        return self.session.runs
 
-        try:
-            text = read(Path(path))
-        except InputsFileError as exc:
-            self.call_from_thread(self.say, f"Inputs not loaded — {exc}", severity="error")
+    def _session_changed(self, run: TrackedRun, change: Change) -> None:
+        if change == Change.UPDATED:
+            self._poke(run)
             return
-        self.call_from_thread(self.main.inputs_loaded, text, Path(path).name)
+        self._pending.discard(run.key)
+        self._last_post[run.key] = time.monotonic()
+        self.run_changed.publish(run)
+        self.runs_changed.publish(None)
+        if change == Change.ENDED:
+            self._announce_end(run)
+        self._tick_while_running()
 
+    def _poke(self, run: TrackedRun) -> None:
+        """Coalesce: at most one publication of a run per UPDATE_INTERVAL, the latest wins."""
+        if run.key in self._pending:
+            return
+        wait = self._last_post.get(run.key, 0.0) + UPDATE_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._publish(run)
+        else:
+            self._pending.add(run.key)
+            self.set_timer(wait, lambda: self._publish(run))
+
+    def _publish(self, run: TrackedRun) -> None:
+        self._pending.discard(run.key)
+        self._last_post[run.key] = time.monotonic()
+        self.run_changed.publish(run)
+
+    def _tick(self) -> None:
+        ticking = False
+        for run in self.session.runs.values():
+            if not run.done and run.lost_at is None:  # frozen while the connection is lost
+                ticking = True
+                self._poke(run)
+        if not ticking and self._ticker is not None:
+            self._ticker.pause()
+
+    def _tick_while_running(self) -> None:
+        if self._ticker is not None and any(not r.done for r in self.session.runs.values()):
+            self._ticker.resume()
+
+    def _announce_end(self, run: TrackedRun) -> None:
+        end = run.end
+        if end is None or not (run.followed or end.reason == "failed"):
+            return  # a run opened already over: nothing happened to announce
+        severity: Severity = "information" if end.reason in ("succeeded", "detached") else "error"
+        said = end.reason not in ("succeeded", "errored") or (
+            run.state is not None and run.state.end_message
+        )
+        detail = f": {end.message}" if said else ""
+        self.say(
+            f"Run {short_id(run.run_id)} of {run.app_name} {run.status}{detail}", severity=severity
+        )
+        if self.settings.bell:
+            self.bell()
+
+    # ------------------------------------------------------------------ runs: requests
+
+    def launch_run(
+        self, app: DustAppModel, spec_hash: str, config: dict[str, Any], inputs: list[Any]
+    ) -> TrackedRun:
+        """Launch a run in the current mode (several can run at once)."""
+        return self.session.launch(app, spec_hash, config, inputs, self.mode)
+
+    def rerun(self, key: str) -> TrackedRun | None:
+        """Launch a run again with the same app, hash, config and inputs."""
+        run = self.session.runs.get(key)
+        if run is None or not run.can_rerun:
+            self.say(
+                "This run cannot be re-run: its config or inputs are unknown.", severity="warning"
+            )
+            return None
+        app = next((a for a in self.apps if a.sId == run.app_id), None)
+        if app is None:
+            from dusttui.api.models import App as DustAppModel
+
+            app = DustAppModel(id=0, sId=run.app_id, name=run.app_name)
+        assert run.specification_hash is not None and run.config is not None
+        return self.launch_run(app, run.specification_hash, run.config, run.inputs or [])
+
+    def open_history(self, run_id: str) -> TrackedRun | None:
+        """Open a run of the history (read from the server; followed if it still runs)."""
+        for run in self.session.runs.values():
+            if run.run_id == run_id:
+                return run
+        summary = next((s for s in self.history if s.run_id == run_id), None)
+        if summary is None:
+            return None
+        return self.session.open(
+            run_id,
+            summary.app_id,
+            summary.app_name or summary.app_id,
+            mode=summary.mode or "stream",
+            from_journal=True,
+        )
+
+    def cancel_question(self, run: TrackedRun) -> str:
+        """What cancelling ``run`` does on this backend, as the confirmation asks it."""
+        name = f"run {short_id(run.run_id)} of {run.app_name}"
+        if self.connector.extensions:
+            return f"Cancel {name}? The local engine stops it; it ends errored (cancelled)."
+        return (
+            f"{self.connector.host} cannot cancel runs (its API has no cancel). Stop watching "
+            f"{name}? It continues there."
+        )
+
+    @work(name="cancel", exit_on_error=False, group="cancel")
+    async def cancel_run(self, key: str) -> None:
+        """Cancel a run (or, where the API has no cancel, stop watching it)."""
+        run = self.session.runs.get(key)
+        if run is not None:
+            self.say(await self.session.cancel(run))
+
+    @work(name="export", exit_on_error=False, thread=True)
     def export_run(self, key: str | None) -> None:
-        """Write the run JSON into `<data dir>/exports/`."""
-        live = self.runs.get(key or "")
-        if live is None or live.state is None or live.state.run_id is None:
-            self.say("No run to export yet.", severity="warning")
+        """Write the run JSON into `<data dir>/exports/` (in a thread: big runs are megabytes)."""
+        run = self.session.runs.get(key or "")
+        state = run.state if run is not None else None
+        if state is None or state.run_id is None or state.status is None:
+            self.call_from_thread(self.say, "No run to export yet.", severity="warning")
             return
         folder = (self._data_path or data_dir()) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"run-{live.state.run_id[:12]}.json"
-
-        path.write_text(json.dumps(live.state.to_wire(), indent=2), encoding="utf-8")
-        self.say(f"Exported to {path}")
+        path = folder / f"run-{state.run_id[:12]}.json"
+        path.write_bytes(state.to_wire_json())
+        self.call_from_thread(self.say, f"Exported to {path}")
 
     def open_explorer(self, key: str | None) -> None:
         """Push the trace explorer on a run."""
-        live = self.runs.get(key or "")
-        if live is None or live.state is None or live.state.run_id is None:
+        run = self.session.runs.get(key or "")
+        if run is None or run.state is None or run.state.run_id is None:
             self.say("No run to explore yet: launch or open one first.", severity="warning")
             return
         from dusttui.tui.explorer import ExplorerScreen
 
-        title = f"{live.app_name} · run {short_id(live.run_id)}"
+        title = f"{run.app_name} · run {short_id(run.run_id)}"
         exports = (self._data_path or data_dir()) / "exports"
-        self.push_screen(ExplorerScreen(live.state, title=title, export_dir=exports))
+        self.push_screen(ExplorerScreen(run.state, title=title, export_dir=exports))
 
     def set_mode(self, mode: str) -> None:
         """Choose how the next runs are launched and watched."""
         if mode in MODES:
             self.mode = mode
-            self.main._show_app_line()
 
     def set_theme(self, name: str) -> None:
-        """Switch the theme (and re-colour the status cells)."""
+        """Switch the theme."""
         self.theme = name
 
-    def watch_theme(self, theme: str) -> None:
-        # Status cells and the runs list carry theme colours as styles: repaint them.
-        if "dusttui.tui.screens.main" not in sys.modules:
-            return  # before the first frame: nothing painted with the old theme yet
-        from dusttui.tui.screens.main import MainScreen
+    # ------------------------------------------------------------------ the runs list
 
-        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
-        if main is None or not main.is_mounted:
-            return
-        shown = self.runs.get(main.shown_key or "")
-        if shown is not None:
-            main.refresh_run(shown)
-        self.post_message(RunsChanged())
+    def run_labels(self) -> list[tuple[str, str]]:
+        """(key, plain label) of every run in the runs list, newest first."""
+        return [(key, text.plain) for key, text in self.run_labels_text()]
 
-    def palette_launch(self) -> None:
-        self.main.action_launch()
+    def run_labels_text(self) -> list[tuple[str, Text]]:
+        """The runs list: this session's runs, then the history's, newest first."""
+        colours = self.theme_variables
+        items: list[tuple[str, Text]] = []
+        live_ids = set()
+        for run in reversed(self.session.runs.values()):
+            live_ids.add(run.run_id)
+            items.append(
+                (run.key, run_label(run.run_id, run.status, run.started, run.app_name, colours))
+            )
+        for entry in self.history:
+            if entry.run_id in live_ids:
+                continue
+            label = run_label(
+                entry.run_id,
+                entry.status or "running",
+                entry.recorded_at,
+                entry.app_name or entry.app_id,
+                colours,
+            )
+            items.append((f"j:{entry.run_id}", label))
+        return items
 
-    def palette_rerun(self) -> None:
-        self.main.action_rerun()
-
-    def palette_copy_curl(self) -> None:
-        self.main.action_copy_curl()
-
-    def palette_traces(self) -> None:
-        self.main.action_traces()
-
-    def palette_app(self, app_id: str) -> None:
-        app = next((a for a in self.apps if a.sId == app_id), None)
-        if app is not None:
-            self.main.query_one("AppsPane").select(app_id) or self.main.select_app(app)
+    # ------------------------------------------------------------------ other actions
 
     def action_help(self) -> None:
         """Show every key."""
@@ -288,8 +442,8 @@ class DustApp(RunsMixin, App[int]):
             self.push_screen(HelpScreen(self.settings.keymap))
 
     async def action_quit(self) -> None:
-        """Quit; ask first while a run is still being watched."""
-        watching = [r for r in self.runs.values() if not r.done]
+        """Quit; ask first while a run is still being watched (saying what becomes of it)."""
+        watching = [r for r in self.session.runs.values() if not r.done]
         if not watching:
             self.exit(0)
             return
@@ -298,48 +452,41 @@ class DustApp(RunsMixin, App[int]):
             if yes:
                 self.exit(0)
 
-        self.push_screen(
-            ConfirmScreen(
-                f"{len(watching)} run(s) still being watched. Quit anyway? (the runs go on on the server)"
-            ),
-            answer,
+        self.push_screen(ConfirmScreen(self.quit_question(len(watching))), answer)
+
+    def quit_question(self, running: int) -> str:
+        """The quit confirmation, true for this backend."""
+        runs = f"{running} run{'s' if running != 1 else ''} still running"
+        if self.connector.outlives_front_end:
+            where = self.connector.host
+            return (
+                f"{runs}. Quit anyway? They go on in {where}; "
+                "`dusttui watch RUN_ID --app APP` follows one again."
+            )
+        return (
+            f"{runs}. Quit anyway? The local engine stops with dusttui: "
+            f"{'they' if running != 1 else 'it'} will end interrupted."
         )
 
 
-def run_tui(settings: Settings, backend: Backend, *, engine: EngineProcess | None = None) -> int:
-    """Run the TUI until the user quits; the embedded engine starts behind the first frame.
+def run_tui(settings: Settings, backend: Backend, *, connector: Connector | None = None) -> int:
+    """Run the TUI until the user quits.
 
-    ``engine``: the embedded engine's child process, when the caller started it already (the CLI
-    does, before importing Textual). ``DUSTTUI_ENGINE_THREAD=1`` serves it from a thread instead.
+    ``connector``: the backend, its local engine already starting (the CLI starts it before
+    importing Textual, so it gets ready behind the first frame).
     """
-    from dusttui.api.journal import Journal
-    from dusttui.session import client_for, engine_in_thread, make_engine, start_engine_process
+    from dusttui.session.backend import Connector
+    from dusttui.session.journal_io import JournalIO
 
-    thread_engine = None
-    if backend.kind == "embedded" and engine is None and not engine_in_thread():
-        engine = start_engine_process(settings)
-
-    async def connect() -> DustClient:
-        nonlocal thread_engine
-        if engine is not None:
-            import dusttui.api.client  # noqa: F401 (its import overlaps the engine's last steps)
-
-            await engine.ready()
-            return client_for(backend, engine=engine)
-        if backend.kind == "embedded":
-            thread_engine = await asyncio.to_thread(make_engine, settings)
-            await asyncio.to_thread(thread_engine.start)
-        return client_for(backend, engine=thread_engine)
-
-    journal = Journal(data_dir() / "journal.sqlite")
+    if connector is None:
+        connector = Connector(backend, settings)
+        connector.start()
+    journal = JournalIO(data_dir() / "journal.sqlite")
     gc.freeze()  # what is imported stays: spare the first frame full collections over it
-    app = DustApp(settings, backend=backend, client=connect, journal=journal)
+    app = DustApp(settings, backend=backend, connector=connector, journal=journal)
     try:
         app.run()
     finally:
-        if engine is not None:
-            engine.stop()
-        if thread_engine is not None:
-            thread_engine.stop()
         journal.close()
+        connector.close_engine()
     return app.return_code or 0

@@ -24,21 +24,27 @@ class DustCommands(Provider):
         return self.app  # type: ignore[return-value]
 
     def _commands(self) -> list[Command]:
+        from dusttui.tui.screens.main import MainScreen
+
         dust = self.dust
-        commands: list[Command] = [
-            (
-                "Launch a run",
-                "Run the selected app with this config and inputs",
-                dust.palette_launch,
-            ),
-            ("Re-run the shown run", "Same hash, config and inputs", dust.palette_rerun),
-            (
-                "Copy the launch as curl",
-                "The run request for a script; the key reads $DUST_API_KEY",
-                dust.palette_copy_curl,
-            ),
-            ("Open the trace explorer", "Every block, input and iteration", dust.palette_traces),
-        ]
+        main = self.screen if isinstance(self.screen, MainScreen) else None
+        commands: list[Command] = []
+        if main is not None:  # the main screen's own actions, asked of it
+            commands += [
+                (
+                    "Launch a run",
+                    "Run the selected app with this config and inputs",
+                    main.action_launch,
+                ),
+                ("Re-run the shown run", "Same hash, config and inputs", main.action_rerun),
+                (
+                    "Copy the launch as curl",
+                    "The run request for a script; the key reads $DUST_API_KEY",
+                    main.action_copy_curl,
+                ),
+                ("Open the trace explorer", "Every block, input and iteration", main.action_traces),
+                ("Cancel the shown run", "Asks first", main.action_cancel),
+            ]
         for mode in ("stream", "poll", "blocking"):
             commands.append(
                 (
@@ -47,20 +53,20 @@ class DustCommands(Provider):
                     partial(dust.set_mode, mode),
                 )
             )
-        for app in dust.apps:
+        for app in dust.apps if main is not None else ():
             commands.append(
                 (
                     f"Switch app: {app.name}",
                     app.description or app.sId,
-                    partial(dust.palette_app, app.sId),
+                    partial(main.pick_app, app.sId),  # type: ignore[union-attr]
                 )
             )
-        for key, label in dust.run_labels():
+        for key, label in dust.run_labels() if main is not None else ():
             commands.append(
                 (
                     f"Open run: {label}",
                     "Show it in the run pane",
-                    partial(dust.choose_run, key, True),
+                    partial(main.open_run, key),  # type: ignore[union-attr]
                 )
             )
         for name in sorted(dust.available_themes):

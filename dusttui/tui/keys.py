@@ -59,6 +59,14 @@ SCREEN_KEYS: tuple[Key, ...] = (
     ),
     Key("traces", "t", "traces", "traces", "Open the trace explorer on the shown run"),
     Key(
+        "cancel",
+        "c",
+        "cancel",
+        "cancel",
+        "Cancel the shown run (asks first; on dust.tt, stops watching it)",
+        show=False,
+    ),
+    Key(
         "next_error",
         "n",
         "next_error",

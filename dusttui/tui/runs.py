@@ -1,75 +1,31 @@
-"""The runs the TUI knows in this session: launched here, or opened from the journal.
-
-No Textual here: a :class:`LiveRun` is what the worker fills in and the panes read.
-"""
+"""The runs list's labels; the runs themselves are the session's :class:`TrackedRun` objects."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import time
 
-if TYPE_CHECKING:  # the reducer pulls in pydantic: not needed before the first frame
-    from dusttui.api.state import RunState
+from rich.text import Text
 
-MODES = ("stream", "poll", "blocking")
+from dusttui.session.tracked import MODES, TrackedRun, short_id
+
+__all__ = ["GLYPH", "LABEL_WIDTH", "MODES", "LiveRun", "run_label", "short_id"]
+
+GLYPH = {"running": "●", "succeeded": "✓", "errored": "✗", "detached": "◌"}
+LABEL_WIDTH = 31
+LiveRun = TrackedRun  # the name the panes knew it by
 
 
-def short_id(run_id: str | None) -> str:
-    """`5be2f4…`: enough of a run id to recognise it."""
-    return f"{run_id[:6]}…" if run_id else "(starting)"
-
-
-@dataclass
-class LiveRun:
-    """One run being watched (or watched before) in this session."""
-
-    key: str
-    app_id: str
-    app_name: str
-    mode: str
-    started: float
-    specification_hash: str | None = None
-    config: dict[str, Any] | None = None
-    inputs: list[Any] | None = None
-    state: RunState | None = None
-    connection: str = "connecting"
-    failure: str | None = None
-    finished: float | None = None
-    opened: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def run_id(self) -> str | None:
-        """The server's run id, once known."""
-        return self.state.run_id if self.state is not None else None
-
-    @property
-    def status(self) -> str:
-        """running, succeeded, errored, refused (before it started) or failed (no answer)."""
-        if self.failure:
-            return "failed"
-        state = self.state
-        if state is None:
-            return "running" if self.finished is None else "failed"
-        if state.prerun_error is not None:
-            return "refused"
-        return state.status or "running"
-
-    @property
-    def done(self) -> bool:
-        """True once nothing more will change."""
-        return self.finished is not None
-
-    def elapsed(self, now: float) -> float:
-        """Seconds since launch (until it ended)."""
-        end = self.finished if self.finished is not None else now
-        return max(0.0, end - self.started)
-
-    @property
-    def can_rerun(self) -> bool:
-        """Hash, config and inputs are known, so the same run can be launched again."""
-        return (
-            self.specification_hash is not None
-            and self.config is not None
-            and self.inputs is not None
-        )
+def run_label(
+    run_id: str | None, status: str, when: float, app_name: str, colours: dict[str, str]
+) -> Text:
+    """`✓ 5be2f4 12:01 qa-demo` on one line (the app name is cut to fit)."""
+    label = Text(no_wrap=True, overflow="ellipsis")
+    style = colours.get(f"block-{status}", colours.get("block-errored", ""))
+    if status == "detached":
+        style = colours.get("block-running", "")
+    label.append(GLYPH.get(status, "✗"), style=style)
+    label.append(f" {run_id[:6] if run_id else '……'} ")
+    label.append(time.strftime("%H:%M ", time.localtime(when)), style="dim")
+    label.append(app_name)
+    label.truncate(LABEL_WIDTH, overflow="ellipsis")  # one line each in the narrow runs list
+    return label

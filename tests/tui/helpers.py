@@ -33,6 +33,8 @@ async def finish(pilot: Pilot) -> None:
     """Wait for every run being watched to end, and the screen to catch up."""
     app: DustApp = pilot.app  # type: ignore[assignment]
     await app.workers.wait_for_complete()
+    await asyncio.wait_for(app.session.idle(), timeout=60)
+    await app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()
 

@@ -15,7 +15,11 @@ async def test_copy_the_launch_as_curl_keeps_the_key_out(make_app, engine):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pick(pilot, "qa-demo")
-        app.palette_copy_curl()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        app.screen.query_one("CommandInput").value = "copy the launch as curl"
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         await pilot.pause()
         command = app.clipboard
     assert engine.api_key not in command

@@ -73,11 +73,7 @@ def test_help_overlay(snap_compare, make_app):
 
 def test_quit_confirmation(snap_compare, make_app):
     async def confirm(pilot) -> None:
-        pilot.app.push_screen(
-            ConfirmScreen(
-                "1 run(s) still being watched. Quit anyway? (the runs go on on the server)"
-            )
-        )
+        pilot.app.push_screen(ConfirmScreen(pilot.app.quit_question(1)))
         await pilot.pause()
 
     app = make_app(clock=fixed_clock)

@@ -1,7 +1,8 @@
 """The main screen: apps and runs on the left; config, inputs, spec and the live run on the right.
 
-It shows and gathers; the App does every I/O (it is handed the client), so this screen only calls
-the App's methods and renders the :class:`LiveRun` objects it is given.
+It shows and gathers. It subscribes to what the App publishes (the run signals, the apps, the
+connection and the mode) and asks the App for launches, cancels and the rest; the App never
+calls into it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
@@ -20,7 +21,8 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextA
 
 from dusttui.specs import sample_inputs, saved_specification_hash
 from dusttui.tui.keys import SCREEN_KEYS, bindings
-from dusttui.tui.runs import MODES, LiveRun
+from dusttui.tui.runs import MODES, TrackedRun
+from dusttui.tui.screens.confirm import ConfirmScreen
 from dusttui.tui.screens.prompt import PromptScreen
 from dusttui.tui.validation import saved_config_text, spec_blocks
 from dusttui.tui.widgets.block_table import BlockTable
@@ -74,6 +76,7 @@ class MainScreen(Screen):
         self.input_index = 0
         self.error_cursor = -1
         self._hashes: dict[str, str | None] = {}
+        self._follow_key: str | None = None  # a run just launched: the runs list moves to it
 
     @property
     def dust(self) -> DustApp:
@@ -101,8 +104,19 @@ class MainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(0.5, self._tick, name="elapsed")
-        self.dust.main_ready(self)
+        dust = self.dust
+        self.query_one(StatusLine).backend = dust.backend.label
+        if not dust.cursor_blink:
+            for widget in self.query("TextArea, Input"):
+                widget.cursor_blink = False  # type: ignore[attr-defined]
+        self.query_one("#apps-list").focus()
+        dust.run_changed.subscribe(self, self._run_changed)
+        dust.runs_changed.subscribe(self, self._runs_changed)
+        self.watch(dust, "apps", self._apps_listed, init=dust.loaded.is_set())
+        self.watch(dust, "connection", self._connection_changed)
+        self.watch(dust, "mode", self._mode_changed, init=False)
+        self.watch(dust, "theme", self._theme_changed, init=False)
+        self._runs_changed(None)
 
     # ------------------------------------------------------------------ apps
 
@@ -110,8 +124,7 @@ class MainScreen(Screen):
         """The blocks of the selected app (None: unknown, names go unchecked)."""
         return spec_blocks(self.current_app.savedSpecification) if self.current_app else None
 
-    def show_apps(self, apps: list[App]) -> None:
-        """The App loaded the apps list."""
+    def _apps_listed(self, apps: list[App]) -> None:
         pane = self.query_one(AppsPane)
         pane.set_apps(apps)
         if self.focused is None:
@@ -169,47 +182,109 @@ class MainScreen(Screen):
         parts = [app.name, f"hash {which} ({origin}, h to change)", f"mode {self.dust.mode} (m)"]
         self.query_one("#app-line", Static).update(Text(" · ".join(parts)))
 
+    def _mode_changed(self, mode: str) -> None:
+        self._show_app_line()
+
+    def _connection_changed(self, connection: str) -> None:
+        error = self.dust.connection_error
+        if error is not None:
+            self.query_one("#app-line", Static).update(Text(f"✗ {error}"))
+        self._show_connection()
+
+    def _theme_changed(self, theme: str) -> None:
+        # Status cells and the runs list carry theme colours as styles: repaint them.
+        shown = self.shown_run
+        if shown is not None:
+            self.query_one(RunPanel).table.reset()
+            self.refresh_run(shown)
+        self._runs_changed(None)
+
     # ------------------------------------------------------------------ runs
 
-    def show_run(self, live: LiveRun | None) -> None:
-        """Make ``live`` the run shown in the run pane."""
+    @property
+    def shown_run(self) -> TrackedRun | None:
+        """The run in the run pane."""
+        return self.dust.runs.get(self.shown_key or "")
+
+    def show_run(self, run: TrackedRun | None) -> None:
+        """Make ``run`` the run shown in the run pane."""
         panel = self.query_one(RunPanel)
-        if live is None:
+        if run is None:
             self.shown_key = None
             panel.clear("No run yet: pick an app and press r to launch one.")
+            self._show_connection()
             return
-        if live.key != self.shown_key:
-            self.shown_key = live.key
+        if run.key != self.shown_key:
+            self.shown_key = run.key
             self.input_index = 0
             self.error_cursor = -1
             panel.table.reset()
-        self.refresh_run(live)
+        self.refresh_run(run)
 
-    def refresh_run(self, live: LiveRun) -> None:
+    def refresh_run(self, run: TrackedRun) -> None:
         """The run changed: update the pane (if it is the one shown) and the status line."""
-        if live.key != self.shown_key:
+        if run.key != self.shown_key:
             return
-        self.query_one(RunPanel).show(live, self.dust.clock(), self.input_index)
-        self.query_one(StatusLine).connection = live.connection
+        self.query_one(RunPanel).show(run, self.dust.clock(), self.input_index)
+        self._show_connection()
 
-    def show_runs_list(self, items: list[tuple[str, Text]]) -> None:
-        """The App rebuilt the runs list."""
-        self.query_one(RunsList).set_items(items)
+    def _show_connection(self) -> None:
+        """The status line: the shown run's connection while it is followed, else the app's."""
+        run = self.shown_run
+        line = self.query_one(StatusLine)
+        if run is None or run.done:
+            line.show(self.dust.connection)
+        elif run.connection == "reconnecting":
+            wait = f" in {run.retry_in:g} s" if run.retry_in is not None else ""
+            retry = f" · retry {run.retry}{wait}" if run.retry else ""
+            line.show("reconnecting", f"connection lost to {run.host}{retry}")
+        elif run.waiting:
+            line.show("waiting", "waiting for the answer")
+        else:
+            line.show(run.connection)
+
+    def _run_changed(self, run: TrackedRun) -> None:
+        self.refresh_run(run)
+
+    def _runs_changed(self, _: None) -> None:
+        runs = self.query_one(RunsList)
+        follow, self._follow_key = self._follow_key, None
+        items = self.dust.run_labels_text()
+        runs.set_items(items)
+        keys = [key for key, _ in items]
+        if follow in keys:  # a run launched from here: the list moves to it, even when focused
+            runs.highlighted = keys.index(follow)
+        elif follow is not None:
+            self._follow_key = follow  # not listed yet: next time
 
     @on(RunsList.Chosen)
     def _run_chosen(self, event: RunsList.Chosen) -> None:
-        self.dust.choose_run(event.key, open_it=event.opened)
+        if event.key in self.dust.runs or event.opened:
+            self.open_run(event.key)
+
+    def open_run(self, key: str) -> None:
+        """Show a run of this session, or open one of the history (read from the server)."""
+        if key in self.dust.runs:
+            self.show_run(self.dust.runs[key])
+        elif key.startswith("j:"):
+            run = self.dust.open_history(key[2:])
+            if run is not None:
+                self._follow_key = run.key
+                self.show_run(run)
+
+    def pick_app(self, app_id: str) -> None:
+        """Select an app (clearing a filter that hides it)."""
+        pane = self.query_one(AppsPane)
+        if not pane.select(app_id):
+            app = next((a for a in self.dust.apps if a.sId == app_id), None)
+            if app is not None:
+                self.select_app(app)
 
     @on(BlockTable.Highlighted)
     def _block_highlighted(self, event: BlockTable.Highlighted) -> None:
-        live = self.dust.runs.get(self.shown_key or "")
-        if live is not None:
-            self.refresh_run(live)
-
-    def _tick(self) -> None:
-        live = self.dust.runs.get(self.shown_key or "")
-        if live is not None and not live.done:
-            self.refresh_run(live)
+        run = self.shown_run
+        if run is not None:
+            self.refresh_run(run)
 
     # ------------------------------------------------------------------ actions
 
@@ -234,15 +309,16 @@ class MainScreen(Screen):
         if request is None:
             return
         app, config, inputs = request
-        live = self.dust.launch_run(app, self.hash_to_run(), config, inputs, self.dust.mode)
-        self.show_run(live)
+        run = self.dust.launch_run(app, self.hash_to_run(), config, inputs)
+        self._follow_key = run.key  # the runs list moves to it too
+        self.show_run(run)
 
     def action_copy_curl(self) -> None:
         """Copy the next launch as a curl command; the key stays `$DUST_API_KEY`."""
         request = self._valid_request("Not copied")
-        client = self.dust.client
-        if request is None or client is None:
+        if request is None or not self.dust.connector.connected:
             return
+        client = self.dust.connector.client
         from dusttui.api.client import as_curl
 
         app, config, inputs = request
@@ -263,14 +339,28 @@ class MainScreen(Screen):
         if self.shown_key is None:
             self.dust.say("Select a run in the runs list first.", severity="warning")
             return
-        live = self.dust.rerun(self.shown_key)
-        if live is not None:
-            self.show_run(live)
+        run = self.dust.rerun(self.shown_key)
+        if run is not None:
+            self._follow_key = run.key  # the runs list moves to it (even while it has the keys)
+            self.show_run(run)
+
+    def action_cancel(self) -> None:
+        """Cancel the shown run, once confirmed (on dust.tt: stop watching it)."""
+        run = self.shown_run
+        if run is None or run.done:
+            self.dust.say("No running run to cancel here.", severity="warning")
+            return
+        key = run.key
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.dust.cancel_run(key)
+
+        self.app.push_screen(ConfirmScreen(self.dust.cancel_question(run)), answer)
 
     def action_cycle_mode(self) -> None:
         """stream → poll → blocking → stream."""
-        self.dust.mode = MODES[(MODES.index(self.dust.mode) + 1) % len(MODES)]
-        self._show_app_line()
+        self.dust.set_mode(MODES[(MODES.index(self.dust.mode) + 1) % len(MODES)])
         self.dust.say(f"Launch mode: {self.dust.mode}")
 
     def action_change_hash(self) -> None:
@@ -300,8 +390,8 @@ class MainScreen(Screen):
         self.dust.open_explorer(self.shown_key)
 
     def _step_error(self, step: int) -> None:
-        live = self.dust.runs.get(self.shown_key or "")
-        errors = live.state.errors if live is not None and live.state is not None else []
+        run = self.shown_run
+        errors = run.state.errors if run is not None and run.state is not None else []
         if not errors:
             self.dust.say("This run has no errors.")
             return
@@ -314,7 +404,8 @@ class MainScreen(Screen):
             f"input {ref.input_index}: {ref.message}",
             severity="warning",
         )
-        self.refresh_run(live)
+        if run is not None:
+            self.refresh_run(run)
 
     def action_next_error(self) -> None:
         """Select the next block that errored."""
@@ -326,9 +417,9 @@ class MainScreen(Screen):
 
     def _step_input(self, step: int) -> None:
         self.input_index = max(0, self.input_index + step)
-        live = self.dust.runs.get(self.shown_key or "")
-        if live is not None:
-            self.refresh_run(live)
+        run = self.shown_run
+        if run is not None:
+            self.refresh_run(run)
 
     def action_next_input(self) -> None:
         """Tokens of the next input."""
@@ -362,7 +453,7 @@ class MainScreen(Screen):
 
         def done(answer: str | None) -> None:
             if answer and answer.strip():
-                self.dust.load_inputs_file(answer.strip())
+                self.load_inputs_file(answer.strip())
 
         self.app.push_screen(
             PromptScreen(
@@ -373,8 +464,23 @@ class MainScreen(Screen):
             done,
         )
 
+    @work(name="load inputs", exclusive=True, exit_on_error=False, thread=True)
+    def load_inputs_file(self, path: str) -> None:
+        """Read an inputs file in a thread; errors become a notification."""
+        from pathlib import Path
+
+        from dusttui.tui.validation import InputsFileError
+        from dusttui.tui.validation import load_inputs_file as read
+
+        try:
+            text = read(Path(path))
+        except InputsFileError as exc:
+            self.app.call_from_thread(self.dust.say, f"Inputs not loaded — {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.inputs_loaded, text, Path(path).name)
+
     def inputs_loaded(self, text: str, source: str) -> None:
-        """The App read an inputs file: put it in the editor."""
+        """An inputs file was read: put it in the editor."""
         self.query_one(TabbedContent).active = "tab-inputs"
         editor = self.query_one(InputsEditor)
         editor.load(text)
@@ -382,12 +488,12 @@ class MainScreen(Screen):
 
     def action_copy(self) -> None:
         """Copy the shown run's id."""
-        live = self.dust.runs.get(self.shown_key or "")
-        if live is None or live.run_id is None:
+        run = self.shown_run
+        if run is None or run.run_id is None:
             self.dust.say("No run id to copy yet.", severity="warning")
             return
-        self.app.copy_to_clipboard(live.run_id)
-        self.dust.say(f"Copied run id {live.run_id[:12]}… to the clipboard.")
+        self.app.copy_to_clipboard(run.run_id)
+        self.dust.say(f"Copied run id {run.run_id[:12]}… to the clipboard.")
 
     def action_export(self) -> None:
         """Write the shown run as JSON into the data folder."""

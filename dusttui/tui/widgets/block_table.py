@@ -7,8 +7,9 @@ rows whose text changed are repainted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.segment import Segment
 from rich.style import Style
@@ -32,8 +33,10 @@ COLUMNS = (
     ("err", 6),
     ("progress", 20),
     ("time", 8),
+    ("pace", 16),
 )
 RIGHT = {3, 4, 6}  # right-aligned columns: ok, err, time
+Pacer = Callable[[Any, float], Any]  # (block, now) → an object with ``rate`` and ``eta``
 
 
 class BlockLike(Protocol):
@@ -55,19 +58,36 @@ def row_key(block: BlockLike) -> str:
 
 
 def progress_bar(done: int, expected: int | None, width: int = BAR_WIDTH) -> str:
-    """`██████░░░░ 6/10`, or just the count when the expected total is unknown."""
+    """`██████░░░░ 6/10` (full only once all ran), or just the count when the total is unknown."""
     if not expected:
         return f"{done}" if done else ""
-    filled = min(width, round(width * done / expected))
+    filled = min(width, width * done // expected)
     return "█" * filled + "░" * (width - filled) + f" {done}/{expected}"
 
 
 def elapsed(block: BlockLike, now: float) -> str:
-    """Seconds the block has run (so far, when still running)."""
+    """Seconds the block has run (so far, when still running); `—` when nobody knows."""
     if block.started_at is None:
-        return ""
+        return "—"
     end = block.ended_at if block.ended_at is not None else now
     return f"{max(0.0, end - block.started_at):.1f} s"
+
+
+def pace(rate: float | None, eta: float | None) -> str:
+    """`120/s · 6 s left`, `1.2k/s · 2 min`: how fast a running block goes, when known."""
+    parts = []
+    if rate is not None:
+        parts.append(
+            f"{rate / 1000:.1f}k/s"
+            if rate >= 10_000
+            else f"{rate:.0f}/s"
+            if rate >= 10
+            else f"{rate:.1f}/s"
+        )
+    if eta is not None:
+        seconds = int(eta + 0.5)
+        parts.append(f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d}")
+    return " · ".join(parts)
 
 
 def status_text(status: str, colours: dict[str, str]) -> Text:
@@ -145,8 +165,11 @@ class BlockTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ updating
 
-    def show_rows(self, blocks: list[BlockLike], now: float) -> None:
-        """Bring the table to ``blocks``: new ones are appended, changed rows repainted."""
+    def show_rows(self, blocks: list[BlockLike], now: float, pacer: Pacer | None = None) -> None:
+        """Bring the table to ``blocks``: new ones are appended, changed rows repainted.
+
+        ``now``: the time timers read (frozen while the connection is lost); ``pacer``: the rate
+        and time left of a running block."""
         keys = [row_key(b) for b in blocks]
         if keys[: len(self._keys)] != self._keys:
             self.reset()  # another run (or blocks re-ordered by a GET): start over
@@ -154,7 +177,7 @@ class BlockTable(ScrollView, can_focus=True):
         widths_before = list(self._widths)
         changed: list[int] = []
         for index, (key, block) in enumerate(zip(keys, blocks, strict=True)):
-            cells = self._cells(block, now, colours)
+            cells = self._cells(block, now, colours, pacer)
             signature = tuple((c.plain, str(c.style)) for c in cells)
             row = self._rows.get(key)
             if row is not None and row.signature == signature:
@@ -215,8 +238,14 @@ class BlockTable(ScrollView, can_focus=True):
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
-    def _cells(self, block: BlockLike, now: float, colours: dict[str, str]) -> tuple[Text, ...]:
+    def _cells(
+        self, block: BlockLike, now: float, colours: dict[str, str], pacer: Pacer | None
+    ) -> tuple[Text, ...]:
         done = block.success_count + block.error_count
+        speed = ""
+        if pacer is not None and block.status == "running":
+            measured = pacer(block, now)
+            speed = pace(measured.rate, measured.eta)
         return (
             Text(block.block_type),
             Text(block.name),
@@ -225,6 +254,7 @@ class BlockTable(ScrollView, can_focus=True):
             Text(str(block.error_count)),
             Text(progress_bar(done, block.expected)),
             Text(elapsed(block, now)),
+            Text(speed, style="dim"),
         )
 
     # ------------------------------------------------------------------ rendering

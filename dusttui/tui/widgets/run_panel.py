@@ -7,26 +7,24 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from dusttui.tui.runs import LiveRun, short_id
+from dusttui.tui.runs import TrackedRun, short_id
 from dusttui.tui.widgets.block_table import GLYPHS, BlockTable
 
 MAX_ITERATIONS = 64  # a map has at most 64 elements
 
 
-def run_title(live: LiveRun, now: float) -> Text:
+def run_title(run: TrackedRun, now: float) -> Text:
     """`Run 5be2f4… · qa-demo · ✓ succeeded · 1.2 s · stream`."""
-    status = live.status
-    parts = [
-        f"Run {short_id(live.run_id)}",
-        live.app_name,
-        f"{GLYPHS.get(status, '✗')} {status}",
-        f"{live.elapsed(now):.1f} s",
-        live.mode,
-    ]
+    status = run.status
+    glyph = GLYPHS.get(status, "◌" if status == "detached" else "✗")
+    took = "—" if run.opened and not run.followed else f"{run.elapsed(now):.1f} s"
+    parts = [f"Run {short_id(run.run_id)}", run.app_name, f"{glyph} {status}", took, run.mode]
+    if run.waiting:
+        parts.append("waiting for the answer")
     return Text(" · ".join(parts))
 
 
-def token_lines(live: LiveRun, block_name: str, input_index: int, tail: int = 320) -> Text:
+def token_lines(live: TrackedRun, block_name: str, input_index: int, tail: int = 320) -> Text:
     """The newest streamed text of a block for one input (each map iteration on its own line).
 
     Only the last ``tail`` characters of each: the pane shows the end of what is streaming.
@@ -57,21 +55,25 @@ def _tail(text: str, limit: int) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def error_summary(live: LiveRun) -> Text:
-    """One line per failure: a refused run, a connection failure, or the run's errors."""
-    if live.failure:
-        return Text(f"✗ {live.failure}")
-    state = live.state
-    if state is None:
-        return Text("")
-    if state.prerun_error is not None:
+def error_summary(run: TrackedRun) -> Text:
+    """Why the run ended, when it did not end by itself (cancelled, interrupted, detached, the
+    connection lost...), then its first error."""
+    state = run.state
+    if state is not None and state.prerun_error is not None:
         return Text(f"✗ run refused ({state.prerun_error.code}): {state.prerun_error.message}")
-    if not state.errors:
-        return Text("")
-    first = state.errors[0]
-    message = first.message.strip().splitlines()[0] if first.message.strip() else "(no message)"
-    more = f" (+{len(state.errors) - 1} more, n/N to step)" if len(state.errors) > 1 else ""
-    return Text(f"✗ {first.block_name} · input {first.input_index}: {message}{more}")
+    lines = []
+    end = run.end
+    if end is not None and end.reason not in ("succeeded", "errored"):
+        lines.append(f"{'◌' if end.reason == 'detached' else '✗'} {end.message}")
+    elif state is not None and state.end_message and state.status == "errored":
+        lines.append(f"✗ {state.end_message}")
+    if state is not None and state.errors:
+        first = state.errors[0]
+        text = first.message.strip()
+        message = text.splitlines()[0] if text else "(no message)"
+        more = f" (+{len(state.errors) - 1} more, n/N to step)" if len(state.errors) > 1 else ""
+        lines.append(f"✗ {first.block_name} · input {first.input_index}: {message}{more}")
+    return Text("\n".join(lines))
 
 
 class RunPanel(Vertical):
@@ -105,12 +107,12 @@ class RunPanel(Vertical):
             self._shown[widget_id] = text.plain
             self.query_one(f"#{widget_id}", Static).update(text, layout=False)
 
-    def show(self, live: LiveRun, now: float, input_index: int) -> None:
+    def show(self, live: TrackedRun, now: float, input_index: int) -> None:
         """Bring the pane up to date with ``live``."""
         self._set("run-title", run_title(live, now))
         table = self.table
         blocks = live.state.blocks if live.state is not None else []
-        table.show_rows(blocks, now)
+        table.show_rows(blocks, live.now(now), live.pace)
         key = table.selected_key()
         name = key.split(":", 1)[1] if key else None
         # What fits in the tokens lines (3 of them after the heading), so the newest text shows.

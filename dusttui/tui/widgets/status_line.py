@@ -30,12 +30,14 @@ class StatusLine(Horizontal):
     StatusLine > #status-connection { width: auto; padding: 0 1; }
     StatusLine > #status-connection.-streaming { color: $block-succeeded; }
     StatusLine > #status-connection.-polling { color: $block-running; }
-    StatusLine > #status-connection.-reconnecting { color: $block-running; }
+    StatusLine > #status-connection.-reconnecting { color: $block-errored; }
+    StatusLine > #status-connection.-waiting { color: $block-running; }
     StatusLine > #status-connection.-offline { color: $block-errored; }
     """
 
     backend = reactive("", init=False)
     connection = reactive("starting", init=False)
+    detail: reactive[str | None] = reactive(None, init=False)
 
     def __init__(self, backend: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -49,10 +51,24 @@ class StatusLine(Horizontal):
         if self.is_mounted:
             self.query_one("#status-title", Static).update(Text(f"dusttui ─ {backend}"))
 
+    def show(self, connection: str, detail: str | None = None) -> None:
+        """The connection's state (its glyph and colour), and the words that say it."""
+        self.connection = connection
+        self.detail = detail
+
     def watch_connection(self, old: str, new: str) -> None:
         if not self.is_mounted:
             return
         widget = self.query_one("#status-connection", Static)
         widget.remove_class(f"-{old}")
         widget.add_class(f"-{new}")
-        widget.update(Text(f"{CONNECTION_GLYPHS.get(new, '○')} {new}"))
+        self._paint()
+
+    def watch_detail(self) -> None:
+        if self.is_mounted:
+            self._paint()
+
+    def _paint(self) -> None:
+        words = self.detail or self.connection
+        glyph = CONNECTION_GLYPHS.get(self.connection, "○")
+        self.query_one("#status-connection", Static).update(Text(f"{glyph} {words}"))
