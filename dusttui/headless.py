@@ -135,12 +135,14 @@ def _in_session(
     interrupted = False
     try:
         connector.wait_ready()
+        if connector.mismatch:
+            err(f"note: {connector.mismatch}.")
         return asyncio.run(_session_main(connector, go, watching))
     except KeyboardInterrupt:
         interrupted = True
         raise WatchStopped(watching.stopped("Interrupted"), EXIT_INTERRUPTED) from None
     finally:
-        if not interrupted:  # interrupted: the engine notices this process is gone by itself
+        if not interrupted:  # an engine served from this process (the local engine goes on)
             connector.close_engine()
 
 
@@ -366,9 +368,9 @@ def cmd_cancel(
 
     async def go(session: RunSession, watching: _Watching) -> int:
         found = await find_app(session.connector.client, app)
-        state = await session.cancel_by_id(found.sId, run_id)
+        state, cancelled = await session.cancel_by_id(found.sId, run_id)
         end = end_of(state) if state.done else None
-        if end is None or end.reason != EndReason.CANCELLED:
+        if end is None or not cancelled:
             status = end.status if end is not None else "running"
             err(f"Run {run_id} is not running ({status}): nothing to cancel.")
             return EXIT_USAGE

@@ -282,6 +282,8 @@ class RunState:
         self.final_seen = True
 
     def _expected(self, block_type: str) -> int | None:
+        if block_type == "input":
+            return None  # its inputs are known when it ends (a dataset may give them)
         loop = self._loop
         if loop is not None and loop.skips is not None:
             return loop.skips.count(False)

@@ -14,7 +14,6 @@ from dusttui.session.backend import (
     engine_in_thread,
     make_engine,
     open_client,
-    start_engine_process,
 )
 
 __all__ = [
@@ -25,5 +24,4 @@ __all__ = [
     "engine_in_thread",
     "make_engine",
     "open_client",
-    "start_engine_process",
 ]

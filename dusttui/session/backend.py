@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
     from dusttui.api.client import DustClient
     from dusttui.engine.embedded import EmbeddedEngine
-    from dusttui.engine.process import EngineProcess
 
 ENGINE_THREAD_ENV = "DUSTTUI_ENGINE_THREAD"
 
@@ -44,22 +44,6 @@ def make_engine(settings: Settings) -> EmbeddedEngine:
 def engine_in_thread() -> bool:
     """True when ``DUSTTUI_ENGINE_THREAD=1`` asks for the engine in the front end's process."""
     return os.environ.get(ENGINE_THREAD_ENV, "").strip() in {"1", "true", "yes"}
-
-
-def start_engine_process(settings: Settings) -> EngineProcess:
-    """The embedded engine in a child process, started (it gets ready while the caller goes on).
-
-    Cheap to call: the engine's imports happen in the child, on the other core.
-    """
-    from dusttui.engine.process import EngineProcess
-
-    process = EngineProcess(
-        data_dir=engine_data_dir(),
-        apps_dir=settings.apps_dir,
-        token_delay=settings.token_delay_ms / 1000.0,
-    )
-    process.start()
-    return process
 
 
 def client_for(backend: Backend, *, engine: Any = None, local_client: bool = False) -> DustClient:
@@ -114,26 +98,35 @@ def pid_alive(pid: int) -> bool:
 class Connector:
     """The client of a backend; for the local engine, also the engine's life.
 
-    The local engine's process is started by :meth:`start` (returns at once: the CLI calls it
-    before importing anything heavy, the TUI before Textual) and waited for by
-    :meth:`wait_ready` (sync, before an event loop) or :meth:`ready` (async). If it dies while a
-    run is followed, :meth:`engine_alive` says so and :meth:`restart` starts a new one.
-    A connector built with :meth:`for_client` just holds a client (tests, benchmarks).
+    The local engine (contract B: one detached process per data dir, shared by every dusttui,
+    stopping by itself once idle) is found or started by :meth:`start` in a thread of its own
+    (the TUI calls it before importing Textual, so the engine gets ready behind the first frame)
+    or by :meth:`wait_ready` (the CLI, before any event loop: Ctrl-C stays immediate);
+    :meth:`ready` awaits it. If it dies while a run is followed, :meth:`engine_alive` says so and
+    :meth:`restart` finds or starts a new one. ``DUSTTUI_ENGINE_THREAD=1`` serves the engine from
+    a thread of this process instead (benchmarks). A connector built with :meth:`for_client` just
+    holds a client (tests, benchmarks).
     """
 
     def __init__(self, backend: Backend, settings: Settings) -> None:
         self.backend = backend
         self.settings = settings
         self.local = backend.kind == "embedded"
-        self._process: EngineProcess | None = None
+        self.mismatch: str | None = None
+        """When the local engine was reused although started with other options: what differs."""
+        self._engine: Any = None  # a LocalEngine (or an EmbeddedEngine in thread mode)
         self._thread_engine: EmbeddedEngine | None = None
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
         self._client: DustClient | None = None
         self._fixed = False
 
     @classmethod
-    def for_client(cls, backend: Backend, client: DustClient) -> Connector:
+    def for_client(
+        cls, backend: Backend, client: DustClient, settings: Settings | None = None
+    ) -> Connector:
         """A connector around a client made elsewhere (no engine to start or watch)."""
-        connector = cls(backend, Settings())
+        connector = cls(backend, settings or Settings())
         connector._client = client
         connector._fixed = True
         return connector
@@ -147,9 +140,9 @@ class Connector:
 
     @property
     def outlives_front_end(self) -> bool:
-        """Runs go on once this front end exits (true of any remote; of the engine when it is
-        not this process's child)."""
-        return not self.local or self._fixed
+        """Runs go on once this front end exits: true of any remote and of the local engine,
+        not of an engine served from a thread of this process."""
+        return self._thread_engine is None
 
     @property
     def host(self) -> str:
@@ -159,38 +152,66 @@ class Connector:
         url = self._client.base_url if self._client is not None else self.backend.base_url
         return (url or "").split("://", 1)[-1]
 
+    @property
+    def engine_pid(self) -> int | None:
+        """The local engine's process id, once found or started."""
+        pid = getattr(self._engine, "pid", None)
+        return pid if isinstance(pid, int) else None
+
     # ------------------------------------------------------------------ life
 
     def start(self) -> None:
-        """Start what the backend needs, without waiting (the local engine's process)."""
-        if not self.local or self._fixed or self._process is not None:
+        """Find or start the local engine in a thread, without waiting (no-op otherwise)."""
+        if not self.local or self._fixed or self._engine is not None or self._starting:
             return
-        if not engine_in_thread():
-            self._process = start_engine_process(self.settings)
+        self._starting = threading.Thread(
+            target=self._find_or_start, name="dusttui-engine-start", daemon=True
+        )
+        self._starting.start()
+
+    def _find_or_start(self) -> None:
+        try:
+            self._engine = self._local_engine()
+        except BaseException as exc:  # handed to whoever waits for it
+            self._start_error = exc
+
+    def _local_engine(self) -> Any:
+        """The one place the front ends start an engine."""
+        if engine_in_thread():
+            engine = make_engine(self.settings)
+            engine.start()
+            self._thread_engine = engine
+            return engine
+        from dusttui.engine.local import ensure_local_engine
+
+        found = ensure_local_engine(
+            engine_data_dir(),
+            apps_dir=self.settings.apps_dir,
+            token_delay=self.settings.token_delay_ms / 1000.0,
+        )
+        self.mismatch = found.mismatch
+        return found
 
     def wait_ready(self) -> None:
         """Block until the backend can be reached (raises EngineStartError with a sentence)."""
         if self._fixed or self._client is not None:
             return
         if self.local:
-            self.start()
-            if self._process is not None:
-                self._process.wait_ready()
-            elif self._thread_engine is None:
-                engine = make_engine(self.settings)
-                engine.start()
-                self._thread_engine = engine
-        self._client = self._make_client()
+            if self._starting is not None:
+                self._starting.join()
+                self._starting = None
+                if self._start_error is not None:
+                    error, self._start_error = self._start_error, None
+                    raise error
+            if self._engine is None:
+                self._engine = self._local_engine()
+        self._client = client_for(self.backend, engine=self._engine, local_client=True)
 
     async def ready(self) -> DustClient:
         """:meth:`wait_ready` without blocking the event loop; the client."""
         if self._client is None:
             await asyncio.to_thread(self.wait_ready)
         return self.client
-
-    def _make_client(self) -> DustClient:
-        engine = self._process if self._process is not None else self._thread_engine
-        return client_for(self.backend, engine=engine, local_client=True)
 
     @property
     def client(self) -> DustClient:
@@ -205,40 +226,33 @@ class Connector:
         return self._client is not None
 
     def engine_alive(self) -> bool | None:
-        """Whether the local engine still runs (None: not ours to know)."""
-        if self._process is not None and self._process.pid is not None:
-            return pid_alive(self._process.pid)
-        return None
+        """Whether the local engine's process still runs (None: not ours to know)."""
+        if self._thread_engine is not None:
+            return True
+        pid = self.engine_pid
+        return None if pid is None else pid_alive(pid)
 
     async def restart(self) -> DustClient:
-        """A new local engine and client, after the last one died."""
+        """A local engine again (found or started) and a new client, after the last one died."""
         old = self._client
         self._client = None
-        if self._process is not None:
-            dead = self._process
-            self._process = None
-            await asyncio.to_thread(dead.stop, 1.0)
+        self._engine = None
         if old is not None:
             await old.aclose()
         return await self.ready()
 
-    async def aclose(self, *, leave_engine: bool = False) -> None:
-        """Close the client; stop the engine this front end started (unless ``leave_engine``:
-        it notices this process is gone by itself)."""
+    async def aclose(self, *, leave_engine: bool = True) -> None:
+        """Close the client. The local engine goes on (it stops by itself once idle); an engine
+        served from a thread of this process stops unless ``leave_engine``."""
         if self._client is not None and not self._fixed:
             await self._client.aclose()
-        if leave_engine:
-            return
-        if self._process is not None:
-            await asyncio.to_thread(self._process.stop)
-        if self._thread_engine is not None:
+        if not leave_engine and self._thread_engine is not None:
             await asyncio.to_thread(self._thread_engine.stop)
+            self._thread_engine = None
 
     def close_engine(self) -> None:
-        """Stop the engine this front end started (sync, after the event loop ended)."""
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        """Stop an engine served from a thread of this process (sync, after the event loop).
+        The local engine is not this front end's to stop."""
         if self._thread_engine is not None:
             self._thread_engine.stop()
             self._thread_engine = None
@@ -246,10 +260,10 @@ class Connector:
 
 @asynccontextmanager
 async def open_client(backend: Backend, settings: Settings) -> AsyncIterator[DustClient]:
-    """A client ready to use; starts (and afterwards stops) the local engine when needed."""
+    """A client ready to use; finds or starts the local engine when needed."""
     connector = Connector(backend, settings)
     client = await connector.ready()
     try:
         yield client
     finally:
-        await connector.aclose()
+        await connector.aclose(leave_engine=False)

@@ -238,16 +238,25 @@ class RunSession:
             self._notify(run, Change.UPDATED)
         return f"Run {short_id(run.run_id)} cancelled."
 
-    async def cancel_by_id(self, app_id: str, run_id: str) -> RunState:
-        """Cancel a run this session does not follow (``dusttui cancel``); the run afterwards."""
+    async def cancel_by_id(self, app_id: str, run_id: str) -> tuple[RunState, bool]:
+        """Cancel a run this session does not follow (``dusttui cancel``): the run afterwards,
+        and whether this call cancelled it (False: it was over already)."""
+        from dusttui.api.state import RunState
+
         if not self.connector.extensions:
             raise NoCancel(
                 f"{self.connector.host} cannot cancel runs (its API has no cancel): "
                 "the run continues there."
             )
         client = self.connector.client
-        await client.cancel_run_raw(app_id, run_id)
-        return await self.fetch(app_id, run_id)
+        probe = RunState(run_id=run_id)
+        running = probe.apply_status_json(
+            await client.get_run_status_raw(app_id, run_id), structure=True
+        )
+        if running == "running":
+            await client.cancel_run_raw(app_id, run_id)
+        state = await self.fetch(app_id, run_id)
+        return state, running == "running" and state.end_reason == "cancelled"
 
     async def fetch(self, app_id: str, run_id: str) -> RunState:
         """One run as the server has it now (parsed in a thread: big runs are megabytes)."""

@@ -95,7 +95,7 @@ class DustApp(App[int]):
         if connector is None:
             if client is None:
                 raise ValueError("Give the App a connector or a client.")
-            connector = Connector.for_client(backend, client)
+            connector = Connector.for_client(backend, client, settings)
         if journal is not None and not isinstance(journal, JournalIO):
             journal = JournalIO(journal)
         self.settings = settings
@@ -196,6 +196,8 @@ class DustApp(App[int]):
         self.connection = "connecting"
         client = await self.connector.ready()
         self.connection = "idle"
+        if self.connector.mismatch:
+            self.say(f"Note: {self.connector.mismatch}.", severity="warning", timeout=10)
         self.apps = await client.list_apps()
         self.loaded.set()
         if self.connector.extensions:

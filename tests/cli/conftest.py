@@ -32,10 +32,14 @@ def isolated_user(tmp_path, monkeypatch):
     monkeypatch.setenv("DUSTTUI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("DUSTTUI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DUSTTUI_TOKEN_DELAY_MS", "0")
+    monkeypatch.setenv("DUSTTUI_ENGINE_IDLE_SECONDS", "30")  # a backstop: stopped below
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     for var in ("DUST_API_KEY", "DUST_WORKSPACE_ID", "DUST_SPACE_ID", "DUST_BASE_URL", "NO_COLOR"):
         monkeypatch.delenv(var, raising=False)
-    return tmp_path
+    yield tmp_path
+    from dusttui.engine.local import stop_local_engine
+
+    stop_local_engine(tmp_path / "data" / "engine")  # the local engine a command started
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ def cli_env(tmp_path: Path, *, apps: dict[str, str] | None = None, **extra: str)
         DUSTTUI_CONFIG=str(tmp_path / "config.toml"),
         DUSTTUI_CONFIG_DIR=str(tmp_path / "config"),
         DUSTTUI_TOKEN_DELAY_MS="0",
+        DUSTTUI_ENGINE_IDLE_SECONDS="30",  # a backstop: the test stops its engine itself
         PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
     )
     if apps:
@@ -84,6 +85,31 @@ class Cli:
         return self.proc.returncode, out.decode(errors="replace"), self.err
 
 
+def run_with_tty_stderr(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the binary with stderr on a pseudo-terminal (as a person sees it): (code, out, err)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dusttui", *args], env=env, stdout=subprocess.PIPE, stderr=slave
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    proc.wait(timeout=30)
+    os.close(master)
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+
+
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 60.0) -> tuple[int, str, str]:
     """Run the binary to its end: (exit code, stdout, stderr)."""
     done = subprocess.run(
@@ -98,7 +124,7 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 60.0) -> tupl
 
 def engine_pids(data_dir: Path) -> list[int]:
     """Local engine processes serving ``data_dir`` (found by their command line)."""
-    wanted = str(data_dir / "engine")
+    wanted = str((data_dir / "engine").resolve()).encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -107,23 +133,13 @@ def engine_pids(data_dir: Path) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"dusttui.engine.child" in argv and wanted.encode() in argv:
+        if b"dusttui.engine.daemon" in argv and wanted in argv:
             pids.append(int(entry.name))
     return pids
 
 
-def wait_engines_gone(data_dir: Path, timeout: float = 15.0) -> None:
-    """Until no local engine serves ``data_dir`` (it stops once its front end is gone)."""
-    deadline = time.monotonic() + timeout
-    while engine_pids(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def stop_engines(data_dir: Path) -> None:
-    """Stop the local engines a test started (teardown)."""
-    for pid in engine_pids(data_dir):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    wait_engines_gone(data_dir, 10.0)
+    """Stop the local engine a test started (teardown)."""
+    from dusttui.engine.local import stop_local_engine
+
+    stop_local_engine(data_dir / "engine")

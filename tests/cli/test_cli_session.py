@@ -3,6 +3,9 @@ unknown runs, cancel where there is none — each in a real process, on real soc
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -16,8 +19,8 @@ from tests.cli.procs import (
     Cli,
     cli_env,
     run_cli,
+    run_with_tty_stderr,
     stop_engines,
-    wait_engines_gone,
 )
 
 RUN_ID = r"[0-9a-f]{64}"
@@ -39,28 +42,79 @@ def journal_rows(tmp_path: Path) -> list[tuple[str, str]]:
         return db.execute("SELECT run_id, status FROM runs").fetchall()
 
 
-def test_ctrl_c_mid_block_exits_130_and_says_what_becomes_of_the_run(user, tmp_path):
+def test_ctrl_c_mid_block_leaves_the_run_going_and_watch_follows_it_elsewhere(user, tmp_path):
     cli = Cli(["run", "slow", "--input", '{"ms": 4000}'], user)
     run_id = cli.wait_for(rf"dusttui: run ({RUN_ID}) started").group(1)
-    cli.wait_for(r"started\n")
     cli.interrupt()
     code, out, err = cli.finish()
     assert code == 130, err
     assert out == ""
     assert "Traceback" not in err and "Aborted!" not in err
-    # The engine of this command stops with it (until the local engine outlives it).
-    assert (
-        f"dusttui: Interrupted. The local engine stops with this command, and run {run_id} "
-        f"with it (it will read interrupted): dusttui get {run_id} --app slow"
-    ) in err
-    wait_engines_gone(tmp_path / "data")
-    code, out, err = run_cli(["get", run_id, "--app", "slow"], user)
+    assert err.endswith(
+        f"dusttui: Interrupted. The run goes on: dusttui watch {run_id} --app slow\n"
+    )
+    # The local engine outlives the command: another terminal follows the run to its end.
+    code, out, err = run_cli(["watch", run_id, "--app", "slow"], user)
+    assert code == 0, err
+    assert out.splitlines()[:3] == [
+        f"run {run_id} ✓ succeeded",
+        "  ✓ input    INPUT            1 ok",
+        "  ✓ code     WAIT             1 ok",
+    ]
+    assert journal_rows(tmp_path) == [(run_id, "succeeded")]
+
+
+def test_cancel_stops_a_running_run_and_its_follower_says_so(user):
+    follower = Cli(["run", "slow", "--input", '{"ms": 30000}'], user)
+    run_id = follower.wait_for(rf"dusttui: run ({RUN_ID}) started").group(1)
+    code, out, err = run_cli(["cancel", run_id, "--app", "slow"], user)
+    assert code == 0, err
+    assert out.splitlines()[:2] == [f"run {run_id} ✗ cancelled", "  why: Run cancelled."]
+    code, out, err = follower.finish()
+    assert code == 1, err
+    assert out.splitlines()[:4] == [
+        f"run {run_id} ✗ cancelled",
+        "  why: Run cancelled.",
+        "  ✓ input    INPUT            1 ok",
+        "  ✗ code     WAIT             0 ok · ran 0/1",
+    ]
+    code, out, err = run_cli(["cancel", run_id, "--app", "slow"], user)
+    assert (code, out) == (2, "")
+    assert err == f"dusttui: Run {run_id} is not running (cancelled): nothing to cancel.\n"
+
+
+def test_a_killed_engine_is_noticed_and_the_runs_real_end_is_said(user, tmp_path):
+    from dusttui.engine.local import find_local_engine
+
+    follower = Cli(["run", "slow", "--input", '{"ms": 30000}'], user)
+    run_id = follower.wait_for(rf"dusttui: run ({RUN_ID}) started").group(1)
+    engine = find_local_engine(tmp_path / "data" / "engine")
+    assert engine is not None
+    os.kill(engine.pid, signal.SIGKILL)
+    code, out, err = follower.finish()
     assert code == 1, err
     lines = out.splitlines()
-    assert lines[0] == f"run {run_id} ✗ interrupted"  # the engine's dusttui.end_reason
-    assert lines[1].startswith("  why: Run interrupted: the engine")
-    assert lines[2] == "  ✓ input    INPUT            1 ok"
-    assert lines[3] == "  ✗ code     WAIT             0 ok · ran 0/1"  # its partial trace
+    assert lines[0] == f"run {run_id} ✗ interrupted"
+    assert lines[1].startswith("  why: Run interrupted: the engine stopped (crashed or was killed)")
+    # A new engine serves the data dir now, and knows the run's end.
+    code, out, _ = run_cli(["get", run_id, "--app", "slow"], user)
+    assert (code, out.splitlines()[0]) == (1, f"run {run_id} ✗ interrupted")
+
+
+@pytest.mark.parametrize("mode", ["--stream", "--poll", "--blocking"])
+def test_progress_moves_inside_a_block_in_every_mode(user, tmp_path, mode):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('{"ms": 40}\n' * 60)
+    code, _, err = run_with_tty_stderr(["run", "slow", "--inputs", str(inputs), mode], user)
+    assert code == 0, err
+    # The running block's live line, rewritten in place: a count between 0 and 60 of 60.
+    partial = re.findall(r"● code     WAIT             [█░]{10} (\d+)/60", err)
+    assert [n for n in map(int, partial) if 0 < n < 60], err
+    assert "✓ code     WAIT             60 ok" in err
+    if mode == "--blocking":
+        assert "waiting for the answer (blocking mode: the run comes back whole)" in err
+        # found by its tag while the long request waits: its id comes before its end
+        assert err.index(" started") < err.index("✓ code     WAIT")
 
 
 def test_ctrl_c_before_the_run_starts_exits_130_without_a_traceback(user):

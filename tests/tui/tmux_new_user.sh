@@ -9,7 +9,9 @@ set -euo pipefail
 CMD="${DUSTTUI_CMD:-dusttui}"
 SESSION="dusttui-new-user-$$"
 HOME_DIR="$(mktemp -d)"
-trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; rm -rf "$HOME_DIR"' EXIT
+# The local engine outlives dusttui (it stops by itself once idle): stop it with the session.
+stop_engine() { DUSTTUI_DATA_DIR="$HOME_DIR/data" $CMD engine stop >/dev/null 2>&1 || true; }
+trap 'tmux kill-session -t "$SESSION" 2>/dev/null || true; stop_engine; rm -rf "$HOME_DIR"' EXIT
 
 screen() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
 
@@ -31,7 +33,7 @@ wait_for() {
 tmux new-session -d -s "$SESSION" -x 120 -y 36 \
   "env -u DUST_API_KEY -u DUST_WORKSPACE_ID -u DUST_SPACE_ID -u DUST_BASE_URL \
    DUSTTUI_CONFIG_DIR='$HOME_DIR/config' DUSTTUI_DATA_DIR='$HOME_DIR/data' \
-   DUSTTUI_CONFIG='$HOME_DIR/config/config.toml' $CMD; echo \"dusttui exited with \$?\"; sleep 5"
+   DUSTTUI_CONFIG='$HOME_DIR/config/config.toml' DUSTTUI_ENGINE_IDLE_SECONDS=30 $CMD; echo \"dusttui exited with \$?\"; sleep 5"
 
 wait_for "local engine" 10          # the first frame
 # wait_gone TEXT SECONDS: poll the screen until TEXT is no longer shown.
@@ -67,5 +69,5 @@ wait_for "qa-demo · ✓ succeeded" 20
 wait_for "ANSWER  ✓ succeeded" 5
 human
 tmux send-keys -t "$SESSION" "q"
-wait_for "dusttui exited with 0" 10   # quit at once (no run left running), engine stopped
+wait_for "dusttui exited with 0" 10   # quit at once (no run left running; the engine stays)
 echo "tmux_new_user: started, launched qa-demo, saw it succeed, quit."

@@ -86,7 +86,9 @@ def pace(rate: float | None, eta: float | None) -> str:
         )
     if eta is not None:
         seconds = int(eta + 0.5)
-        parts.append(f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d}")
+        parts.append(
+            f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+        )
     return " · ".join(parts)
 
 
