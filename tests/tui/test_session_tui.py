@@ -5,7 +5,6 @@ engine noticed and the run's real end shown, the quit question true per backend.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -134,11 +133,20 @@ async def test_r_with_the_runs_list_focused_shows_the_new_run(slow_app):
         assert app.main.shown_key == second.key
 
 
-async def test_a_server_gone_mid_run_is_said_plainly_and_timers_stop(tmp_path):
+@pytest.fixture
+def stalling_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A Dust API that starts a run's stream, then stalls; the test kills it."""
     server = subprocess.Popen(
         [sys.executable, str(STALLING_SERVER)], stdout=subprocess.PIPE, text=True
     )
-    url = server.stdout.readline().strip()
+    assert server.stdout is not None
+    yield server, server.stdout.readline().strip()
+    server.kill()
+    server.wait()
+
+
+async def test_a_server_gone_mid_run_is_said_plainly_and_timers_stop(stalling_server):
+    server, url = stalling_server
     host = url.split("://", 1)[1]
     backend = Backend("remote", url, "w", "s", SecretStr("sk-x"), None)
     app = DustApp(
@@ -148,30 +156,25 @@ async def test_a_server_gone_mid_run_is_said_plainly_and_timers_stop(tmp_path):
         theme_dirs=(bundled_themes_dir(),),
         cursor_blink=False,
     )
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot)
-            await pick(pilot, "remote-app")
-            app.main.query_one("#inputs").load('[{"n": 2}]')
-            await pilot.press("r")
-            await _until(pilot, lambda: rows(app).get("input:INPUT", [""] * 3)[2] == "● running")
-            server.kill()
-            server.wait()
-            status = lambda: text_of(app, "#status-connection")  # noqa: E731
-            await _until(pilot, lambda: status().startswith(f"◌ connection lost to {host} · retry"))
-            title, cell = text_of(app, "#run-title"), rows(app)["input:INPUT"][6]
-            await pilot.pause(1.2)  # two ticks later: nothing moved
-            assert (text_of(app, "#run-title"), rows(app)["input:INPUT"][6]) == (title, cell)
-            await finish(pilot)
-            run = next(iter(app.runs.values()))
-            assert "· ✗ connection lost ·" in text_of(app, "#run-title")
-            assert text_of(app, "#run-errors").startswith(f"✗ Connection lost to {host}: ")
-            assert text_of(app, "#run-errors").endswith(
-                f"dusttui watch {run.run_id} --app remote-app"
-            )
-            assert run.state.end_reason == "connection_lost"  # contract C: the explorer shows it
-    finally:
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "remote-app")
+        app.main.query_one("#inputs").load('[{"n": 2}]')
+        await pilot.press("r")
+        await _until(pilot, lambda: rows(app).get("input:INPUT", [""] * 3)[2] == "● running")
         server.kill()
+        await asyncio.to_thread(server.wait)
+        status = lambda: text_of(app, "#status-connection")  # noqa: E731
+        await _until(pilot, lambda: status().startswith(f"◌ connection lost to {host} · retry"))
+        title, cell = text_of(app, "#run-title"), rows(app)["input:INPUT"][6]
+        await pilot.pause(1.2)  # two ticks later: nothing moved
+        assert (text_of(app, "#run-title"), rows(app)["input:INPUT"][6]) == (title, cell)
+        await finish(pilot)
+        run = next(iter(app.runs.values()))
+        assert "· ✗ connection lost ·" in text_of(app, "#run-title")
+        assert text_of(app, "#run-errors").startswith(f"✗ Connection lost to {host}: ")
+        assert text_of(app, "#run-errors").endswith(f"dusttui watch {run.run_id} --app remote-app")
+        assert run.state.end_reason == "connection_lost"  # contract C: the explorer shows it
 
 
 async def test_a_killed_local_engine_is_replaced_and_the_run_reads_interrupted(
@@ -263,4 +266,3 @@ async def test_a_history_run_shows_unknown_durations_as_a_dash(slow_app, tmp_pat
                 == f"Run {run_id[:6]}… · slow · ✓ succeeded · — · stream"
             )
             assert [cells[6] for cells in rows(second).values()] == ["—", "—"]
-    assert json.loads(journal_path.exists() and "true")
