@@ -315,6 +315,8 @@ class RunState:
             state.expected = self._expected(block_type)
         else:
             state.ended_at = now
+            if state.expected is None:  # known once over: what ran (the input block's inputs)
+                state.expected = state.success_count + state.error_count
 
     def _on_block_execution(self, c: dict[str, Any], raw: bytes | None = None) -> None:
         block_type = c["block_type"]
