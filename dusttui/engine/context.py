@@ -93,12 +93,25 @@ class EngineContext:
     )
     # curl blocks make real HTTP requests only when this is true.
     allow_network: bool = False
+    # ... and reach a loopback address (127.0.0.0/8, ::1) only when this is true too: core refuses
+    # private ranges; tests use it to talk to a local server.
+    curl_allow_loopback: bool = False
     cache: LLMCache = field(default_factory=MemoryLLMCache)
     js: Any = None  # a dusttui.engine.js.JSExecutor; created on first use when None
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # never in logs
     # Seconds between two streamed tokens of the offline provider (0 in tests).
     token_delay: float = 0.02
     http_timeout: float = 30.0
+
+    templates: Any = None  # a dusttui.engine.templates.TemplateRenderer; created on first use
+
+    def template_renderer(self) -> Any:
+        """The Tera template renderer (its worker processes start when first needed)."""
+        if self.templates is None:
+            from dusttui.engine.templates import TemplateRenderer
+
+            self.templates = TemplateRenderer()
+        return self.templates
 
     def executor(self) -> Any:
         """The JavaScript sandbox, created on first use."""

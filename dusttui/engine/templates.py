@@ -1,26 +1,51 @@
-"""Templates in `prompt`, `instructions`, `url`, `query`, as Dust core renders them.
+"""Templates in `prompt`, `instructions`, `url`, `query`, rendered by Tera itself, as core does.
 
-core first renders the text with Tera over `env.state` (`{{ BLOCK.key }}`, `{% for %}` …), then
-replaces the older `${BLOCK.key}` variables (found in the original text) with string outputs.
-Tera is close to Jinja2: this module uses Jinja2's sandbox and bends it towards Tera where it
-shows: an undefined variable is an error naming it (falsy in an `if`), `{{ }}` prints values as
-Tera does (`true`, nothing for null, `[a, b]`, `[object]`), the trailing newline is kept, and
-the common filters take Tera's named arguments (`join(sep=", ")`, `truncate(length=10)` …).
+core (core/src/blocks/block.rs `replace_variables_in_string`) finds the `${BLOCK.key}` variables
+of the text, renders it with `Tera::one_off(text, &state, false)` (tera 1.20), then replaces each
+variable with that block output's string. Here Tera is the `pytera` binding of tera 1.20.0:
+
+- a text without `{{`, `{%`, `{#` is not rendered at all (Tera would give it back unchanged);
+- a text of plain `{{ BLOCK.key.0 }}` paths renders in-process (the values looked up first, its
+  size known before it is built);
+- anything else (loops, filters, functions, macros) renders in a worker process with a time, an
+  output and a memory limit (:mod:`dusttui.engine.template_pool`), never on the event loop.
+
+The `${…}` variables (and a curl URL's `${secrets.NAME}`) are taken from the text as written and
+stand in Tera's input as random markers, so a value that happens to hold `${secrets.KEY}` or
+`{{ … }}` stays data: it is never rendered or substituted (core renders a URL twice and
+substitutes anywhere, so input data could reach a secret; see docs/fidelity.md).
 """
 
 from __future__ import annotations
 
-import json
-import math
+import asyncio
+import atexit
+import os
 import re
+import secrets as _secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NoReturn
+from functools import lru_cache
+from typing import Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from dusttui.engine.template_pool import RenderFailure, TemplateLimits, TemplatePool
+from dusttui.engine.template_worker import render_error
+
+__all__ = ["TemplateError", "TemplateLimits", "TemplateRenderer"]
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\.(?P<key>[a-zA-Z0-9_.]+)\}")
 _SECRET = re.compile(r"\$\{secrets\.(?P<name>[a-zA-Z0-9_.]+)\}")
+_TERA = re.compile(r"\{\{|\{%|\{#")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_PATH_EXPR = re.compile(rf"\{{\{{\s*({_IDENT}(?:\.(?:{_IDENT}|[0-9]+))*)\s*\}}\}}")
+_WORD = re.compile(_IDENT)
+# names a path cannot start with in the fast path (Tera literals, operators, its own variables)
+_RESERVED = frozenset(
+    "true false True False and or not in is loop self super __tera_context".split()
+)
+_INLINE_CHARS = 256 * 1024  # fast-path outputs above this render in a thread
 
 
 class TemplateError(ValueError):
@@ -31,232 +56,237 @@ class TemplateError(ValueError):
         super().__init__(message)
 
 
-class _Missing(Exception):
-    """Raised by an undefined value when used: the base it hangs from (if any) and the path."""
+@dataclass(frozen=True)
+class _Compiled:
+    """A template text prepared once: markers for its `${…}`, and how it renders."""
 
-    def __init__(self, base: Any, path: str):
-        self.base = base
-        self.path = path
-        super().__init__(path)
-
-
-class _Undefined(jinja2.Undefined):
-    """Tera's undefined: an error naming the whole path when used, false in a condition."""
-
-    __slots__ = ()
-
-    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise _Missing(self._undefined_obj, str(self._undefined_name))
-
-    def __getattr__(self, name: str) -> Any:
-        if name[:2] == "__":
-            raise AttributeError(name)
-        return _Undefined(obj=self._undefined_obj, name=f"{self._undefined_name}.{name}")
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.__getattr__(str(key))
-
-    def __bool__(self) -> bool:
-        return False
+    text: str  # as written
+    tera: str  # what Tera gets: each `${…}` replaced by its marker
+    variables: tuple[tuple[str, str, str], ...]  # (block, key, marker) in order of appearance
+    secrets: tuple[tuple[str, str], ...]  # (name, marker)
+    plain: bool  # no Tera syntax: the output is `tera` itself
+    paths: tuple[tuple[str, ...], ...] | None  # the fast path's `{{ a.b }}` paths, else None
+    fast: str | None  # the fast path's template: each path replaced by `{{ __dusttui_vN }}`
+    names: frozenset[str]  # words of the text (the state entries Tera could read)
+    whole_context: bool  # uses `__tera_context`: Tera needs the whole state
 
 
-# jinja2.Undefined binds its operators to its own failure function: point them at ours
-for _op in (
-    "__str__ __iter__ __len__ __eq__ __ne__ __hash__ __call__ __lt__ __le__ __gt__ __ge__ "
-    "__int__ __float__ __complex__ __pow__ __rpow__ __add__ __radd__ __sub__ __rsub__ __mul__ "
-    "__rmul__ __truediv__ __rtruediv__ __floordiv__ __rfloordiv__ __mod__ __rmod__ __pos__ __neg__"
-).split():
-    setattr(_Undefined, _op, _Undefined._fail_with_undefined_error)
+@lru_cache(maxsize=1024)
+def _compile(text: str) -> _Compiled:
+    token = _secrets.token_hex(12)  # per text and process: input data cannot guess it
+    markers: dict[str, str] = {}
+
+    def marker(found: str) -> str:
+        return markers.setdefault(found, f"${{~{token}{len(markers)}~}}")
+
+    variables = tuple((m["name"], m["key"], marker(m[0])) for m in _VARIABLE.finditer(text))
+    secret_refs = tuple((m["name"], marker(m[0])) for m in _SECRET.finditer(text))
+    tera = text
+    for found, mark in markers.items():
+        tera = tera.replace(found, mark)
+    plain = _TERA.search(tera) is None
+    paths: list[tuple[str, ...]] = []
+    fast_parts: list[str] = []
+    fast: str | None = None
+    if not plain:
+        pos = 0
+        for m in _TERA.finditer(tera):
+            if m.start() < pos:
+                continue
+            expr = _PATH_EXPR.match(tera, m.start())
+            path = tuple(expr[1].split(".")) if expr else ()
+            if not path or path[0] in _RESERVED:
+                fast_parts = []
+                break
+            fast_parts += [tera[pos : m.start()], f"{{{{ __dusttui_v{len(paths)} }}}}"]
+            paths.append(path)
+            pos = expr.end() if expr else pos
+        if fast_parts:
+            fast = "".join([*fast_parts, tera[pos:]])
+    return _Compiled(
+        text=text,
+        tera=tera,
+        variables=variables,
+        secrets=secret_refs,
+        plain=plain,
+        paths=tuple(paths) if fast is not None else None,
+        fast=fast,
+        names=frozenset(_WORD.findall(tera)),
+        whole_context="__tera_context" in tera,
+    )
 
 
-def _tera_str(value: Any) -> str:
-    """How Tera prints a JSON value in `{{ }}`."""
-    if isinstance(value, _Undefined):
-        value._fail_with_undefined_error()
+def _lookup(state: dict[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
+    """Tera's path lookup: object keys, array indexes; (False, None) when it does not resolve."""
+    if path[0] not in state:
+        return False, None
+    value = state[path[0]]
+    for part in path[1:]:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False, None
+    return True, value
+
+
+def _printed(value: Any, budget: int) -> int:
+    """An upper bound of Tera's printed length of `value`, stopping once over `budget`."""
     if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+        return len(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return "inf" if value > 0 else ("-inf" if value < 0 else "NaN")
-        return format(Decimal(repr(value)).normalize(), "f")  # Rust f64 Display: no exponent
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_tera_str(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "[object]"
-    return str(value)
+        return len(format(Decimal(repr(value)), "f")) + 1 if value == value else 3
+    if isinstance(value, list):
+        total = 2
+        for item in value:
+            total += 2 + _printed(item, budget - total)
+            if total > budget:
+                break
+        return total
+    return 32  # null, booleans, integers, "[object]"
 
 
-def _join(value: Any, sep: str = "", d: str | None = None) -> str:
-    return (sep if d is None else d).join(_tera_str(v) for v in value)
+_local_dir: str | None = None
+_local: dict[str, Any] = {}  # fast template -> its in-process pytera instance
 
 
-def _truncate(value: str, length: int = 255, end: str = "…", **_: Any) -> str:
-    return value if len(value) <= length else value[:length] + end
+def _local_tera(template: str) -> Any:
+    """The in-process pytera instance of a fast-path template (path lookups only: no loops)."""
+    global _local_dir
+    tera = _local.get(template)
+    if tera is None:
+        from pytera import PyTera  # type: ignore[import-untyped, unused-ignore]
+
+        if _local_dir is None:
+            _local_dir = tempfile.mkdtemp(prefix="dusttui-tera-")
+            atexit.register(shutil.rmtree, _local_dir, True)
+        folder = os.path.join(_local_dir, str(len(_local)))
+        os.mkdir(folder)
+        with open(os.path.join(folder, "__tera_one_off"), "w", encoding="utf-8") as f:
+            f.write(template)
+        tera = PyTera(folder + "/*")
+        if len(_local) < 4096:  # a bound for engines that see endless distinct templates
+            _local[template] = tera
+    return tera
 
 
-def _replace(value: str, from_: str | None = None, to: str = "", **kw: Any) -> str:
-    return value.replace(kw.get("from", from_ or ""), to)
+class TemplateRenderer:
+    """Renders block fields as core does, within :class:`TemplateLimits`."""
 
+    def __init__(self, limits: TemplateLimits | None = None) -> None:
+        self.limits = limits or TemplateLimits()
+        self.pool = TemplatePool(self.limits)
 
-def _split(value: str, pat: str = " ") -> list[str]:
-    return value.split(pat)
+    async def render(self, text: str, state: dict[str, Any], field: str = "prompt") -> str:
+        """`text` rendered over `state` (block name → output); TemplateError with core's text."""
+        compiled = _compile(text)
+        out = await self._tera(compiled, state, field)
+        return self._variables(compiled, out, state, field)
 
+    async def render_url(
+        self, text: str, state: dict[str, Any], secrets: dict[str, str]
+    ) -> tuple[str, str]:
+        """A curl URL: (the URL with secrets, the URL shown in errors with `${secrets.…}` kept).
 
-def _json_encode(value: Any, pretty: bool = False) -> str:
-    if pretty:
-        return json.dumps(value, indent=2, ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        Rendered once: only the `${secrets.NAME}` written in the spec's URL become secrets.
+        """
+        compiled = _compile(text)
+        out = self._variables(compiled, await self._tera(compiled, state, "url"), state, "url")
+        url = shown = out
+        for name, mark in compiled.secrets:
+            value = secrets.get(name)
+            if not isinstance(value, str):
+                raise TemplateError(f"`secrets.{name}` is not a string")
+            url = url.replace(mark, value)
+            shown = shown.replace(mark, f"${{secrets.{name}}}")
+        return url, shown
 
+    async def aclose(self) -> None:
+        """Stop the worker processes."""
+        await self.pool.aclose()
 
-def _nth(value: Any, n: int = 0) -> Any:
-    return value[n] if -len(value) <= n < len(value) else None
+    async def _tera(self, c: _Compiled, state: dict[str, Any], field: str) -> str:
+        if c.plain:
+            return c.tera
+        if c.fast is not None and c.paths is not None:
+            values = [_lookup(state, path) for path in c.paths]
+            if all(found for found, _ in values):
+                return await self._fast(c.fast, [v for _, v in values], field)
+            # a path that does not resolve: Tera's own error, from the same safe in-process Tera
+            names = {path[0] for path in c.paths}
+            context = {k: v for k, v in state.items() if k in names}
+            try:
+                return str(_local_tera(c.tera).render_template("__tera_one_off", **context))
+            except Exception as exc:
+                message = render_error(str(exc)).replace("__tera_one_off", field)
+                raise TemplateError(f"Templating error: {message}") from None
+        context = state if c.whole_context else {k: v for k, v in state.items() if k in c.names}
+        try:
+            answer = await self.pool.render(c.tera, context, c.text if c.tera != c.text else None)
+        except RenderFailure as failure:
+            raise TemplateError(self._failure(failure.kind, field)) from None
+        if "ok" in answer:
+            return str(answer["ok"])
+        if "error" in answer:
+            message = str(answer["error"]).replace("__tera_one_off", field)
+            raise TemplateError(f"Templating error: {message}")
+        raise TemplateError(self._failure("limit" if "limit" in answer else "memory", field))
 
+    async def _fast(self, template: str, values: list[Any], field: str) -> str:
+        budget = self.limits.max_chars - len(template)
+        size = 0
+        for value in values:
+            size += _printed(value, budget - size)
+            if size > budget:
+                raise TemplateError(self._failure("limit", field))
+        context = {f"__dusttui_v{i}": v for i, v in enumerate(values)}
+        tera = _local_tera(template)
+        if size < _INLINE_CHARS:
+            return str(tera.render_template("__tera_one_off", **context))
+        return str(await asyncio.to_thread(tera.render_template, "__tera_one_off", **context))
 
-def _get(value: dict[str, Any], key: str, default: Any = None) -> Any:
-    if key not in value and default is None:
-        raise _Missing(value, key)
-    return value.get(key, default)
+    def _variables(self, c: _Compiled, out: str, state: dict[str, Any], field: str) -> str:
+        """core's `${BLOCK.key}` pass (its checks and texts), on the markers of the text."""
+        final = len(out)
+        for name, key, mark in c.variables:
+            if name not in state:
+                raise TemplateError(f"Block `{name}` output not found")
+            output = state[name]
+            if not isinstance(output, dict):
+                raise TemplateError(
+                    f"Block `{name}` output is not an object, the output of `{name}` referred to "
+                    f"as a variable in `{field}` must be an object"
+                )
+            if key not in output:
+                raise TemplateError(f"Key `{key}` is not present in block `{name}` output")
+            if not isinstance(output[key], str):
+                raise TemplateError(f"`{name}.{key}` is not a string")
+            final += out.count(mark) * (len(output[key]) - len(mark))
+        if final > self.limits.max_chars:
+            raise TemplateError(self._failure("limit", field))
+        for name, key, mark in c.variables:
+            out = out.replace(mark, state[name][key])
+        return out
 
-
-def _slice(value: Any, start: int | None = None, end: int | None = None) -> Any:
-    return value[start:end]
-
-
-def _default(v: Any, value: Any = "") -> Any:
-    return value if isinstance(v, jinja2.Undefined) else v
-
-
-class _TeraEnvironment(SandboxedEnvironment):
-    """`a.b` reads key `b` of a JSON object (Tera has no methods: `x.items` is a key)."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, dict):
-            if attribute in obj:
-                return obj[attribute]
-            return self.undefined(obj=obj, name=attribute)
-        if isinstance(obj, (list, str)):
+    def _failure(self, kind: str, field: str) -> str:
+        limits = self.limits
+        if kind == "timeout":
             return (
-                self.getitem(obj, attribute)
-                if attribute.isdigit()
-                else self.undefined(obj=obj, name=attribute)
+                f"Templating error: rendering '{field}' took longer than {limits.seconds:g} s, "
+                "the engine's limit; it was stopped"
             )
-        return super().getattr(obj, attribute)
-
-
-def _environment() -> SandboxedEnvironment:
-    env = _TeraEnvironment(
-        undefined=_Undefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        finalize=_tera_str,
-    )
-    env.filters.update(
-        join=_join,
-        truncate=_truncate,
-        replace=_replace,
-        split=_split,
-        json_encode=_json_encode,
-        nth=_nth,
-        get=_get,
-        slice=_slice,
-        default=_default,
-    )
-    env.tests.update(
-        containing=lambda v, x: x in v,
-        starting_with=lambda v, x: str(v).startswith(x),
-        ending_with=lambda v, x: str(v).endswith(x),
-        matching=lambda v, x: re.search(x, str(v)) is not None,
-        object=lambda v: isinstance(v, dict),
-        iterable=lambda v: isinstance(v, (list, dict, str)),
-    )
-    return env
-
-
-_ENV = _environment()
-
-
-def _where(node: Any, target: Any, path: str, depth: int = 0) -> str | None:
-    if node is target:
-        return path
-    if depth > 8:
-        return None
-    children = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node)
-        if isinstance(node, list)
-        else ()
-    )
-    for k, v in children:
-        if isinstance(v, (dict, list, str)):
-            found = _where(v, target, f"{path}.{k}", depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-def _missing_name(state: dict[str, Any], e: _Missing) -> str:
-    # an undefined key of a defined value: name that value by where it sits in the state
-    if e.base is jinja2.utils.missing:
-        return e.path
-    for name, value in state.items():
-        found = _where(value, e.base, name)
-        if found is not None:
-            return f"{found}.{e.path}"
-    return e.path
-
-
-def _tera(template: str, state: dict[str, Any], field: str) -> str:
-    try:
-        return _ENV.from_string(template).render(state)
-    except _Missing as e:
-        name = _missing_name(state, e)
-        raise TemplateError(
-            f"Templating error: Variable `{name}` not found in context while rendering '{field}'"
-        ) from None
-    except jinja2.TemplateSyntaxError as e:
-        raise TemplateError(
-            f"Templating error: {e.message} (line {e.lineno} of '{field}')"
-        ) from None
-    except (jinja2.TemplateError, TypeError, ValueError, KeyError, IndexError) as e:
-        raise TemplateError(f"Templating error: {e} while rendering '{field}'") from None
-
-
-def render(template: str, state: dict[str, Any], field: str = "prompt") -> str:
-    """Render `template` over `state` (block name → output) like core; raises TemplateError."""
-    variables = [(m["name"], m["key"]) for m in _VARIABLE.finditer(template)]
-    result = _tera(template, state, field)
-    for name, key in variables:
-        if name not in state:
-            raise TemplateError(f"Block `{name}` output not found")
-        output = state[name]
-        if not isinstance(output, dict):
-            raise TemplateError(
-                f"Block `{name}` output is not an object, the output of `{name}` referred to "
-                f"as a variable in `{field}` must be an object"
+        if kind == "limit":
+            return (
+                f"Templating error: rendering '{field}' made more than {limits.max_chars:,} "
+                "characters, the engine's limit"
             )
-        if key not in output:
-            raise TemplateError(f"Key `{key}` is not present in block `{name}` output")
-        if not isinstance(output[key], str):
-            raise TemplateError(f"`{name}.{key}` is not a string")
-        result = result.replace(f"${{{name}.{key}}}", output[key])
-    return result
-
-
-def render_secrets(
-    template: str, state: dict[str, Any], secrets: dict[str, str], field: str = "url"
-) -> str:
-    """core's second pass on a curl `url`: Tera again, then `${secrets.NAME}` replaced."""
-    names = [m["name"] for m in _SECRET.finditer(template)]
-    result = _tera(template, state, field)
-    for name in names:
-        if not isinstance(secrets.get(name), str):
-            raise TemplateError(f"`secrets.{name}` is not a string")
-        result = result.replace(f"${{secrets.{name}}}", secrets[name])
-    return result
+        if kind == "crash":
+            return (
+                f"Templating error: rendering '{field}' crashed the template engine (a macro "
+                "calling itself without end?); it was stopped"
+            )
+        return (
+            f"Templating error: rendering '{field}' needed more than {limits.memory_mb} MB of "
+            "memory, the engine's limit; it was stopped"
+        )

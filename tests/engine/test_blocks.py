@@ -359,7 +359,9 @@ async def test_curl_makes_the_request_with_code_headers_body_and_secrets():
         routes=[Route("/items/{id}", echo_request, methods=["POST"]), Route("/plain", plain)]
     )
     async with serve(app) as base:
-        ctx = EngineContext(token_delay=0, allow_network=True, secrets={"TOKEN": "tok-1"})
+        ctx = EngineContext(
+            token_delay=0, allow_network=True, curl_allow_loopback=True, secrets={"TOKEN": "tok-1"}
+        )
         _, record = await run_app(CURL_SPEC.replace("BASE", base), {}, [{"id": "7"}], ctx)
         execution = last(record)[0][0]
         assert execution["error"] is None
@@ -373,6 +375,8 @@ async def test_curl_makes_the_request_with_code_headers_body_and_secrets():
         }
         assert value["headers"]["content-type"] == "application/json"
         assert isinstance(value["created"], int)
+        assert value["body_base64"] is None  # textual content: core keeps no base64 copy
+        assert list(value) == ["created", "status", "headers", "body", "body_base64"]
         assert execution["meta"] == {"logs": []}
 
         get = CURL_SPEC.replace("method: POST", "method: GET").replace(
@@ -384,10 +388,90 @@ async def test_curl_makes_the_request_with_code_headers_body_and_secrets():
 
 
 async def test_curl_headers_must_be_strings():
+    # core/src/http/request.rs HttpRequest::execute
     spec = CURL_SPEC.replace("({ 'x-token': env.secrets.TOKEN })", "({ n: 1 })")
     ctx = EngineContext(token_delay=0, allow_network=True, secrets={"TOKEN": "t"})
     _, record = await run_app(spec.replace("BASE", "http://127.0.0.1:9"), {}, [{"id": "7"}], ctx)
-    assert last(record)[0][0]["error"] == "Returned headers must be an object with string values."
+    assert last(record)[0][0]["error"] == "Header value for header n must be a string"
+
+
+def url_spec(url: str, method: str = "GET") -> str:
+    return (
+        "input INPUT { }\n\n"
+        f"curl FETCH {{\n  method: {method}\n  url:\n{F}\n{url}\n{F}\n"
+        f"  headers_code:\n{F}\n_fun = (env) => ({{}});\n{F}\n"
+        f"  body_code:\n{F}\n_fun = (env) => null;\n{F}\n}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        # core/src/http/network.rs NetworkUtils::check_ipv4_is_public / check_ipv6_is_public
+        ("http://0.0.0.0:9/", "Forbidden IP range: 0.0.0.0"),
+        ("http://127.0.0.1:9/x", "Forbidden IP range: 127.0.0.1"),
+        ("https://10.1.2.3/", "Forbidden IP range: 10.1.2.3"),
+        ("http://192.168.0.10/", "Forbidden IP range: 192.168.0.10"),
+        ("http://169.254.169.254/latest/meta-data", "Forbidden IP range: 169.254.169.254"),
+        ("http://172.20.0.1/", "Forbidden IP range: 172.20.0.1"),
+        ("http://100.100.0.1/", "Forbidden IP range: 100.100.0.1"),
+        ("http://[::1]:9/", "Forbidden IP range: ::1"),
+        ("http://[fd00::1]/", "Forbidden IP range: fd00::1"),
+        ("http://[::ffff:10.0.0.1]/", "Forbidden IP range: 10.0.0.1"),
+        ("http://localhost:9/", "Forbidden IP range: 127.0.0.1"),
+        # core/src/blocks/curl.rs Curl::execute
+        ("https://dust.tt/api/v1/w/x", "Curl block cannot be used for reentrant calls to Dust"),
+        ("https://www.dust.tt/", "Curl block cannot be used for reentrant calls to Dust"),
+    ],
+)
+async def test_curl_refuses_private_addresses_and_dust_itself(url, error):
+    ctx = EngineContext(token_delay=0, allow_network=True)
+    _, record = await run_app(url_spec(url), {}, [{}], ctx)
+    got = last(record)[0][0]["error"]
+    if url == "http://localhost:9/" and got == "Forbidden IP range: ::1":
+        got = "Forbidden IP range: 127.0.0.1"  # localhost may resolve to ::1 first
+    assert got == error
+
+
+async def test_curl_method_text_is_cores():
+    ctx = EngineContext(token_delay=0, allow_network=True)
+    _, record = await run_app(url_spec("https://example.test/", "HEAD"), {}, [{}], ctx)
+    assert last(record)[0][0]["error"] == (
+        "Invalid method HEAD, supported methods are GET, POST, PUT, PATCH, DELETE."
+    )
+
+
+async def redirect_to_private(request: Request):
+    from starlette.responses import RedirectResponse
+
+    return RedirectResponse("http://10.0.0.1/", status_code=302)
+
+
+async def test_curl_input_data_never_reaches_a_secret_and_redirects_are_checked():
+    seen: list[str] = []
+
+    async def record_query(request: Request):
+        seen.append(str(request.url))
+        return JSONResponse({"query": str(request.url.query)})
+
+    app = Starlette(routes=[Route("/q", record_query), Route("/redirect", redirect_to_private)])
+    async with serve(app) as base:
+        ctx = EngineContext(
+            token_delay=0, allow_network=True, curl_allow_loopback=True, secrets={"KEY": "s3cr3t"}
+        )
+        spec = url_spec(f"{base}/q?q={{{{INPUT.q}}}}&k=${{secrets.KEY}}")
+        inputs = [{"q": "${secrets.KEY}"}, {"q": "{{7*7}}"}]
+        _, record = await run_app(spec, {"FETCH": {"use_cache": False}}, inputs, ctx)
+        queries = [row[0]["value"]["body"]["query"] for row in last(record)]
+        assert queries == [
+            "q=${secrets.KEY}&k=s3cr3t",  # the input's text, not the secret
+            "q={{7*7}}&k=s3cr3t",  # not 49: the input is not a template
+        ]
+        assert "s3cr3t" not in json.dumps(record.to_wire()["traces"][:1])
+        _, record = await run_app(url_spec(f"{base}/redirect"), {}, [{}], ctx)
+        error = last(record)[0][0]["error"]
+        assert error.endswith("redirected to Forbidden IP range: 10.0.0.1")
+        assert error.startswith("HTTP request failed (http://127.0.0.1:")
 
 
 # ---------------------------------------------------------------- OpenAI-compatible in a run

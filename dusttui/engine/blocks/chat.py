@@ -97,7 +97,7 @@ async def execute(call: BlockCall) -> BlockResult:
         )
 
     if block.get("instructions") is not None:
-        instructions = render_field(block.get("instructions"), "instructions", call.env.state)
+        instructions = await render_field(call, block.get("instructions"), "instructions")
         instructions = instructions.replace("<DUST_TRIPLE_BACKTICKS>", "```")
         if instructions:
             messages.insert(0, {"role": "system", "content": instructions})

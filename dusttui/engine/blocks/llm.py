@@ -19,26 +19,26 @@ from dusttui.engine.providers.base import Tokens, llm_uses_chat
 STREAMED = frozenset({"tokens"})
 
 
-def build_prompt(call: BlockCall) -> str:
+async def build_prompt(call: BlockCall) -> str:
     """few_shot_preprompt, then `few_shot_count` examples, then prompt (core's order)."""
     block, state = call.block, call.env.state
     parts: list[str] = []
     if block.get("few_shot_preprompt") is not None:
-        parts.append(render_field(block.get("few_shot_preprompt"), "prompt", state))
+        parts.append(await render_field(call, block.get("few_shot_preprompt"), "prompt"))
     if block.get("few_shot_prompt") is not None:
         count = block.get("few_shot_count")
         if count is None:
             raise BlockError("If `few_shot_prompt` is defined, `few_shot_count` is required")
         parts.extend(few_shot_texts(block.get("few_shot_prompt"), state)[: int(count)])
     if block.get("prompt") is not None:
-        parts.append(render_field(block.get("prompt"), "prompt", state))
+        parts.append(await render_field(call, block.get("prompt"), "prompt"))
     return "".join(parts).replace("<DUST_TRIPLE_BACKTICKS>", "```")
 
 
 async def execute(call: BlockCall) -> BlockResult:
     """Complete the prompt; errors are core's texts (missing config, templates, provider)."""
     mc = read_model_config(call)
-    prompt = build_prompt(call)
+    prompt = await build_prompt(call)
     block = call.block
     request = GenerationRequest(
         model_id=mc.model_id,

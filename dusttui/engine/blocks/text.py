@@ -1,4 +1,4 @@
-"""Filling a block's text fields from the run state: Tera-like templates, then `${BLOCK.key}`.
+"""Filling a block's text fields from the run state: Tera templates, then `${BLOCK.key}`.
 
 The rendering itself is :mod:`dusttui.engine.templates` (core's `replace_variables_in_string`);
 this module turns its errors into execution errors and builds the llm block's few-shot examples.
@@ -10,25 +10,28 @@ import re
 from typing import Any
 
 from dusttui.engine import templates
-from dusttui.engine.blocks.base import BlockError
+from dusttui.engine.blocks.base import BlockCall, BlockError
 
 VARIABLE_RE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\.(?P<key>[a-zA-Z0-9_\.]+)\}")
 
 
-def render_field(text: str, field: str, state: dict[str, Any]) -> str:
+async def render_field(call: BlockCall, text: str, field: str) -> str:
     """`text` with templates rendered and `${BLOCK.key}` replaced (core's errors)."""
     try:
-        return templates.render(text, state, field)
+        rendered: str = await call.run.ctx.template_renderer().render(text, call.env.state, field)
     except templates.TemplateError as exc:
         raise BlockError(exc.message) from None
+    return rendered
 
 
-def render_secrets(text: str, field: str, state: dict[str, Any], secrets: dict[str, str]) -> str:
-    """`text` with templates rendered and `${secrets.NAME}` replaced by the secret's value."""
+async def render_url(call: BlockCall, text: str) -> tuple[str, str]:
+    """A curl URL rendered once: (with secrets, as shown in errors: `${secrets.NAME}` kept)."""
+    ctx = call.run.ctx
     try:
-        return templates.render_secrets(text, state, secrets, field)
+        url, shown = await ctx.template_renderer().render_url(text, call.env.state, ctx.secrets)
     except templates.TemplateError as exc:
         raise BlockError(exc.message) from None
+    return str(url), str(shown)
 
 
 def few_shot_texts(text: str, state: dict[str, Any]) -> list[str]:
