@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from blake3 import blake3
 
 from dusttui.engine import serdejson
+from dusttui.engine.js import JSExecutor, JSSettings
 from dusttui.engine.providers import ProviderRegistry
 
 BUNDLED_DATASETS_DIR = Path(__file__).parent / "apps" / "datasets"
@@ -22,21 +23,21 @@ BUNDLED_DATASETS_DIR = Path(__file__).parent / "apps" / "datasets"
 class LLMCache(Protocol):
     """Where `use_cache` answers come from (llm, chat and curl blocks)."""
 
-    async def get(self, key: str) -> dict | None: ...
+    async def get(self, key: str) -> dict[str, Any] | None: ...
 
-    async def put(self, key: str, value: dict) -> None: ...
+    async def put(self, key: str, value: dict[str, Any]) -> None: ...
 
 
 class MemoryLLMCache:
     """An in-process cache: good for tests and one-off runs (the server passes a SQLite one)."""
 
     def __init__(self) -> None:
-        self._data: dict[str, dict] = {}
+        self._data: dict[str, dict[str, Any]] = {}
 
-    async def get(self, key: str) -> dict | None:
+    async def get(self, key: str) -> dict[str, Any] | None:
         return self._data.get(key)
 
-    async def put(self, key: str, value: dict) -> None:
+    async def put(self, key: str, value: dict[str, Any]) -> None:
         self._data[key] = value
 
     def __len__(self) -> int:
@@ -97,7 +98,8 @@ class EngineContext:
     # private ranges; tests use it to talk to a local server.
     curl_allow_loopback: bool = False
     cache: LLMCache = field(default_factory=MemoryLLMCache)
-    js: Any = None  # a dusttui.engine.js.JSExecutor; created on first use when None
+    js: JSExecutor | None = None  # the JavaScript sandbox; created on first use when None
+    js_settings: JSSettings | None = None  # its settings; None reads DUSTTUI_JS_* at first use
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # never in logs
     # Seconds between two streamed tokens of the offline provider (0 in tests).
     token_delay: float = 0.02
@@ -113,10 +115,8 @@ class EngineContext:
             self.templates = TemplateRenderer()
         return self.templates
 
-    def executor(self) -> Any:
-        """The JavaScript sandbox, created on first use."""
+    def executor(self) -> JSExecutor:
+        """The JavaScript sandbox (worker processes), created on first use."""
         if self.js is None:
-            from dusttui.engine.js import JSExecutor
-
-            self.js = JSExecutor()
+            self.js = JSExecutor(self.js_settings)
         return self.js

@@ -1,67 +1,76 @@
 """The JavaScript sandbox for `_fun(env)` code (code blocks, while conditions, chat and curl code).
 
-Each execution gets a fresh quickjs Context, created, used and dropped inside one worker thread:
-a Context touched by two threads aborts the process. The sandbox has no `require`, filesystem,
-network or timers; `console.log` is captured like Dust core does (`logs = logs.concat(args)`),
-`env` goes in and the result comes out as JSON (`undefined` → null), and a returned Promise is
-resolved by running the pending jobs.
+Every execution runs in a fresh quickjs Context inside a worker process (dusttui/engine/jsworker.py,
+pooled by dusttui/engine/jspool.py): a crash, a runaway loop or a native call that quickjs cannot
+interrupt costs that execution only, never the engine. The sandbox has no `require`, filesystem,
+network or timers; `console.log` (and only it, as in Dust core) is captured with
+`logs = logs.concat(args)`; `env` goes in and the result comes out as JSON (`undefined` → null). An
+`async` `_fun` is awaited; a plain one's returned Promise is its value, as core does.
 
-The time limit is quickjs's own: it counts the engine process's CPU time since the code started,
-so under heavy concurrent JavaScript load code may be stopped somewhat before the wall-clock limit.
+Limits (:class:`JSSettings`, from the environment): wall-clock time per execution (10 s, as core),
+memory per execution, size of an execution's output, and the total output a run may keep. This
+module words every failure as the sentence a user reads after "Error in `code`: ".
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import collections
+import logging
 import os
-import re
-import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import quickjs
+import orjson
 
-DEFAULT_TIME_LIMIT = 10.0
-DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
-_MAX_STACK = 1024 * 1024
-_FRAME_LINE = re.compile(r"\(<input>:(\d+)\)")
-_BARE_LINE = re.compile(r"<input>:(\d+)")
+from dusttui.engine import jspool, jsworker
 
-# Runs first in every Context: the console Dust core offers (all levels log, as `log` does).
-_PRELUDE = """
-globalThis.__dust_logs = [];
-globalThis.console = {};
-for (const k of ["log", "info", "warn", "error", "debug"]) {
-  console[k] = function (...args) { __dust_logs = __dust_logs.concat(args); };
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+BATCH_MAX = 32  # executions per request to a worker
+_RUNS_TRACKED = 4096  # runs whose output totals are remembered (the oldest are forgotten)
+_SETTINGS = {  # field: (environment variable, type)
+    "workers": ("DUSTTUI_JS_WORKERS", int),
+    "time_limit": ("DUSTTUI_JS_TIME_LIMIT", float),
+    "memory_mb": ("DUSTTUI_JS_MEMORY_MB", float),
+    "max_output_mb": ("DUSTTUI_JS_MAX_OUTPUT_MB", float),
+    "run_output_mb": ("DUSTTUI_JS_RUN_OUTPUT_MB", float),
 }
-"""
 
-# Calls `_fun` with the parsed env, awaits it, and leaves a JSON outcome in `__dust_out`.
-_CALL = """
-globalThis.__dust_out = null;
-(async function __dust_call() {
-  if (typeof _fun !== "function") {
-    throw new ReferenceError("`_fun` is not defined: the code must define `_fun = (env) => { ... }`");
-  }
-  let v = await _fun(JSON.parse(__dust_env_json));
-  return v === undefined ? null : v;
-})().then(
-  (v) => {
-    let text;
-    try { text = JSON.stringify({ value: v, logs: __dust_logs }); }
-    catch (e) { text = JSON.stringify({ error: "the value returned by `_fun` is not JSON: " + e.message }); }
-    __dust_out = text === undefined ? '{"value": null, "logs": []}' : text;
-  },
-  (e) => {
-    const text = e instanceof Error
-      ? e.name + ": " + e.message + (e.stack ? "\\n" + e.stack.trimEnd() : "")
-      : "Uncaught " + String(e);
-    __dust_out = JSON.stringify({ error: text });
-  },
-);
-"""
+
+@dataclass(frozen=True)
+class JSSettings:
+    """The sandbox's settings; `from_env` reads the DUSTTUI_JS_* variables."""
+
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    time_limit: float = 10.0  # seconds of wall-clock time per execution, as Dust core
+    memory_mb: float = 1024.0  # quickjs heap per execution (core sets none: keep it generous)
+    max_output_mb: float = 8.0  # JSON of one execution's value and logs (hosted Dust's 8 MB)
+    run_output_mb: float = 256.0  # JSON of all sandbox outputs one run may keep
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> JSSettings:
+        """Settings from DUSTTUI_JS_WORKERS, _TIME_LIMIT, _MEMORY_MB, _MAX_OUTPUT_MB, _RUN_OUTPUT_MB.
+
+        A value that is not a positive number is ignored with a warning (the default stays).
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, (variable, kind) in _SETTINGS.items():
+            raw = environ.get(variable)
+            if raw is None or not raw.strip():
+                continue
+            try:
+                value = kind(raw)
+                if not value > 0:
+                    raise ValueError
+            except ValueError:
+                log.warning("%s=%r is not a positive number: using the default", variable, raw)
+                continue
+            values[name] = value
+        return cls(**values)
 
 
 class JSError(Exception):
@@ -80,108 +89,244 @@ class JSResult:
     logs: list[Any] = field(default_factory=list)
 
 
-def _tidy(text: str) -> str:
-    # quickjs names every script `<input>`: show user lines as "line N", drop our own frames
-    text = _FRAME_LINE.sub(r"(line \1)", text).replace(" (<input>)", "")
-    text = _BARE_LINE.sub(r"line \1", text)
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    return "\n".join(ln for ln in lines if "__dust" not in ln and "<eval>" not in ln)
+def _mb(size: float) -> str:
+    return f"{size / MB:.1f} MB" if size < 10 * MB else f"{size / MB:.0f} MB"
 
 
-def _limit_error(text: str, time_limit: float, memory_limit: int) -> JSError | None:
-    if text.startswith("InternalError: interrupted"):
-        return JSError(f"the code ran longer than {time_limit:g} s and was stopped")
-    # out of memory, quickjs cannot even build an Error: it throws `null` (a rare user `throw null`
-    # reads the same way)
-    if text.startswith("InternalError: out of memory") or text.strip() in ("null", "Uncaught null"):
-        mb = memory_limit / (1024 * 1024)
-        return JSError(f"the code used more than {mb:g} MB of memory and was stopped")
-    if text.startswith("InternalError: stack overflow"):
-        return JSError("InternalError: stack overflow (too much recursion)")
-    return None
+def describe_failure(detail: Mapping[str, Any], settings: JSSettings, limits: Limits) -> str:
+    """The sentence for a failed execution, from the worker's (or the pool's) `code`."""
+    code = detail.get("code")
+    if code in ("throw", "js"):
+        text = detail.get("text")
+        return text if isinstance(text, str) else "the code threw a value whose text cannot be read"
+    if code == "time":
+        return f"the code ran longer than {limits.time_limit:g} s and was stopped"
+    if code == "memory":
+        return (
+            f"the code used more than {limits.memory_limit / MB:g} MB of memory and was stopped "
+            "(the sandbox's limit per execution; DUSTTUI_JS_MEMORY_MB sets it)"
+        )
+    if code == "stack":
+        return "InternalError: stack overflow (too much recursion)"
+    if code == "nofun":
+        return (
+            "ReferenceError: `_fun` is not defined: the code must define `_fun = (env) => { ... }`"
+        )
+    if code == "unsettled":
+        return "the Promise returned by `_fun` never settled"
+    if code == "type":
+        return (
+            f"the value returned by `_fun` is a {detail.get('type')}, which JSON cannot represent"
+        )
+    if code in ("value", "logs"):
+        what = (
+            "the value returned by `_fun`" if code == "value" else "a value given to `console.log`"
+        )
+        first = str(detail.get("text") or "").split("\n", 1)[0]
+        return f"{what} is not JSON: {first.removeprefix('TypeError: ')}"
+    if code == "depth":
+        what = (
+            "the value returned by `_fun` nests"
+            if detail.get("what") == "value"
+            else "the logs nest"
+        )
+        return (
+            f"{what} arrays and objects more than {jsworker.MAX_DEPTH} levels deep (Dust's limit)"
+        )
+    if code == "output":
+        return (
+            f"the output of `_fun` (its value and logs) is {_mb(detail['size'])} of JSON, over the "
+            f"sandbox's limit of {settings.max_output_mb:g} MB per execution "
+            "(DUSTTUI_JS_MAX_OUTPUT_MB sets it)"
+        )
+    if code == "run_output":
+        return (
+            f"this output ({_mb(detail['size'])} of JSON) would take the run's sandbox outputs past "
+            f"{settings.run_output_mb:g} MB, the limit per run (DUSTTUI_JS_RUN_OUTPUT_MB sets it)"
+        )
+    if code == "crash":
+        why = detail.get("why")
+        hint = (
+            " (quickjs does this on values nested thousands of levels deep)"
+            if why == "SIGSEGV"
+            else ""
+        )
+        return f"the JavaScript sandbox crashed ({why}) while running this code{hint}"
+    if code == "start":
+        return f"the JavaScript sandbox could not start: {detail.get('why')}"
+    if code == "stopping":
+        return "the engine is stopping"
+    return f"the JavaScript sandbox sent an answer the engine cannot read ({code})"
 
 
-def _fail(text: str, time_limit: float, memory_limit: int) -> JSError:
-    return _limit_error(text, time_limit, memory_limit) or JSError(_tidy(text))
+@dataclass(frozen=True)
+class Limits:
+    """The limits one execution ran under (they are named in its error)."""
+
+    time_limit: float
+    memory_limit: int
 
 
-def run_fun(
-    code: str,
-    env: dict[str, Any],
-    *,
-    time_limit: float = DEFAULT_TIME_LIMIT,
-    memory_limit: int = DEFAULT_MEMORY_LIMIT,
-) -> JSResult:
-    """Run `code` (which defines `_fun`) on `env` in a fresh Context; raise JSError on failure.
-
-    Blocking: call it from a worker thread (JSExecutor does), never from the event loop.
-    """
+def decode(
+    kind: int, a: bytes, b: bytes, settings: JSSettings, limits: Limits
+) -> JSResult | JSError:
+    """A worker's result frame as a result or an error (see dusttui/engine/jsworker.py)."""
+    if kind == jsworker.OK:
+        logs = orjson.loads(b)
+        if not isinstance(logs, list):  # the code gave arrays a toJSON of its own
+            logs = [logs]
+        return JSResult(orjson.loads(a), logs)
     try:
-        env_json = json.dumps(env, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise JSError(f"`env` cannot be given to JavaScript as JSON: {e}") from None
-    ctx = quickjs.Context()
-    try:
-        ctx.set_memory_limit(memory_limit)
-        ctx.set_max_stack_size(_MAX_STACK)
-        ctx.set_time_limit(time_limit)
-        start = time.monotonic()
-        try:
-            ctx.eval(_PRELUDE)
-            ctx.eval(code)
-            ctx.set("__dust_env_json", env_json)
-            ctx.eval(_CALL)
-            while ctx.execute_pending_job():
-                if time.monotonic() - start > time_limit:  # many short jobs add up
-                    raise JSError(f"the code ran longer than {time_limit:g} s and was stopped")
-            out = ctx.eval("__dust_out")
-        except quickjs.JSException as e:  # StackOverflow is a JSException too
-            raise _fail(str(e), time_limit, memory_limit) from None
-        if out is None:
-            raise JSError("the Promise returned by `_fun` never settled")
-        result = json.loads(out)
-        if "error" in result:
-            raise _fail(result["error"], time_limit, memory_limit)
-        return JSResult(result["value"], result["logs"])
-    finally:
-        del ctx  # dropped here, in the thread that made it
+        detail = orjson.loads(a)
+    except orjson.JSONDecodeError:
+        detail = {"code": "protocol"}
+    return JSError(describe_failure(detail, settings, limits))
 
 
 class JSExecutor:
-    """Runs `_fun` code off the event loop, in a pool of threads (a fresh Context per execution).
+    """Runs `_fun` code in a pool of worker processes; results are awaited on the event loop.
 
-    More than one thread lets a slow script not hold up the others; for short scripts extra
-    threads do not add throughput (quickjs is effectively serialised), so use `run_many` to batch.
+    The pool starts on first use, on the running loop; used from another loop, it starts again there.
     """
 
-    def __init__(self, workers: int | None = None):
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers or min(4, (os.cpu_count() or 1) + 1),
-            thread_name_prefix="dusttui-js",
-        )
+    def __init__(self, settings: JSSettings | None = None, *, workers: int | None = None):
+        settings = settings or JSSettings.from_env()
+        if workers is not None:
+            settings = JSSettings(**{**settings.__dict__, "workers": workers})
+        self.settings = settings
+        self._pool: jspool.Pool | None = None
+        self._run_bytes: collections.OrderedDict[str, int] = collections.OrderedDict()
 
-    async def run(self, code: str, env: dict[str, Any], **limits: Any) -> JSResult:
+    @property
+    def workers(self) -> int:
+        """How many worker processes run JavaScript at once."""
+        return max(1, self.settings.workers)
+
+    def batch_size(self, jobs: int, width: int) -> int:
+        """Executions per request for `jobs` executions run `width` at a time.
+
+        Enough requests to keep every worker busy with a few queued, each at most BATCH_MAX long.
+        """
+        requests = max(1, min(width, self.workers * 4))
+        return max(1, min(BATCH_MAX, -(-jobs // requests)))
+
+    async def run(
+        self,
+        code: str,
+        env: dict[str, Any],
+        *,
+        time_limit: float | None = None,
+        memory_limit: int | None = None,
+    ) -> JSResult:
         """Run one execution; raises JSError."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: run_fun(code, env, **limits))
+        (outcome,) = await self.run_many(
+            code, [env], time_limit=time_limit, memory_limit=memory_limit
+        )
+        if isinstance(outcome, JSError):
+            raise outcome
+        return outcome
 
     async def run_many(
-        self, code: str, envs: list[dict[str, Any]], **limits: Any
+        self,
+        code: str,
+        envs: list[dict[str, Any]],
+        *,
+        time_limit: float | None = None,
+        memory_limit: int | None = None,
     ) -> list[JSResult | JSError]:
-        """Run the same code on many envs in one worker hop; each outcome is a result or error."""
+        """Run the same code on many envs; each outcome is a result or an error."""
+        limits = Limits(
+            time_limit if time_limit is not None else self.settings.time_limit,
+            memory_limit if memory_limit is not None else int(self.settings.memory_mb * MB),
+        )
+        results: list[JSResult | JSError | None] = [None] * len(envs)
+        texts: list[bytes] = []
+        positions: list[int] = []
+        for i, env in enumerate(envs):
+            try:
+                texts.append(_env_json(env))
+                positions.append(i)
+            except (TypeError, ValueError) as exc:
+                results[i] = JSError(f"`env` cannot be given to JavaScript as JSON: {exc}")
+        if texts:
+            run_id = envs[0].get("run_id")
+            batch = self._batch(code, texts, limits, run_id if isinstance(run_id, str) else "")
+            done = await self._submit(batch)
+            for i, outcome in zip(positions, done, strict=True):
+                results[i] = outcome
+        return results  # type: ignore[return-value]
 
-        def batch() -> list[JSResult | JSError]:
-            out: list[JSResult | JSError] = []
-            for env in envs:
-                try:
-                    out.append(run_fun(code, env, **limits))
-                except JSError as e:
-                    out.append(e)
-            return out
+    def _batch(self, code: str, texts: list[bytes], limits: Limits, run_id: str) -> jspool.Batch:
+        def on_result(batch: jspool.Batch, index: int, kind: int, a: bytes, b: bytes) -> Any:
+            if kind == jsworker.OK:
+                refused = self._spend(run_id, len(a) + len(b))
+                if refused is not None:
+                    return JSError(describe_failure(refused, self.settings, limits))
+            return decode(kind, a, b, self.settings, limits)
 
+        return jspool.Batch(
+            code=code,
+            envs=texts,
+            time_limit=limits.time_limit,
+            memory_limit=limits.memory_limit,
+            max_output=int(self.settings.max_output_mb * MB),
+            on_result=on_result,
+            results=[None] * len(texts),
+            pending=len(texts),
+        )
+
+    def _spend(self, run_id: str, size: int) -> dict[str, Any] | None:
+        """Count an output against its run's total; the refusal when it would go past it."""
+        used = self._run_bytes.pop(run_id, 0)
+        self._run_bytes[run_id] = used  # most recently used last
+        if len(self._run_bytes) > _RUNS_TRACKED:
+            self._run_bytes.popitem(last=False)
+        if used + size > self.settings.run_output_mb * MB:
+            return {"code": "run_output", "size": size}
+        self._run_bytes[run_id] = used + size
+        return None
+
+    async def _submit(self, batch: jspool.Batch) -> list[Any]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, batch)
+        pool = self._pool
+        if pool is None or pool.loop is not loop or pool.closed:
+            if pool is not None:
+                pool.kill_all()
+            pool = self._pool = jspool.Pool(
+                self.workers, loop, self._failure, int(self.settings.max_output_mb * MB)
+            )
+        batch.future = loop.create_future()
+        batch.future.add_done_callback(lambda f: pool.abandon() if f.cancelled() else None)
+        pool.submit(batch, self.batch_size(len(batch.envs), len(batch.envs)))
+        return await batch.future
+
+    def _failure(self, batch: jspool.Batch, reason: tuple[str, Any]) -> JSError:
+        code, why = reason
+        limits = Limits(batch.time_limit, batch.memory_limit)
+        return JSError(describe_failure({"code": code, "why": why}, self.settings, limits))
 
     def close(self) -> None:
-        """Stop the worker threads (running executions end at their time limit)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker processes (from any thread); waiting executions fail."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is pool.loop:
+            pool.shutdown(("stopping", None))
+        elif not pool.loop.is_closed() and pool.loop.is_running():
+            pool.loop.call_soon_threadsafe(pool.shutdown, ("stopping", None))
+            pool.kill_all()
+        else:
+            pool.kill_all()
+
+
+def _env_json(env: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(env)
+    except TypeError:  # integers beyond 64 bits, lone surrogates: the json module copes
+        import json
+
+        return json.dumps(env, ensure_ascii=True, allow_nan=False).encode()

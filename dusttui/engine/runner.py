@@ -86,7 +86,6 @@ class _Outcome:
 
 _SKIPPED = _Outcome(BlockResult(None), None)  # a skipped while iteration: all-null, uncounted
 _PENDING = _Outcome(None, None)
-BATCH_MAX = 32  # executions per sandbox hop
 
 
 async def execute_run(
@@ -366,9 +365,7 @@ class _Run:
             return outcomes
         execute = EXECUTORS.get(btype, _unsupported)
         batch = BATCH_EXECUTORS.get(btype)
-        if batch is not None and not hasattr(self.scope.ctx.executor(), "run_many"):
-            batch = None
-        size = min(BATCH_MAX, -(-len(jobs) // width)) if batch is not None else 1
+        size = self.scope.ctx.executor().batch_size(len(jobs), width) if batch is not None else 1
         units = iter([jobs[k : k + size] for k in range(0, len(jobs), size)])
 
         def settle(i: int, j: int, outcome: Any) -> None:

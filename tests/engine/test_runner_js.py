@@ -266,3 +266,18 @@ async def test_an_empty_map_array_fails_the_map_block_as_core():
         ],
         [{"value": [4], "error": None, "meta": None}],
     ]
+
+
+async def test_one_bad_execution_errors_alone_in_its_batch():
+    # 40 executions go to the sandbox in batches; one failure used to error its whole batch
+    spec = "input INPUT { }\n\n" + code_block(
+        "ONE",
+        "_fun = (env) => { if (env.state.INPUT.n === 5) { throw new Error('five'); } return env.state.INPUT.n; };",
+    )
+    _, record = await run_app(spec, {}, [{"n": i} for i in range(40)])
+    rows = [row[0] for row in record.traces[1][1]]
+    assert [r["value"] for r in rows] == [*range(5), None, *range(6, 40)]
+    assert rows[5]["error"] == "Error in `code`: Error: five\n    at _fun"
+    assert [e["error"] for e in rows].count(None) == 39
+    assert record.blocks[1]["success_count"] == 39
+    assert record.blocks[1]["error_count"] == 1

@@ -1,0 +1,405 @@
+"""The pool of JavaScript worker processes (dusttui/engine/jsworker.py) and its channel to them.
+
+A batch of executions (same code, several envs) is cut into chunks; each chunk goes to one worker,
+which answers one frame per execution in order. A worker runs one execution at a time, so the
+execution that started last is the head of its in-flight list and its clock starts when the result
+before it arrived: past its wall-clock limit the worker is killed, that execution fails, and the
+executions queued behind it go back to the pool (no batch-mate pays for a bad neighbour). A worker
+that dies by itself (a quickjs crash) is replaced the same way; one that leaves to give memory back
+says so first.
+
+Everything here runs on the event loop that first used the pool; `close` may come from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dusttui.engine import jsworker
+
+log = logging.getLogger(__name__)
+
+WORKER_SCRIPT = str(Path(jsworker.__file__).resolve())
+PREFETCH = 2  # chunks in flight per worker: the next one is already there when one ends
+KILL_GRACE = 0.25  # seconds past the limit before the process is killed (quickjs stops first)
+START_FAILURES = 3  # workers dying before they are ready, in a row, before giving up
+READ_SIZE = 1 << 18
+
+
+@dataclass(eq=False)
+class Batch:
+    """Executions of one code on several envs; `results[i]` is set as each one ends."""
+
+    code: str
+    envs: list[bytes]
+    time_limit: float
+    memory_limit: int
+    max_output: int
+    on_result: Callable[
+        [Batch, int, int, bytes, bytes], Any
+    ]  # (batch, index, kind, a, b) -> result
+    results: list[Any] = field(default_factory=list)
+    pending: int = 0
+    future: asyncio.Future[list[Any]] | None = None
+
+    def settle(self, index: int, result: Any) -> None:
+        """Record one execution's outcome; resolve the batch when it is the last."""
+        if self.results[index] is None:
+            self.results[index] = result
+            self.pending -= 1
+        if self.pending == 0 and self.future is not None and not self.future.done():
+            self.future.set_result(self.results)
+
+    @property
+    def abandoned(self) -> bool:
+        """Nobody waits for it any more (its run was cancelled)."""
+        return self.future is not None and self.future.cancelled()
+
+
+@dataclass(eq=False)
+class Chunk:
+    """Consecutive executions of a batch sent to one worker: `batch.envs[next:end]` still to come."""
+
+    batch: Batch
+    next: int
+    end: int
+
+
+class Worker:
+    """One worker process and the executions it was sent."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.proc = subprocess.Popen(
+            [sys.executable, "-P", WORKER_SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C in the engine's terminal is the engine's to handle
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.rfd = self.proc.stdout.fileno()
+        self.wfd = self.proc.stdin.fileno()
+        os.set_blocking(self.rfd, False)
+        os.set_blocking(self.wfd, False)
+        self.ready = False
+        self.gone = False  # killed, crashed or left: takes no more work
+        self.inflight: collections.deque[Chunk] = collections.deque()
+        self.head_since = 0.0  # when the execution at the head of `inflight` started
+        self.timer: asyncio.TimerHandle | None = None
+        self._in = bytearray()
+        self._out = bytearray()
+        pool.loop.add_reader(self.rfd, self._readable)
+
+    @property
+    def load(self) -> int:
+        """Executions sent and not answered."""
+        return sum(c.end - c.next for c in self.inflight)
+
+    def send(self, chunk: Chunk) -> None:
+        """Write a chunk's request; its executions run after those already in flight."""
+        batch = chunk.batch
+        envs = batch.envs[chunk.next : chunk.end]
+        header = orjson.dumps(
+            {
+                "code": batch.code,
+                "sizes": [len(e) for e in envs],
+                "time": batch.time_limit,
+                "memory": batch.memory_limit,
+                "output": batch.max_output,
+            }
+        )
+        if not self.inflight:
+            self.head_since = time.monotonic()
+            self._arm(batch.time_limit)
+        self.inflight.append(chunk)
+        self._write(jsworker.REQUEST.pack(len(header)) + header + b"".join(envs))
+
+    def _write(self, data: bytes) -> None:
+        if self._out:
+            self._out += data
+            return
+        try:
+            written = os.write(self.wfd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the process is gone: its EOF will tell
+            return
+        if written < len(data):
+            self._out += data[written:]
+            self.pool.loop.add_writer(self.wfd, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            written = os.write(self.wfd, self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            written = len(self._out)
+        del self._out[:written]
+        if not self._out:
+            self.pool.loop.remove_writer(self.wfd)
+
+    def _arm(self, limit: float) -> None:
+        if self.timer is None:
+            when = self.head_since + limit + KILL_GRACE
+            self.timer = self.pool.loop.call_at(self._loop_time(when), self._check_time)
+
+    def _loop_time(self, monotonic: float) -> float:
+        return self.pool.loop.time() + (monotonic - time.monotonic())
+
+    def _check_time(self) -> None:
+        self.timer = None
+        if self.gone or not self.inflight:
+            return
+        limit = self.inflight[0].batch.time_limit
+        if time.monotonic() >= self.head_since + limit + KILL_GRACE:
+            self.pool.worker_failed(self, ("time", None))
+        else:
+            self._arm(limit)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.rfd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.pool.worker_exited(self)
+            return
+        self._in += data
+        self._frames()
+
+    def _frames(self) -> None:
+        buf, pos, size = self._in, 0, jsworker.RESULT.size
+        while not self.gone and len(buf) - pos >= size:
+            kind, la, lb = jsworker.RESULT.unpack_from(buf, pos)
+            if la + lb > 2 * self.pool.max_frame:
+                self.pool.worker_failed(self, ("protocol", None))
+                return
+            if len(buf) - pos - size < la + lb:
+                break
+            start = pos + size
+            a, b = bytes(buf[start : start + la]), bytes(buf[start + la : start + la + lb])
+            pos = start + la + lb
+            if kind == jsworker.READY:
+                self.ready = True
+                self.pool.worker_ready(self)
+            elif kind == jsworker.BYE:
+                self.pool.worker_leaving(self)
+            else:
+                self._result(kind, a, b)
+        del buf[:pos]
+
+    def _result(self, kind: int, a: bytes, b: bytes) -> None:
+        if not self.inflight:
+            self.pool.worker_failed(self, ("protocol", None))
+            return
+        chunk = self.inflight[0]
+        index = chunk.next
+        chunk.next += 1
+        if chunk.next >= chunk.end:
+            self.inflight.popleft()
+        self.head_since = time.monotonic()
+        batch = chunk.batch
+        if not batch.abandoned:
+            batch.settle(index, batch.on_result(batch, index, kind, a, b))
+        if len(self.inflight) < PREFETCH:
+            self.pool.dispatch()
+
+    def stop(self, *, kill: bool = True) -> None:
+        """Take no more work, let go of the pipes, kill the process (from the loop's thread)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.gone:
+            self.gone = True
+            self.pool.loop.remove_reader(self.rfd)
+            if self._out:
+                self.pool.loop.remove_writer(self.wfd)
+        self.kill(signal_it=kill)
+
+    def kill(self, *, signal_it: bool = True) -> None:
+        """Kill the process and close the pipes; safe from any thread."""
+        if signal_it and self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+
+
+class Pool:
+    """Worker processes on one event loop, and the chunks waiting for one."""
+
+    def __init__(
+        self,
+        size: int,
+        loop: asyncio.AbstractEventLoop,
+        on_failure: Callable[[Batch, tuple[str, Any]], Any],
+        max_frame: int,
+    ) -> None:
+        self.size = max(1, size)
+        self.loop = loop
+        self.on_failure = on_failure  # (batch, (reason, detail)) -> the failed execution's result
+        self.max_frame = max_frame
+        self.workers: list[Worker] = []
+        self.queue: collections.deque[Chunk] = collections.deque()
+        self.start_failures = 0
+        self.closed = False
+
+    def submit(self, batch: Batch, chunk_size: int) -> None:
+        """Queue a batch in chunks of at most `chunk_size` executions."""
+        for start in range(0, len(batch.envs), chunk_size):
+            self.queue.append(Chunk(batch, start, min(len(batch.envs), start + chunk_size)))
+        self._fill()
+        self.dispatch()
+
+    def _fill(self) -> None:
+        while not self.closed and sum(not w.gone for w in self.workers) < self.size:
+            try:
+                self.workers.append(Worker(self))
+            except OSError as exc:
+                self._fail_queue(("start", f"{type(exc).__name__}: {exc}"))
+                return
+
+    def dispatch(self) -> None:
+        """Give queued chunks to ready workers, the least loaded first."""
+        while self.queue:
+            chunk = self.queue[0]
+            if chunk.batch.abandoned:
+                self.queue.popleft()
+                continue
+            live = [w for w in self.workers if not w.gone]
+            # queue behind running work only when no worker is about to be ready
+            depth = PREFETCH if all(w.ready for w in live) else 1
+            free = [w for w in live if w.ready and len(w.inflight) < depth]
+            if not free:
+                return
+            worker = min(free, key=lambda w: w.load)
+            self.queue.popleft()
+            worker.send(chunk)
+
+    def worker_ready(self, worker: Worker) -> None:
+        """A worker finished starting."""
+        self.start_failures = 0
+        self.dispatch()
+
+    def worker_leaving(self, worker: Worker) -> None:
+        """The worker asked to be replaced (its memory grew): what it was sent goes back."""
+        self._retire(worker, None)
+
+    def worker_failed(self, worker: Worker, reason: tuple[str, Any]) -> None:
+        """Kill a worker (time limit, protocol error): its head execution fails with `reason`."""
+        self._retire(worker, reason)
+
+    def worker_exited(self, worker: Worker) -> None:
+        """The process closed its end: a crash unless it said it was leaving (or was killed)."""
+        if worker.gone:
+            return
+        worker.stop(kill=False)  # not killed: its own exit status says what happened
+        waiting = self.loop.run_in_executor(None, _wait, worker.proc)
+        waiting.add_done_callback(lambda done: self._exited(worker, done.result()))
+
+    def _exited(self, worker: Worker, code: int | None) -> None:
+        if not worker.ready:
+            self.start_failures += 1
+            self._retire(worker, None)
+            if self.start_failures >= START_FAILURES:
+                self._fail_queue(("start", _exit_text(code)))
+            return
+        self._retire(worker, ("crash", _exit_text(code)))
+
+    def _retire(self, worker: Worker, reason: tuple[str, Any] | None) -> None:
+        worker.stop()
+        if worker in self.workers:
+            self.workers.remove(worker)
+        self._reap(worker.proc)
+        chunks = list(worker.inflight)
+        worker.inflight.clear()
+        if chunks and reason is not None:
+            head = chunks[0]
+            batch = head.batch
+            index = head.next
+            head.next += 1
+            if not batch.abandoned:
+                batch.settle(index, self.on_failure(batch, reason))
+        back = [c for c in chunks if c.next < c.end and not c.batch.abandoned]
+        self.queue.extendleft(reversed(back))
+        if not self.closed and self.queue:
+            self._fill()
+        self.dispatch()
+
+    def _reap(self, proc: subprocess.Popen[bytes]) -> None:
+        # a killed process is collected a moment later, without blocking the loop meanwhile
+        if proc.poll() is None and not self.loop.is_closed():
+            self.loop.call_later(0.05, self._reap, proc)
+
+    def _fail_queue(self, reason: tuple[str, Any]) -> None:
+        while self.queue:
+            chunk = self.queue.popleft()
+            for index in range(chunk.next, chunk.end):
+                if not chunk.batch.abandoned:
+                    chunk.batch.settle(index, self.on_failure(chunk.batch, reason))
+
+    def abandon(self) -> None:
+        """Kill workers busy only with batches nobody waits for (a cancelled run)."""
+        for worker in list(self.workers):
+            if worker.inflight and all(c.batch.abandoned for c in worker.inflight):
+                self._retire(worker, None)
+
+    def shutdown(self, reason: tuple[str, Any]) -> None:
+        """Stop every worker (from the loop's thread); waiting executions fail with `reason`."""
+        self.closed = True
+        for worker in list(self.workers):
+            self._retire(worker, reason)
+        self._fail_queue(reason)
+
+    def kill_all(self) -> None:
+        """Kill every worker process from any thread (the loop may be gone)."""
+        self.closed = True
+        for worker in list(self.workers):
+            worker.kill()
+            try:
+                worker.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                log.warning("JavaScript worker %s did not exit when killed", worker.proc.pid)
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int | None:
+    """The exit status of a worker that closed its pipe (killed if it lingers)."""
+    try:
+        return proc.wait(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
