@@ -53,8 +53,10 @@ def cmd_diff(
     async def go() -> tuple[Any, Any]:
         async with open_client(backend, settings) as client:
             found = await find_app(client, app)
-            a = await load_run(client, found, run_a, "A")
-            b = await load_run(client, found, run_b, "B")
+            # Both at once: two big runs are two long GETs (the first failure is the one told).
+            a, b = await asyncio.gather(
+                load_run(client, found, run_a, "A"), load_run(client, found, run_b, "B")
+            )
             return a, b
 
     a, b = asyncio.run(go())
@@ -152,11 +154,11 @@ def _journal() -> Any:
 
 
 def _journal_ids(app_id: str, prefix: str) -> list[str]:
-    with _journal() as journal:
+    with _journal() as journal:  # the summaries: no config or inputs parsed
         return [
-            e.run_id
-            for e in journal.list_entries(limit=10_000, app_id=app_id)
-            if e.run_id.startswith(prefix)
+            s.run_id
+            for s in journal.list_summaries(limit=100_000)
+            if s.app_id == app_id and s.run_id.startswith(prefix)
         ]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dusttui.compare.rundiff import KINDS, BlockDiff, Detail, RunDiff
-from dusttui.compare.text import cell, one_line, pretty_lines, safe, side_by_side
+from dusttui.compare.text import cell, one_line, pretty_lines, safe, side_by_side, width_of
 from dusttui.compare.values import Change, path_text
 
 __all__ = ["KIND_TITLES", "Style", "change_line", "detail_lines", "report_lines", "where"]
@@ -83,7 +83,7 @@ def where(diff: RunDiff, detail: Detail) -> str:
         else:
             text = f"input {d.input_a} (B: {d.input_b})"
         if diff.key is not None:
-            text += f" ({safe(diff.key)} {one_line(d.label)})"
+            text += f" ({safe(diff.key)} {_clip(one_line(d.label), 40)})"
         parts.append(text)
     if d.iteration:
         parts.append(f"iteration {d.iteration}")
@@ -218,7 +218,7 @@ def block_table(diff: RunDiff, width: int) -> list[str]:
         c = block.counts
         nums = [f"{c[k]:,}" for k in ("same", *KINDS)]
         rows.append([name, *nums, latency_text(block), tokens_text(block)])
-    widths = [max([len(h), *(len(r[n]) for r in rows)]) for n, h in enumerate(heads)]
+    widths = [max([width_of(h), *(width_of(r[n]) for r in rows)]) for n, h in enumerate(heads)]
     widths[0] = min(widths[0], 28)
     lines = []
     for row in [[*heads, "tokens A → B"], *rows]:
@@ -256,4 +256,6 @@ def report_lines(
         yield from detail_lines(diff, detail, width, style, inputs=fresh)
     if shown < total:
         yield ""
-        yield f"… and {total - shown:,} more differences (--limit 0 shows them all; --json too)"
+        more = total - shown
+        noun = "difference" if more == 1 else "differences"
+        yield f"… and {more:,} more {noun} (--limit 0 shows them all; --json too)"

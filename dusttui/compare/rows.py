@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -185,7 +185,6 @@ class Pairing:
     inputs_b: int | None
     labels: list[Any] | None = None
     complete: bool = True
-    notes: list[str] = field(default_factory=list)
 
     @property
     def only_a(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -375,7 +376,7 @@ class RunDiff:
             block.run_level,
         )
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Difference]:
         return (self[k] for k in range(self._total))
 
     def first(self, kind: str) -> int | None:

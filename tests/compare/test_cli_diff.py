@@ -242,6 +242,13 @@ def test_usage_and_api_errors_exit_2_and_3(remote, make_run):
     assert result.stderr == (
         "dusttui: Input 0 of run A has no field `nope`: --key must name a field every input has.\n"
     )
+    result = diff(a["run_id"], a["run_id"], "--app", "iter", "--key", " ")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "dusttui: --key needs the name of an input field, e.g. --key id.\n",
+    )
+    result = diff(a["run_id"], a["run_id"], "--app", "iter", "--limit", "-1")
+    assert (result.exit_code, result.stderr) == (2, "dusttui: --limit must be 0 (all) or more.\n")
     result = diff("0123abcd", a["run_id"], "--app", "iter")
     assert result.exit_code == 2
     assert result.stderr == "dusttui: No run of iter has an id starting with `0123abcd` (run A).\n"
@@ -275,6 +282,10 @@ def test_values_with_control_characters_are_shown_escaped(remote, make_run):
     for raw in ("\x1b", "\u202e", "\x07"):
         assert raw not in result.stdout
     assert '    ~ $.text: "plain" → "\\u001b[2J\\u001b[31mred\\u202e\\u0007"' in result.stdout
+    first = diff(a["run_id"], b["run_id"], "--app", "echo", "--limit", "1")
+    assert first.stdout.splitlines()[-1] == (
+        "… and 1 more difference (--limit 0 shows them all; --json too)"
+    )
 
 
 def test_a_run_the_server_lost_is_read_from_the_history(remote, tmp_path, apps):
