@@ -55,6 +55,14 @@ class Rows:
             return int(trace.lens[i])
         return len(self.view[i])
 
+    def counts(self, i: int) -> tuple[int, int]:
+        """(successes, errors) in row ``i``, without decoding it."""
+        if self._trace is not None:
+            ok, err = self._trace.counts(i)
+            return int(ok), int(err)
+        errors = sum(1 for e in self.view[i] if _fields(e)["error"] is not None)
+        return self.size(i) - errors, errors
+
     def text(self, i: int) -> bytes:
         """Row ``i`` as JSON text (what the state holds; equal texts are equal rows)."""
         if self._trace is not None:

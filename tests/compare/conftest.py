@@ -68,6 +68,31 @@ _fun = (env) => ({ text: env.state.INPUT.text });
 }
 """
 
+# Fails where an input says, by its place in the run (`env.input.index`): the same input passes
+# when it is re-run alone (at index 0). PREP failing stops the run before LAST; LAST is the end.
+RETRY_APP = """input INPUT { }
+
+code PREP {
+  code:
+```
+_fun = (env) => {
+  if (env.state.INPUT.fail_prep === env.input.index) { throw new Error("prep failed here"); }
+  return { id: env.state.INPUT.id, doubled: env.state.INPUT.id * 2 };
+}
+```
+}
+
+code LAST {
+  code:
+```
+_fun = (env) => {
+  if (env.state.INPUT.fail_last === env.input.index) { throw new Error("last failed here"); }
+  return { id: env.state.INPUT.id, done: true };
+}
+```
+}
+"""
+
 
 @pytest.fixture(autouse=True)
 def isolated_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -89,6 +114,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "iter.dust").write_text(ITER_APP)
     (folder / "iter.config.json").write_text(json.dumps(ITER_CONFIG))
     (folder / "echo.dust").write_text(ECHO_APP)
+    (folder / "retry.dust").write_text(RETRY_APP)
     return folder
 
 
