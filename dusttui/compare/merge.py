@@ -18,7 +18,15 @@ from typing import Any
 
 import orjson
 
-from dusttui.compare.rows import BlockKey, Rows, block_keys, input_key, merged_order, rows_of, run_level
+from dusttui.compare.rows import (
+    BlockKey,
+    Rows,
+    block_keys,
+    input_key,
+    merged_order,
+    rows_of,
+    run_level,
+)
 
 __all__ = ["MERGED_KEY", "MergeReport", "RerunError", "RerunPlan", "merge_rerun", "plan_rerun"]
 
