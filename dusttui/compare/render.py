@@ -9,11 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dusttui.compare.rundiff import KINDS, BlockDiff, Detail, RunDiff
+from dusttui.compare.rundiff import KINDS, BlockDiff, Detail, Difference, RunDiff
 from dusttui.compare.text import cell, one_line, pretty_lines, safe, side_by_side, width_of
 from dusttui.compare.values import Change, path_text
 
-__all__ = ["KIND_TITLES", "Style", "change_line", "detail_lines", "report_lines", "where"]
+__all__ = [
+    "GLYPH",
+    "KIND_TITLES",
+    "Style",
+    "block_table",
+    "change_line",
+    "counts_line",
+    "detail_lines",
+    "header_lines",
+    "report_lines",
+    "where",
+]
 
 # style(text, role) → text: roles are "removed", "added", "title", "dim" (identity: no colour)
 Style = Callable[[str, str], str]
@@ -27,7 +38,7 @@ KIND_TITLES = {
     "same": "same",
     "pending": "still to come",
 }
-_GLYPH = {"changed": "~", "broken": "✗", "fixed": "✓", "only_a": "-", "only_b": "+"}
+GLYPH = {"changed": "~", "broken": "✗", "fixed": "✓", "only_a": "-", "only_b": "+"}
 
 
 def _plain(text: str, role: str) -> str:
@@ -69,9 +80,8 @@ def tokens_text(block: BlockDiff) -> str:
     return f"{ta:,} → {tb:,} ({_signed(tb - ta)})"
 
 
-def where(diff: RunDiff, detail: Detail) -> str:
+def where(diff: RunDiff, d: Difference) -> str:
     """``llm MODEL · input 3 (id "x") · iteration 2`` — where a difference is, in both runs."""
-    d = detail.difference
     parts = [safe(f"{d.block_type} {d.block_name}")]
     if d.run_level:
         parts.append("run")
@@ -127,15 +137,26 @@ def _side(execution: dict[str, Any] | None, run: str) -> tuple[str, list[str]]:
 
 
 def detail_lines(
-    diff: RunDiff, detail: Detail, width: int, style: Style = _plain, *, inputs: bool = True
+    diff: RunDiff,
+    detail: Detail,
+    width: int,
+    style: Style = _plain,
+    *,
+    inputs: bool = True,
+    context: bool = False,
 ) -> list[str]:
     """One difference: where it is, then its value diff or both sides next to each other.
-    ``inputs``: show both inputs when they differ (matched by index)."""
+    ``inputs``: show both inputs when they differ (matched by index). ``context`` (a screen with
+    room): the input always, and both values side by side under their value diff."""
     d = detail.difference
-    lines = [style(f"{_GLYPH[d.kind]} {where(diff, detail)}", "title")]
-    if inputs and diff.key is None and not d.run_level and detail.input_a != detail.input_b:
+    lines = [style(f"{GLYPH[d.kind]} {where(diff, d)}", "title")]
+    differ = diff.key is None and detail.input_a != detail.input_b
+    if inputs and differ and not d.run_level:
         lines.append(style(f"    input A {_clip(one_line(detail.input_a), width - 14)}", "dim"))
         lines.append(style(f"    input B {_clip(one_line(detail.input_b), width - 14)}", "dim"))
+    elif context and not d.run_level:
+        shown = detail.input_b if detail.input_b is not None else detail.input_a
+        lines.append(style(f"    input {_clip(one_line(shown), width - 12)}", "dim"))
     if d.kind in ("only_a", "only_b"):
         execution = detail.a if d.kind == "only_a" else detail.b
         if execution is not None and execution.get("error") is not None:
@@ -148,13 +169,17 @@ def detail_lines(
         lines += ["    " + change_line(c, style, max(40, width - 8)) for c in detail.changes]
         if detail.more:
             lines.append(f"    … and {detail.more} more changes (--json lists them all)")
-        return lines
+        if not context:
+            return lines
+        lines.append("")
     left, right = _side(detail.a, "A"), _side(detail.b, "B")
-    lines += ["    " + line for line in side_by_side(left, right, width - 4)]
+    limit = 40 if context else 14
+    lines += ["    " + line for line in side_by_side(left, right, width - 4, limit)]
     return lines
 
 
-def _header(diff: RunDiff, width: int, style: Style) -> Iterator[str]:
+def header_lines(diff: RunDiff, width: int, style: Style = _plain) -> Iterator[str]:
+    """Both runs, then what differs in them: hash, config, how inputs were matched."""
     a, b = diff.a, diff.b
     for name, run, inputs in (("A", a, diff.pairing.inputs_a), ("B", b, diff.pairing.inputs_b)):
         status = safe(str(run.status or "not started"))
@@ -234,7 +259,7 @@ def report_lines(
     diff: RunDiff, *, width: int = 100, limit: int | None = 100, style: Style = _plain
 ) -> Iterator[str]:
     """The whole text report, line by line (the first ``limit`` differences; None: all)."""
-    yield from _header(diff, width, style)
+    yield from header_lines(diff, width, style)
     yield ""
     yield style(counts_line(diff), "title")
     yield ""

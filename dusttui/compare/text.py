@@ -22,11 +22,11 @@ __all__ = [
     "width_of",
 ]
 
-# Every C0/C1 control, DEL, and the bidi controls that reorder what a terminal shows.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_KEEP_NL = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+# Every C0/C1 control, DEL, the bidi controls that reorder what a terminal shows, and the three
+# private-use characters the TUI marks styles with in rendered lines.
+_OTHERS = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ue000-\ue002"
+_UNSAFE = re.compile(f"[\x00-\x1f{_OTHERS}]")
+_UNSAFE_KEEP_NL = re.compile(f"[\x00-\x09\x0b-\x1f{_OTHERS}]")
 
 
 def _escape(match: re.Match[str]) -> str:
