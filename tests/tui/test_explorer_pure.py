@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dusttui.api.state import RunState
 from dusttui.tui.explorer.data import TraceData
 from dusttui.tui.explorer.errors import group_errors, next_error, prev_error
 from dusttui.tui.explorer.export import ExportError, default_filename, write_export
+from dusttui.tui.explorer.gc_pacing import NEVER, IdleCollector
 from dusttui.tui.explorer.jsonpath import find_paths, get_at, path_to_str, preview, summary
 from dusttui.tui.explorer.search import Query, SearchError, parse_query, search
 from dusttui.tui.explorer.summary import grid_cell, input_label, stats_rows
@@ -311,6 +313,35 @@ def test_execution_lookup_out_of_range_is_none():
     assert data.execution((1, 1, 0)) == Execution(
         value={"x": 10}, error=None, meta={"logs": ["n=5"]}
     )
+
+
+# ---------------------------------------------------------------- GC pacing
+
+
+def test_full_collections_wait_for_a_pause(monkeypatch):
+    now = [100.0]
+    collected = []
+    monkeypatch.setattr("dusttui.tui.explorer.gc_pacing.gc.collect", lambda: collected.append(1))
+    before = gc.get_threshold()
+    pacing = IdleCollector(quiet=0.4, longest=5.0, clock=lambda: now[0])
+    pacing.start()
+    try:
+        assert gc.get_threshold() == (before[0], NEVER, NEVER)  # the youngest still collects
+        assert pacing.tick() is False  # nothing happened yet
+        pacing.touch()
+        now[0] += 0.3
+        assert pacing.tick() is False and collected == []  # the user is still at it
+        now[0] += 0.2
+        assert pacing.tick() is True and collected == [1]  # paused: collected once
+        assert pacing.tick() is False
+        for _ in range(26):  # non-stop activity: still collected every 5 s
+            pacing.touch()
+            pacing.tick()
+            now[0] += 0.2
+        assert collected == [1, 1]
+    finally:
+        pacing.stop()
+    assert gc.get_threshold() == before
 
 
 # ---------------------------------------------------------------- Textual's private names

@@ -30,6 +30,7 @@ from dusttui.tui.explorer.errors import next_error, prev_error
 from dusttui.tui.explorer.errors_panel import ErrorGroups, no_errors_text
 from dusttui.tui.explorer.export import ExportError, default_filename, write_export
 from dusttui.tui.explorer.export_dialog import ExportDialog, ExportRequest
+from dusttui.tui.explorer.gc_pacing import IdleCollector
 from dusttui.tui.explorer.grid import TraceGrid
 from dusttui.tui.explorer.header import VIEWS, header_text, tabs_text, title_text
 from dusttui.tui.explorer.help_keys import explorer_key_table
@@ -96,6 +97,7 @@ class ExplorerScreen(Screen[None]):
         self.search_result: SearchResult | None = None
         self.errors_only = False  # the `f` filter, on the tree and the grid alike
         self._header_lines = 1
+        self.idle_gc = IdleCollector()
 
     # ------------------------------------------------------------------ snapshot
 
@@ -140,12 +142,20 @@ class ExplorerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Title, layout, focus on the tree, and the live timer."""
+        # Each jump builds and drops a few hundred nodes: the older generations' collections
+        # they trigger (~5 ms, or ~50 ms for a full one) wait for a pause between keys.
+        self.idle_gc.start()
+        self.set_interval(0.25, self.idle_gc.tick, name="explorer-gc")
         self._update_title()
         self._sync_layout()
         self.trace_tree.focus()
         self.trace_tree.cursor_line = 0  # on the first block, so arrows and enter act at once
         if not isinstance(self.state, Run):
             self.set_interval(0.1, self._poll, name="explorer-live")
+
+    def on_unmount(self) -> None:
+        """Give the GC its usual thresholds back."""
+        self.idle_gc.stop()
 
     def on_resize(self, event: events.Resize) -> None:
         """The header and the panes follow the terminal's size."""
@@ -227,6 +237,7 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ opening executions
 
     def _show(self, pos: Pos | None, block: int | None = None) -> None:
+        self.idle_gc.touch()  # every jump and cursor move comes here
         self.current = pos
         self.current_block = pos[0] if pos is not None else block
         self.value_view.show(self.trace, pos)
