@@ -133,6 +133,11 @@ class DustClient:
         """Close the connection pool."""
         await self._http.aclose()
 
+    @property
+    def is_closed(self) -> bool:
+        """True once closed (e.g. the local engine it spoke to was replaced)."""
+        return self._http.is_closed
+
     # ------------------------------------------------------------------ paths
 
     def apps_path(self) -> str:

@@ -407,6 +407,11 @@ class RunSession:
                     raise DustConnectionError(
                         "The local engine stopped before the run started."
                     ) from None
+                if side is not None:  # it holds the dead engine's client: stop it first
+                    side.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await side
+                    side = None
                 await self._restart_engine(run, client)
                 request = None  # the run exists: read its end from the new engine
             finally:
@@ -503,6 +508,10 @@ class RunSession:
                     ids = await client.run_ids_with_tag(run.app_id, tag or "")
                 except _TRANSIENT:
                     continue
+                except RuntimeError:
+                    if client.is_closed:  # the engine was replaced: the watch takes over
+                        return
+                    raise
                 if ids and state.run_id is None:
                     state.run_id = ids[0]
                     state.version += 1
@@ -511,6 +520,8 @@ class RunSession:
                     self._changed(run)
             while not state.done:
                 await asyncio.sleep(LIVE_INTERVAL)
+                if client.is_closed:  # another run replaced the engine: its watch takes over
+                    return
                 run_id = state.run_id
                 if run_id is None or state.done:
                     continue
@@ -523,6 +534,10 @@ class RunSession:
                     body = await client.get_run_status_raw(run.app_id, run_id)
                 except _TRANSIENT:
                     continue  # the watch itself says when the connection is lost
+                except RuntimeError:
+                    if client.is_closed:  # closed under the request: the watch takes over
+                        return
+                    raise
                 version = state.version
                 state.apply_status_json(body, structure=blocking)
                 if state.version != version:
