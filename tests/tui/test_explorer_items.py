@@ -501,3 +501,106 @@ async def test_the_errors_and_search_lists_show_what_their_cursor_is_on(runs):
         await pilot.press("down")
         await pilot.pause()
         assert screen.current == (1, 4, 0) and screen.view == "search"
+
+
+async def test_a_run_that_strays_from_the_spec_it_was_given_still_lists_its_blocks(engine):
+    events = await _while_events(engine)
+    state = RunState(clock=lambda: 1.0)
+    cut = next(  # the loop's first pass is over: NEXT has run once
+        k
+        for k, e in enumerate(events)
+        if e.type == "block_status" and (e.content.name, e.content.status) == ("NEXT", "succeeded")
+    )
+    for event in events[: cut + 1]:
+        state.apply(event)
+    # a spec without the loop (the app changed since): the loop's blocks are listed where they
+    # ran, the spec's own after them
+    spec = [("input", "INPUT"), ("code", "SUMMARY")]
+    app = ExplorerApp(state, spec_blocks=spec)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = explorer(app)
+        tree = screen.trace_tree
+        assert labels(tree.root) == [
+            "input INPUT  3✓  0 ms",
+            "while STEPS  3✓  0 ms",
+            "code NEXT  2✓  0 ms",
+            "code SUMMARY  (waiting)",
+        ]
+        assert screen.open_in_tree((2, 1, 0))  # NEXT, input #1: its node is loaded
+        await pilot.pause()
+        for event in events[cut + 1 :]:  # `end STEPS` comes in where SUMMARY was listed
+            state.apply(event)
+        screen.refresh_from_state()
+        await pilot.pause()
+        assert labels(tree.root) == [
+            "input INPUT  3✓  0 ms",
+            "while STEPS  23✓  0 ms",
+            "code NEXT  20✓  0 ms",
+            "end STEPS  20✓  0 ms",
+            "code SUMMARY  3✓  0 ms",
+        ]
+        summary = tree.root.children[4]
+        assert all(not child.label.plain.endswith("iterations") for child in summary.children)
+        assert screen.open_in_tree((4, 2, 0))
+        await pilot.pause()
+        assert screen.current == (4, 2, 0)
+
+
+def _wire(blocks: list[tuple[str, str, list[Any]]]) -> bytes:
+    """A finished run's GET answer: (block_type, name, one value per input) per block."""
+    status = [
+        {
+            "block_type": t,
+            "name": n,
+            "status": "succeeded",
+            "success_count": len(v),
+            "error_count": 0,
+        }
+        for t, n, v in blocks
+    ]
+    traces = [
+        [[t, n], [[{"value": x, "error": None, "meta": None}] for x in values]]
+        for t, n, values in blocks
+    ]
+    run = {
+        "run_id": "ab" * 32,
+        "created": 1,
+        "status": {"run": "succeeded", "blocks": status},
+        "traces": traces,
+    }
+    return json.dumps({"run": run}).encode()
+
+
+async def test_a_block_that_moves_in_a_newer_answer_gets_its_own_rows():
+    state = RunState.from_run_json(
+        _wire([("input", "INPUT", [{"n": 1}, {"n": 2}]), ("code", "CHECK", ["c1", "c2"])])
+    )
+    app = ExplorerApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = explorer(app)
+        assert screen.open_in_tree((1, 1, 0))
+        await pilot.pause()
+        tree = screen.trace_tree
+        assert labels(tree.root.children[1]) == ['#0 {"n":1}  → "c1"', '#1 {"n":2}  → "c2"']
+        # the server's newer answer has a block before CHECK (its answer wins)
+        state.apply_run_json(
+            _wire(
+                [
+                    ("input", "INPUT", [{"n": 1}, {"n": 2}]),
+                    ("code", "PREP", ["p1", "p2"]),
+                    ("code", "CHECK", ["c1", "c2"]),
+                ]
+            )
+        )
+        screen.refresh_from_state()
+        await pilot.pause()
+        assert [n.label.plain for n in tree.root.children] == [
+            "input INPUT  2✓",
+            "code PREP  2✓",
+            "code CHECK  2✓",
+        ]
+        for node in tree.root.children[1:]:
+            node.expand()
+        await pilot.pause()
+        assert labels(tree.root.children[1]) == ['#0 {"n":1}  → "p1"', '#1 {"n":2}  → "p2"']
+        assert labels(tree.root.children[2]) == ['#0 {"n":1}  → "c1"', '#1 {"n":2}  → "c2"']

@@ -289,14 +289,18 @@ def _add_live_counts(info: BlockInfo, ok: int, err: int) -> None:
 def _add_unrun(
     blocks: list[BlockInfo], traces: list[Rows], spec: SpecBlocks | None, running: bool
 ) -> None:
-    """Insert the spec's blocks the run has not reached, each after its predecessor in the spec."""
+    """Insert the spec's blocks the run has not reached, each after its predecessor in the spec
+    (and after the blocks the run ran there that the spec does not have: the app changed)."""
     if not spec:
         return
     have = {info.key for info in blocks}
+    known = set(spec)
     after = 0  # where the next missing block goes: after the last spec block seen
     for key in spec:
         if key in have:
             after = next(k for k, info in enumerate(blocks) if info.key == key) + 1
+            while after < len(blocks) and blocks[after].key not in known:
+                after += 1
             continue
         blocks.insert(after, BlockInfo(key[0], key[1], status=WAITING if running else NOT_RUN))
         traces.insert(after, [])
