@@ -290,3 +290,51 @@ def test_load_1000(http, flavour):
     )
     if events is not None:
         assert [e["type"] for e in events] == ["run_status", *BLOCK * 3, "run_status", "final"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_paced_demo(http, flavour):
+    run, events = _launch(http, "paced-demo", flavour)
+    assert run["status"] == {
+        "run": "succeeded",
+        "blocks": [
+            _block("input", "INPUT", "succeeded", 20),
+            _block("llm", "READ", "succeeded", 20),
+            _block("code", "TALLY", "succeeded", 20),
+        ],
+    }
+    values = [row[0]["value"] for row in run["results"]]
+    assert [v["words"] for v in values] == [
+        60, 180, 90, 150, 120, 200, 75, 140, 110, 170, 95, 160, 130, 85, 190, 100, 145, 70, 175, 115,
+    ]  # fmt: skip
+    assert values[0] == {"topic": "alpha", "words": 60, "longest": "paragraph"}
+    if events is not None:  # every word of every paragraph streamed as its own token
+        assert sum(e["type"] == "tokens" for e in events) == 2560
+
+
+def test_paced_demo_is_slow_enough_to_watch_its_llm_block_fill_up(engine_factory):
+    # With the offline provider pacing its tokens, the live status shows the llm block part done
+    # (some of its 20 inputs finished, not all): what a front end draws as a progress bar.
+    engine = engine_factory(token_delay=0.01)
+    config, inputs = _demo("paced-demo")
+    body = {"specification_hash": "latest", "config": config, "inputs": inputs}
+    with httpx.Client(
+        base_url=engine.url, headers={"Authorization": f"Bearer {engine.api_key}"}
+    ) as http:
+        run_id = http.post(runs_url("paced-demo"), json=body).json()["run"]["run_id"]
+        seen: set[int] = set()
+        for _ in range(3000):
+            run = http.get(runs_url("paced-demo", run_id=run_id) + "/status").json()["run"]
+            read = [b for b in run["status"]["blocks"] if b["name"] == "READ"]
+            if read:
+                seen.add(read[0]["success_count"])
+                assert run["dusttui"]["blocks"][1] == {
+                    "block_type": "llm",
+                    "name": "READ",
+                    "total": 20,
+                }
+            if any(0 < n < 20 for n in seen) or run["status"]["run"] != "running":
+                break
+            time.sleep(0.01)
+        http.post(runs_url("paced-demo", run_id=run_id) + "/cancel")
+    assert any(0 < n < 20 for n in seen), seen
