@@ -7,7 +7,7 @@ import json
 from dusttui.engine.spec import parse_spec
 from tests.engine.conftest import SPACE, TEST_APPS, apps_url, runs_url, stream_run
 
-BUNDLED = ["flaky-demo", "load-1000", "map-reduce-demo", "qa-demo", "while-demo"]
+BUNDLED = ["flaky-demo", "load-1000", "map-reduce-demo", "paced-demo", "qa-demo", "while-demo"]
 
 
 def _apps(http, style: str = "spaces") -> dict[str, dict]:

@@ -204,14 +204,14 @@ def test_status_answers_live_counts_without_traces_and_refuses_unknown_runs(http
 
     _wait_first_input_done(http, run_id)
     live = _status(http, "slow", run_id)
-    assert list(live) == [
+    assert list(live) == [  # front's key order, then the engine's extension
         "run_id",
         "created",
         "run_type",
-        "specification_hash",
         "config",
         "status",
         "traces",
+        "specification_hash",
         "results",
         "dusttui",
     ]
