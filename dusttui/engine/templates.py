@@ -133,18 +133,19 @@ def _lookup(state: dict[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:
 
 def _printed(value: Any, budget: int) -> int:
     """An upper bound of Tera's printed length of `value`, stopping once over `budget`."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, float):
-        return len(format(Decimal(repr(value)), "f")) + 1 if value == value else 3
-    if isinstance(value, list):
-        total = 2
-        for item in value:
-            total += 2 + _printed(item, budget - total)
-            if total > budget:
-                break
-        return total
-    return 32  # null, booleans, integers, "[object]"
+    total, stack = 0, [value]
+    while stack and total <= budget:  # iterative: a deeply nested value costs no recursion
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, float):
+            total += len(format(Decimal(repr(item)), "f")) + 1 if item == item else 3
+        elif isinstance(item, list):
+            total += 2 + 2 * len(item)  # brackets and ", " separators
+            stack.extend(item)
+        else:
+            total += 32  # null, booleans, integers, "[object]"
+    return total
 
 
 _local_dir: str | None = None

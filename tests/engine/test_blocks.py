@@ -433,6 +433,31 @@ async def test_curl_refuses_private_addresses_and_dust_itself(url, error):
     assert got == error
 
 
+async def test_curl_bodies_read_as_serde_json_reads_them():
+    from starlette.responses import Response
+
+    async def deep(request: Request):
+        n = int(request.query_params["n"])
+        return PlainTextResponse("[" * n + "]" * n, media_type="application/json")
+
+    async def binary(request: Request):
+        return Response(b"\x00\xffok", media_type="application/octet-stream")
+
+    app = Starlette(routes=[Route("/deep", deep), Route("/bin", binary)])
+    async with serve(app) as base:
+        ctx = EngineContext(token_delay=0, allow_network=True, curl_allow_loopback=True)
+        values = []
+        for url in (f"{base}/deep?n=127", f"{base}/deep?n=128", f"{base}/bin"):
+            _, record = await run_app(url_spec(url), {}, [{}], ctx)
+            values.append(last(record)[0][0]["value"])
+    # serde_json's recursion limit (128): deeper is not JSON, the body stays text
+    assert isinstance(values[0]["body"], list) and values[0]["body_base64"] is None
+    assert values[1]["body"] == "[" * 128 + "]" * 128
+    # a body that is not text also comes as base64 (core/src/http/request.rs)
+    assert values[2]["body"] == "\x00\ufffdok"  # String::from_utf8_lossy
+    assert values[2]["body_base64"] == "AP9vaw=="
+
+
 async def test_curl_method_text_is_cores():
     ctx = EngineContext(token_delay=0, allow_network=True)
     _, record = await run_app(url_spec("https://example.test/", "HEAD"), {}, [{}], ctx)

@@ -114,10 +114,7 @@ async def _send(
         ) from None
     raw = bytes(data)
     text = raw.decode("utf-8", "replace")
-    try:
-        parsed = json.loads(text, parse_constant=_no_constant)
-    except ValueError:
-        parsed = text
+    parsed = _json_or_text(text)
     content_type = response.headers.get("content-type", "")
     return {
         "created": now_ms(),
@@ -132,6 +129,24 @@ async def _send(
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)  # NaN and Infinity are not JSON for serde_json
+
+
+def _json_or_text(text: str) -> Any:
+    """The body as serde_json reads it (nesting deeper than its limit of 128 is not JSON), else
+    the text itself."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return text
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth >= 128:
+                return text
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return value
 
 
 async def execute(call: BlockCall) -> BlockResult:
