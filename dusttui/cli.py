@@ -198,6 +198,12 @@ def apps(settings, backend, *, as_json: bool) -> int:
 @click.option(
     "--timeout", type=float, metavar="SECONDS", help="Give up watching after this long (exit 4)."
 )
+@click.option(
+    "--rerun-failed",
+    "rerun_failed",
+    metavar="RUN_ID",
+    help="Re-run only the inputs of RUN_ID that failed (its hash, config), then merge.",
+)
 @with_backend
 def run(settings, backend, **options: Any) -> int:
     """Launch a run of APP (its sId or name) and follow it to its end.
@@ -207,7 +213,13 @@ def run(settings, backend, **options: Any) -> int:
       dusttui run qa-demo --input '{"question": "What is 2+2?"}'
       dusttui run flaky-demo --inputs inputs.jsonl --json > run.json
       cat rows.csv | dusttui run my-app --inputs - --poll --timeout 600
+      dusttui run flaky-demo --rerun-failed 5be2f4c0   # then prints the merged run
     """
+    if options.get("rerun_failed"):
+        from dusttui.compare.rerun_command import cmd_rerun_failed
+
+        return cmd_rerun_failed(settings, backend, **options)
+    options.pop("rerun_failed", None)
     from dusttui.headless import cmd_run
 
     return cmd_run(settings, backend, **options)

@@ -28,7 +28,16 @@ from dusttui.compare.rows import (
     run_level,
 )
 
-__all__ = ["MERGED_KEY", "MergeReport", "RerunError", "RerunPlan", "merge_rerun", "plan_rerun"]
+__all__ = [
+    "MERGED_KEY",
+    "MergeReport",
+    "RerunError",
+    "RerunPlan",
+    "failed_inputs",
+    "input_values",
+    "merge_rerun",
+    "plan_rerun",
+]
 
 MERGED_KEY = "dusttui_merged"  # the run JSON's mark of a merged run
 
@@ -59,7 +68,8 @@ class MergeReport:
     unfinished: list[int] = field(default_factory=list)
 
 
-def _input_values(state: Any) -> list[Any]:
+def input_values(state: Any) -> list[Any]:
+    """Each input's value (the input block's executions), in order."""
     key = input_key(state)
     if key is None or key not in state.trace_keys():
         raise RerunError(
@@ -98,7 +108,7 @@ def plan_rerun(state: Any) -> RerunPlan:
     indices = failed_inputs(state)
     if not indices:
         raise RerunError(f"No input of run {state.run_id} failed: there is nothing to re-run.")
-    values = _input_values(state)
+    values = input_values(state)
     return RerunPlan(
         run_id=state.run_id,
         specification_hash=state.specification_hash,
@@ -135,7 +145,7 @@ def merge_rerun(
         raise RerunError(f"Run {rerun.run_id} is still running: merge it once it ended.")
     source = {i: k for k, i in enumerate(indices)}
     level = run_level(base)
-    n = len(_input_values(base))
+    n = len(input_values(base))
     run_id = f"merged-{base.run_id[:16]}-{rerun.run_id[:16]}"
     report = MergeReport(run_id, sorted(source))
     traces: list[bytes] = []
