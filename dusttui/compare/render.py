@@ -187,7 +187,10 @@ def header_lines(diff: RunDiff, width: int, style: Style = _plain) -> Iterator[s
             status += " (still running: compared so far)"
         count = "?" if inputs is None else f"{inputs}"
         yield f"{name} {_short(run.run_id)}  {status}  hash {_short(run.specification_hash)}  {count} input(s)"
-    if diff.same_hash:
+    if diff.same_hash is None:
+        unknown = " and ".join(n for n, r in (("A", a), ("B", b)) if r.specification_hash is None)
+        yield f"hash: not known for {unknown} (a run launched as latest, followed on its stream)"
+    elif diff.same_hash:
         yield "hash: same"
     else:
         yield style(

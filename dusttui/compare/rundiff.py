@@ -345,9 +345,12 @@ class RunDiff:
         return self._total == 0 and self.counts["pending"] == 0
 
     @property
-    def same_hash(self) -> bool:
-        """Both runs ran the same specification."""
-        return bool(self.a.specification_hash == self.b.specification_hash)
+    def same_hash(self) -> bool | None:
+        """Both runs ran the same specification (None: a run does not say which it ran)."""
+        ha, hb = self.a.specification_hash, self.b.specification_hash
+        if ha is None or hb is None:
+            return None
+        return bool(ha == hb)
 
     def __len__(self) -> int:
         return self._total

@@ -118,6 +118,8 @@ class DustApp(App[int]):
         self._pending: set[str] = set()
         self._last_post: dict[str, float] = {}
         self._ticker: Timer | None = None
+        self.diff_mark: str | None = None
+        """The run marked with D: what the next diff compares with."""
         self._load_themes()
 
     # ------------------------------------------------------------------ start
@@ -397,6 +399,26 @@ class DustApp(App[int]):
         title = f"{run.app_name} · run {short_id(run.run_id)}"
         exports = (self._data_path or data_dir()) / "exports"
         self.push_screen(ExplorerScreen(run.state, title=title, export_dir=exports))
+
+    @work(name="diff", exclusive=True, exit_on_error=False, group="diff")
+    async def open_diff(self, key: str | None) -> None:
+        """Push the diff of run ``key`` against the run before it (or the one marked)."""
+        from dusttui.tui.iterate import open_diff
+
+        await open_diff(self, key)
+
+    def mark_for_diff(self, key: str | None) -> None:
+        """Mark run ``key`` as the "before" of the next diff."""
+        from dusttui.tui.iterate import mark_for_diff
+
+        mark_for_diff(self, key)
+
+    @work(name="rerun-failed", exit_on_error=False, group="rerun-failed")
+    async def rerun_failed(self, key: str | None, show: Callable[[str], None]) -> None:
+        """Re-run the failed inputs of run ``key``, then merge; ``show`` each new run's key."""
+        from dusttui.tui.iterate import rerun_failed
+
+        await rerun_failed(self, key, show)
 
     def set_mode(self, mode: str) -> None:
         """Choose how the next runs are launched and watched."""

@@ -389,6 +389,23 @@ class MainScreen(Screen):
         """Open the trace explorer on the shown run."""
         self.dust.open_explorer(self.shown_key)
 
+    def action_diff(self) -> None:
+        """Compare the shown run with the run before it (or the one marked with D)."""
+        self.dust.open_diff(self.shown_key)
+
+    def action_mark_diff(self) -> None:
+        """Mark the shown run as the "before" of the next diff."""
+        self.dust.mark_for_diff(self.shown_key)
+
+    def action_rerun_failed(self) -> None:
+        """Re-run the shown run's failed inputs; show the re-run, then the merged run."""
+
+        def show(key: str) -> None:
+            self._follow_key = key  # the runs list moves to it
+            self.open_run(key)
+
+        self.dust.rerun_failed(self.shown_key, show)
+
     def _step_error(self, step: int) -> None:
         run = self.shown_run
         errors = run.state.errors if run is not None and run.state is not None else []

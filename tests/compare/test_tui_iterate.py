@@ -1,0 +1,143 @@
+"""In the TUI, on the real engine: d compares the shown run with the one before it (of this
+session or of the history), D marks the run to compare with, F re-runs the failed inputs and shows
+the merged run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dusttui.api.client import DustClient
+from dusttui.api.journal import Journal
+from dusttui.config import Backend, Settings
+from dusttui.tui.app import DustApp
+from dusttui.tui.diff import DiffScreen
+from dusttui.tui.themes import bundled_themes_dir
+from tests.compare.test_merge import row
+from tests.tui.helpers import finish, notifications, ready
+
+SIZE = (120, 36)
+EMBEDDED = Backend("embedded", None, "local", "local", None)
+
+
+@pytest.fixture
+def make_app(engine: Any, tmp_path: Path) -> Iterator[Callable[[], DustApp]]:
+    """A DustApp on the compare engine, its journal in tmp_path (the same for every app built)."""
+    journals: list[Journal] = []
+
+    def build() -> DustApp:
+        journal = Journal(tmp_path / "data" / "journal.sqlite")
+        journals.append(journal)
+        return DustApp(
+            Settings(bell=False),
+            backend=EMBEDDED,
+            client=DustClient(engine.url, engine.api_key, "local", "local"),
+            journal=journal,
+            theme_dirs=(bundled_themes_dir(),),
+            data_path=tmp_path / "data",
+            cursor_blink=False,
+        )
+
+    yield build
+    for journal in journals:
+        journal.close()
+
+
+async def launch(pilot: Any, name: str, inputs: list[dict]) -> str:
+    """Launch a run of app ``name`` to its end and show it; its key."""
+    app: DustApp = pilot.app
+    model = next(a for a in app.apps if a.name == name)
+    run = app.launch_run(model, "latest", {}, inputs)
+    await finish(pilot)
+    app.main.open_run(run.key)
+    await pilot.pause()
+    return run.key
+
+
+async def diff_shown(pilot: Any) -> DiffScreen:
+    """The diff screen, once it compared."""
+    app: DustApp = pilot.app
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, DiffScreen)
+    return screen
+
+
+def detail(screen: DiffScreen) -> list[str]:
+    content: Any = screen.query_one("#diff-detail-text").content
+    return content.plain.splitlines()
+
+
+async def test_d_compares_the_shown_run_with_the_run_before_it(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await launch(pilot, "echo", [{"text": "old words"}])
+        await launch(pilot, "iter", [{"id": 1, "n": 1, "word": "x"}])  # another app between
+        await launch(pilot, "echo", [{"text": "new words"}])
+        await pilot.press("d")
+        screen = await diff_shown(pilot)
+        assert detail(screen)[:4] == [
+            "~ input INPUT · input 0",
+            '    input A {"text": "old words"}',
+            '    input B {"text": "new words"}',
+            '    ~ $.text: "[-old-]{+new+} words"',
+        ]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DiffScreen)
+
+
+async def test_d_reaches_into_the_history_and_D_marks_the_run_to_compare_with(make_app):
+    first = make_app()
+    async with first.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await launch(pilot, "echo", [{"text": "from yesterday"}])
+    app = make_app()  # a new session: that run is only in the history now
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        today = await launch(pilot, "echo", [{"text": "today"}])
+        await pilot.press("d")  # the run before it: the history's
+        screen = await diff_shown(pilot)
+        assert detail(screen)[3] == '    ~ $.text: "from yesterday" → "today"'
+        await pilot.press("escape")
+        await pilot.press("D")
+        assert app.diff_mark == today
+        await launch(pilot, "echo", [{"text": "later"}])
+        await launch(pilot, "echo", [{"text": "latest"}])
+        await pilot.press("d")  # against the marked run, not the one just before
+        screen = await diff_shown(pilot)
+        assert detail(screen)[3] == '    ~ $.text: "today" → "latest"'
+
+
+async def test_F_re_runs_the_failed_inputs_and_shows_the_merged_run(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        base = await launch(pilot, "retry", [row(1), row(2, fail_last=1), row(3)])
+        assert app.runs[base].status == "errored"
+        await pilot.press("D")  # to compare the merged run with it afterwards
+        await pilot.press("F")
+        await finish(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = app.main.shown_run
+        assert shown is not None and shown.run_id is not None
+        assert shown.run_id.startswith("merged-")
+        assert shown.state is not None and shown.state.status == "succeeded"
+        assert [n for n in notifications(app) if n.startswith("Merged run")] == [
+            f"Merged run {shown.run_id}: input(s) 1 replaced"
+        ]
+        await pilot.press("d")  # the merged run diffs like any run
+        screen = await diff_shown(pilot)
+        assert screen.diff is not None
+        assert (screen.diff.counts["fixed"], screen.diff.counts["same"], len(screen.diff)) == (
+            1,
+            8,
+            1,
+        )
