@@ -171,12 +171,14 @@ def decode(
     kind: int, a: bytes, b: bytes, settings: JSSettings, limits: Limits
 ) -> JSResult | JSError:
     """A worker's result frame as a result or an error (see dusttui/engine/jsworker.py)."""
-    if kind == jsworker.OK:
-        logs = orjson.loads(b)
-        if not isinstance(logs, list):  # the code gave arrays a toJSON of its own
-            logs = [logs]
-        return JSResult(orjson.loads(a), logs)
     try:
+        if kind == jsworker.OK:
+            if b == b"[]":
+                return JSResult(orjson.loads(a), [])
+            logs = orjson.loads(b)
+            if not isinstance(logs, list):  # the code gave arrays a toJSON of its own
+                logs = [logs]
+            return JSResult(orjson.loads(a), logs)
         detail = orjson.loads(a)
     except orjson.JSONDecodeError:
         detail = {"code": "protocol"}
@@ -201,6 +203,11 @@ class JSExecutor:
     def workers(self) -> int:
         """How many worker processes run JavaScript at once."""
         return max(1, self.settings.workers)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the live workers (for measurements and diagnostics)."""
+        pool = self._pool
+        return [] if pool is None else [w.proc.pid for w in pool.workers if not w.gone]
 
     def batch_size(self, jobs: int, width: int) -> int:
         """Executions per request for `jobs` executions run `width` at a time.
@@ -239,6 +246,20 @@ class JSExecutor:
             time_limit if time_limit is not None else self.settings.time_limit,
             memory_limit if memory_limit is not None else int(self.settings.memory_mb * MB),
         )
+        try:
+            texts = [orjson.dumps(env) for env in envs]
+        except TypeError:  # some env orjson refuses: sort them out one by one
+            return await self._run_each(code, envs, limits)
+        if not texts:
+            return []
+        run_id = envs[0].get("run_id")
+        return await self._submit(
+            self._batch(code, texts, limits, run_id if isinstance(run_id, str) else "")
+        )
+
+    async def _run_each(
+        self, code: str, envs: list[dict[str, Any]], limits: Limits
+    ) -> list[JSResult | JSError]:
         results: list[JSResult | JSError | None] = [None] * len(envs)
         texts: list[bytes] = []
         positions: list[int] = []
@@ -257,12 +278,22 @@ class JSExecutor:
         return results  # type: ignore[return-value]
 
     def _batch(self, code: str, texts: list[bytes], limits: Limits, run_id: str) -> jspool.Batch:
+        totals = self._run_bytes
+        totals[run_id] = totals.pop(run_id, 0)  # the most recently used run last
+        if len(totals) > _RUNS_TRACKED:
+            totals.popitem(last=False)
+        cap = self.settings.run_output_mb * MB
+        settings = self.settings
+
         def on_result(batch: jspool.Batch, index: int, kind: int, a: bytes, b: bytes) -> Any:
             if kind == jsworker.OK:
-                refused = self._spend(run_id, len(a) + len(b))
-                if refused is not None:
-                    return JSError(describe_failure(refused, self.settings, limits))
-            return decode(kind, a, b, self.settings, limits)
+                size = len(a) + len(b)
+                used = totals.get(run_id, 0) + size
+                if used > cap:
+                    refused = {"code": "run_output", "size": size}
+                    return JSError(describe_failure(refused, settings, limits))
+                totals[run_id] = used
+            return decode(kind, a, b, settings, limits)
 
         return jspool.Batch(
             code=code,
@@ -275,17 +306,6 @@ class JSExecutor:
             pending=len(texts),
         )
 
-    def _spend(self, run_id: str, size: int) -> dict[str, Any] | None:
-        """Count an output against its run's total; the refusal when it would go past it."""
-        used = self._run_bytes.pop(run_id, 0)
-        self._run_bytes[run_id] = used  # most recently used last
-        if len(self._run_bytes) > _RUNS_TRACKED:
-            self._run_bytes.popitem(last=False)
-        if used + size > self.settings.run_output_mb * MB:
-            return {"code": "run_output", "size": size}
-        self._run_bytes[run_id] = used + size
-        return None
-
     async def _submit(self, batch: jspool.Batch) -> list[Any]:
         loop = asyncio.get_running_loop()
         pool = self._pool
@@ -297,7 +317,8 @@ class JSExecutor:
             )
         batch.future = loop.create_future()
         batch.future.add_done_callback(lambda f: pool.abandon() if f.cancelled() else None)
-        pool.submit(batch, self.batch_size(len(batch.envs), len(batch.envs)))
+        count = len(batch.envs)
+        pool.submit(batch, -(-count // -(-count // BATCH_MAX)))  # even chunks of at most BATCH_MAX
         return await batch.future
 
     def _failure(self, batch: jspool.Batch, reason: tuple[str, Any]) -> JSError:

@@ -1,12 +1,12 @@
 """The pool of JavaScript worker processes (dusttui/engine/jsworker.py) and its channel to them.
 
 A batch of executions (same code, several envs) is cut into chunks; each chunk goes to one worker,
-which answers one frame per execution in order. A worker runs one execution at a time, so the
-execution that started last is the head of its in-flight list and its clock starts when the result
-before it arrived: past its wall-clock limit the worker is killed, that execution fails, and the
-executions queued behind it go back to the pool (no batch-mate pays for a bad neighbour). A worker
-that dies by itself (a quickjs crash) is replaced the same way; one that leaves to give memory back
-says so first.
+which runs them one at a time and answers a frame per execution, in order, written together when
+the chunk is done. Each execution sent gets a sequence number; the worker keeps the number of the
+one it runs, and since when, in a shared record (jsworker.Progress). Past its wall-clock limit a
+worker is killed: the execution the record names fails, every other one it was sent and did not
+answer goes back to the pool (no batch-mate pays for a bad neighbour). A worker that dies by itself
+(a quickjs crash) is replaced the same way; one that leaves to give memory back says so first.
 
 Everything here runs on the event loop that first used the pool; `close` may come from any thread.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import mmap
 import os
 import signal
 import subprocess
@@ -37,6 +38,7 @@ PREFETCH = 2  # chunks in flight per worker: the next one is already there when 
 KILL_GRACE = 0.25  # seconds past the limit before the process is killed (quickjs stops first)
 START_FAILURES = 3  # workers dying before they are ready, in a row, before giving up
 READ_SIZE = 1 << 18
+Reason = tuple[str, Any]  # (code, detail) of a failure the pool itself saw: time, crash, start…
 
 
 @dataclass(eq=False)
@@ -48,9 +50,8 @@ class Batch:
     time_limit: float
     memory_limit: int
     max_output: int
-    on_result: Callable[
-        [Batch, int, int, bytes, bytes], Any
-    ]  # (batch, index, kind, a, b) -> result
+    # (batch, index, kind, a, b) -> the execution's result, from a worker's answer
+    on_result: Callable[[Batch, int, int, bytes, bytes], Any]
     results: list[Any] = field(default_factory=list)
     pending: int = 0
     future: asyncio.Future[list[Any]] | None = None
@@ -60,8 +61,8 @@ class Batch:
         if self.results[index] is None:
             self.results[index] = result
             self.pending -= 1
-        if self.pending == 0 and self.future is not None and not self.future.done():
-            self.future.set_result(self.results)
+            if self.pending == 0 and self.future is not None and not self.future.done():
+                self.future.set_result(self.results)
 
     @property
     def abandoned(self) -> bool:
@@ -71,24 +72,32 @@ class Batch:
 
 @dataclass(eq=False)
 class Chunk:
-    """Consecutive executions of a batch sent to one worker: `batch.envs[next:end]` still to come."""
+    """Executions `batch.envs[next:end]` of a batch; once sent, `seq` is the number of `next`."""
 
     batch: Batch
     next: int
     end: int
+    seq: int = 0
 
 
 class Worker:
-    """One worker process and the executions it was sent."""
+    """One worker process, its progress record and the executions it was sent."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
-        self.proc = subprocess.Popen(
-            [sys.executable, "-P", WORKER_SCRIPT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,  # Ctrl-C in the engine's terminal is the engine's to handle
-        )
+        record = os.memfd_create("dusttui-js-progress")
+        try:
+            os.ftruncate(record, jsworker.PROGRESS.size)
+            self.progress = mmap.mmap(record, jsworker.PROGRESS.size)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-P", WORKER_SCRIPT, str(record)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=(record,),
+                start_new_session=True,  # Ctrl-C in the engine's terminal is the engine's
+            )
+        finally:
+            os.close(record)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.rfd = self.proc.stdout.fileno()
         self.wfd = self.proc.stdin.fileno()
@@ -97,7 +106,7 @@ class Worker:
         self.ready = False
         self.gone = False  # killed, crashed or left: takes no more work
         self.inflight: collections.deque[Chunk] = collections.deque()
-        self.head_since = 0.0  # when the execution at the head of `inflight` started
+        self.sent = 0  # sequence number of the last execution sent
         self.timer: asyncio.TimerHandle | None = None
         self._in = bytearray()
         self._out = bytearray()
@@ -107,6 +116,13 @@ class Worker:
     def load(self) -> int:
         """Executions sent and not answered."""
         return sum(c.end - c.next for c in self.inflight)
+
+    def running(self) -> tuple[int, float]:
+        """(sequence number, start) of the execution running now; start 0.0 when none is."""
+        while True:
+            seq, start = jsworker.PROGRESS.unpack_from(self.progress, 0)
+            if jsworker.PROGRESS.unpack_from(self.progress, 0)[0] == seq:
+                return seq, start
 
     def send(self, chunk: Chunk) -> None:
         """Write a chunk's request; its executions run after those already in flight."""
@@ -121,10 +137,11 @@ class Worker:
                 "output": batch.max_output,
             }
         )
-        if not self.inflight:
-            self.head_since = time.monotonic()
-            self._arm(batch.time_limit)
+        chunk.seq = self.sent + 1
+        self.sent += len(envs)
         self.inflight.append(chunk)
+        if self.timer is None:
+            self._arm(time.monotonic() + batch.time_limit + KILL_GRACE)
         self._write(jsworker.REQUEST.pack(len(header)) + header + b"".join(envs))
 
     def _write(self, data: bytes) -> None:
@@ -152,23 +169,31 @@ class Worker:
         if not self._out:
             self.pool.loop.remove_writer(self.wfd)
 
-    def _arm(self, limit: float) -> None:
-        if self.timer is None:
-            when = self.head_since + limit + KILL_GRACE
-            self.timer = self.pool.loop.call_at(self._loop_time(when), self._check_time)
+    def _arm(self, when: float) -> None:
+        delay = max(0.0, when - time.monotonic())
+        self.timer = self.pool.loop.call_later(delay, self._check_time)
 
-    def _loop_time(self, monotonic: float) -> float:
-        return self.pool.loop.time() + (monotonic - time.monotonic())
+    def chunk_of(self, seq: int) -> tuple[Chunk, int] | None:
+        """The unanswered execution with this sequence number: (its chunk, its index)."""
+        for chunk in self.inflight:
+            if chunk.seq <= seq < chunk.seq + chunk.end - chunk.next:
+                return chunk, chunk.next + seq - chunk.seq
+        return None
 
     def _check_time(self) -> None:
         self.timer = None
         if self.gone or not self.inflight:
             return
-        limit = self.inflight[0].batch.time_limit
-        if time.monotonic() >= self.head_since + limit + KILL_GRACE:
-            self.pool.worker_failed(self, ("time", None))
+        seq, start = self.running()
+        found = self.chunk_of(seq) if start else None
+        if found is None:  # between two executions: look again within a limit
+            self._arm(time.monotonic() + self.inflight[0].batch.time_limit)
+            return
+        deadline = start + found[0].batch.time_limit + KILL_GRACE
+        if time.monotonic() >= deadline:
+            self.pool.worker_failed(self, ("time", None), seq)
         else:
-            self._arm(limit)
+            self._arm(deadline)
 
     def _readable(self) -> None:
         try:
@@ -183,42 +208,54 @@ class Worker:
         self._in += data
         self._frames()
 
+    def drain(self) -> None:
+        """Read what the (killed) process had written, without waiting for more."""
+        while not self.gone:
+            try:
+                data = os.read(self.rfd, READ_SIZE)
+            except OSError:
+                return
+            if not data:
+                return
+            self._in += data
+            self._frames()
+
     def _frames(self) -> None:
         buf, pos, size = self._in, 0, jsworker.RESULT.size
-        while not self.gone and len(buf) - pos >= size:
-            kind, la, lb = jsworker.RESULT.unpack_from(buf, pos)
-            if la + lb > 2 * self.pool.max_frame:
-                self.pool.worker_failed(self, ("protocol", None))
-                return
-            if len(buf) - pos - size < la + lb:
-                break
-            start = pos + size
-            a, b = bytes(buf[start : start + la]), bytes(buf[start + la : start + la + lb])
-            pos = start + la + lb
-            if kind == jsworker.READY:
-                self.ready = True
-                self.pool.worker_ready(self)
-            elif kind == jsworker.BYE:
-                self.pool.worker_leaving(self)
-            else:
-                self._result(kind, a, b)
+        with memoryview(buf) as view:
+            while not self.gone and len(buf) - pos >= size:
+                kind, la, lb = jsworker.RESULT.unpack_from(buf, pos)
+                if la + lb > 2 * self.pool.max_frame:
+                    self.pool.worker_failed(self, ("protocol", None), None)
+                    return
+                if len(buf) - pos - size < la + lb:
+                    break
+                start = pos + size
+                a, b = bytes(view[start : start + la]), bytes(view[start + la : start + la + lb])
+                pos = start + la + lb
+                if kind == jsworker.READY:
+                    self.ready = True
+                    self.pool.worker_ready(self)
+                elif kind == jsworker.BYE:
+                    self.pool.worker_leaving(self)
+                else:
+                    self._result(kind, a, b)
         del buf[:pos]
 
     def _result(self, kind: int, a: bytes, b: bytes) -> None:
         if not self.inflight:
-            self.pool.worker_failed(self, ("protocol", None))
+            self.pool.worker_failed(self, ("protocol", None), None)
             return
         chunk = self.inflight[0]
         index = chunk.next
         chunk.next += 1
+        chunk.seq += 1
+        batch = chunk.batch
+        if not (batch.future is not None and batch.future.cancelled()):
+            batch.settle(index, batch.on_result(batch, index, kind, a, b))
         if chunk.next >= chunk.end:
             self.inflight.popleft()
-        self.head_since = time.monotonic()
-        batch = chunk.batch
-        if not batch.abandoned:
-            batch.settle(index, batch.on_result(batch, index, kind, a, b))
-        if len(self.inflight) < PREFETCH:
-            self.pool.dispatch()
+            self.pool.dispatch()  # room for the next chunk
 
     def stop(self, *, kill: bool = True) -> None:
         """Take no more work, let go of the pipes, kill the process (from the loop's thread)."""
@@ -254,12 +291,12 @@ class Pool:
         self,
         size: int,
         loop: asyncio.AbstractEventLoop,
-        on_failure: Callable[[Batch, tuple[str, Any]], Any],
+        on_failure: Callable[[Batch, Reason], Any],
         max_frame: int,
     ) -> None:
         self.size = max(1, size)
         self.loop = loop
-        self.on_failure = on_failure  # (batch, (reason, detail)) -> the failed execution's result
+        self.on_failure = on_failure  # (batch, reason) -> the failed execution's result
         self.max_frame = max_frame
         self.workers: list[Worker] = []
         self.queue: collections.deque[Chunk] = collections.deque()
@@ -305,44 +342,55 @@ class Pool:
 
     def worker_leaving(self, worker: Worker) -> None:
         """The worker asked to be replaced (its memory grew): what it was sent goes back."""
-        self._retire(worker, None)
+        self._retire(worker, None, None)
 
-    def worker_failed(self, worker: Worker, reason: tuple[str, Any]) -> None:
-        """Kill a worker (time limit, protocol error): its head execution fails with `reason`."""
-        self._retire(worker, reason)
+    def worker_failed(self, worker: Worker, reason: Reason, seq: int | None) -> None:
+        """Kill a worker (time limit, protocol error); execution `seq` fails with `reason`."""
+        if reason[0] == "time":
+            worker.proc.kill()
+            worker.ready = False  # no new work while its last answers are read
+            worker.drain()  # answers already written are not run again
+        self._retire(worker, reason, seq)
 
     def worker_exited(self, worker: Worker) -> None:
         """The process closed its end: a crash unless it said it was leaving (or was killed)."""
         if worker.gone:
             return
         worker.stop(kill=False)  # not killed: its own exit status says what happened
+        seq, start = worker.running()
         waiting = self.loop.run_in_executor(None, _wait, worker.proc)
-        waiting.add_done_callback(lambda done: self._exited(worker, done.result()))
+        waiting.add_done_callback(
+            lambda done: self._exited(worker, done.result(), seq if start else None)
+        )
 
-    def _exited(self, worker: Worker, code: int | None) -> None:
+    def _exited(self, worker: Worker, code: int | None, seq: int | None) -> None:
         if not worker.ready:
             self.start_failures += 1
-            self._retire(worker, None)
+            self._retire(worker, None, None)
             if self.start_failures >= START_FAILURES:
                 self._fail_queue(("start", _exit_text(code)))
             return
-        self._retire(worker, ("crash", _exit_text(code)))
+        self._retire(worker, ("crash", _exit_text(code)), seq)
 
-    def _retire(self, worker: Worker, reason: tuple[str, Any] | None) -> None:
+    def _retire(self, worker: Worker, reason: Reason | None, seq: int | None) -> None:
+        """Let a worker go: execution `seq` fails with `reason`, the rest go back to the queue."""
         worker.stop()
         if worker in self.workers:
             self.workers.remove(worker)
         self._reap(worker.proc)
-        chunks = list(worker.inflight)
+        blamed = worker.chunk_of(seq) if seq is not None else None
+        back: list[Chunk] = []
+        for chunk in worker.inflight:
+            for index in range(chunk.next, chunk.end):
+                if chunk.batch.abandoned:
+                    break
+                if reason is not None and blamed == (chunk, index):
+                    chunk.batch.settle(index, self.on_failure(chunk.batch, reason))
+                elif not back or back[-1].batch is not chunk.batch or back[-1].end != index:
+                    back.append(Chunk(chunk.batch, index, index + 1))
+                else:
+                    back[-1].end = index + 1
         worker.inflight.clear()
-        if chunks and reason is not None:
-            head = chunks[0]
-            batch = head.batch
-            index = head.next
-            head.next += 1
-            if not batch.abandoned:
-                batch.settle(index, self.on_failure(batch, reason))
-        back = [c for c in chunks if c.next < c.end and not c.batch.abandoned]
         self.queue.extendleft(reversed(back))
         if not self.closed and self.queue:
             self._fill()
@@ -353,7 +401,7 @@ class Pool:
         if proc.poll() is None and not self.loop.is_closed():
             self.loop.call_later(0.05, self._reap, proc)
 
-    def _fail_queue(self, reason: tuple[str, Any]) -> None:
+    def _fail_queue(self, reason: Reason) -> None:
         while self.queue:
             chunk = self.queue.popleft()
             for index in range(chunk.next, chunk.end):
@@ -364,14 +412,22 @@ class Pool:
         """Kill workers busy only with batches nobody waits for (a cancelled run)."""
         for worker in list(self.workers):
             if worker.inflight and all(c.batch.abandoned for c in worker.inflight):
-                self._retire(worker, None)
+                self._retire(worker, None, None)
 
-    def shutdown(self, reason: tuple[str, Any]) -> None:
+    def shutdown(self, reason: Reason) -> None:
         """Stop every worker (from the loop's thread); waiting executions fail with `reason`."""
         self.closed = True
         for worker in list(self.workers):
-            self._retire(worker, reason)
+            worker.stop()
+            self._fail_chunks(worker.inflight, reason)
+            worker.inflight.clear()
         self._fail_queue(reason)
+
+    def _fail_chunks(self, chunks: collections.deque[Chunk], reason: Reason) -> None:
+        for chunk in chunks:
+            for index in range(chunk.next, chunk.end):
+                if not chunk.batch.abandoned:
+                    chunk.batch.settle(index, self.on_failure(chunk.batch, reason))
 
     def kill_all(self) -> None:
         """Kill every worker process from any thread (the loop may be gone)."""

@@ -10,18 +10,20 @@ value nested 10⁵ deep) takes down this process only. Frames (lengths big-endia
   nothing else writes into the channel): ``!BII`` kind, length a, length b, then a and b.
   OK: a = the value's JSON, b = the logs' JSON. ERROR: a = ``{"code", ...}`` JSON that the engine
   words (dusttui.engine.js.describe_failure). READY once at start; BYE before leaving to be
-  replaced (its memory grew), after which the rest of the request is not run.
+  replaced (its memory grew), after which the rest of the request is not run. Results of a
+  request go out together (see `serve`); which execution runs, since when, is in a shared
+  record (see `Progress`) that the engine reads to blame a crash or a timeout on the right one.
 
 Each execution is driven from Python with a few tiny scripts: quickjs compiles slowly (~0.3 µs a
 token, ~10 µs a function) and a fresh Context already costs ~120 µs. The value comes back through
-the binding or the native JSON.stringify taken before user code runs, never through a channel user
-code could write into.
+the binding or quickjs's own C JSON writer, never through a channel user code could write into.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import mmap
 import os
 import re
 import resource
@@ -37,6 +39,9 @@ import quickjs
 OK, ERROR, READY, BYE = 0, 1, 2, 3
 RESULT = struct.Struct("!BII")
 REQUEST = struct.Struct("!I")
+PROGRESS = struct.Struct("=Qd")  # executions started, start of the current one (0: none)
+FLUSH_EVERY = 0.02  # seconds: within a long request, results go out at least this often
+FLUSH_BYTES = 1 << 20
 MAX_STACK = 1024 * 1024  # quickjs's own limit for JavaScript recursion
 # The C stack executions run on: quickjs's JSON.stringify recurses without a check and is quadratic
 # in depth, so on a value nested 10⁵ deep it crashes; on a small stack it crashes in a moment
@@ -195,8 +200,24 @@ def _classify(text: str, stage: str, rss_before: int, memory_limit: int) -> Outc
     return _error(stage, text=_cut(text.split("\n", 1)[0]))
 
 
-def _value_json(ctx: Any, stringify: Any, kind: str) -> str | Outcome:
-    """The returned value (its `typeof` is `kind`) as JSON text, or the error to report."""
+def _unbox(ctx: Any, name: str) -> str:
+    """JSON of a global through a one-element array (any value gets through the C writer)."""
+    text = str(ctx.eval(f"[{name}]").json())
+    try:
+        box = json.loads(text) if "\\ud" in text else orjson.loads(text)
+    except ValueError:
+        box = None
+    if not (isinstance(box, list) and len(box) == 1):  # user code gave arrays a toJSON
+        raise quickjs.JSException("TypeError: the code gave arrays a toJSON method")
+    return orjson.dumps(_well_formed(box[0])).decode()
+
+
+def _value_json(ctx: Any, kind: str) -> str | Outcome:
+    """The returned value (its `typeof` is `kind`) as JSON text, or the error to report.
+
+    Objects go through quickjs's own C JSON writer (toJSON honoured, nothing user code can
+    replace); it does not watch the clock, the engine's wall-clock kill does.
+    """
     if kind == "undefined":
         return "null"
     if kind in ("function", "symbol"):
@@ -206,9 +227,9 @@ def _value_json(ctx: Any, stringify: Any, kind: str) -> str | Outcome:
     try:
         value = ctx.get("__dust_r")
     except UnicodeDecodeError:  # a string with a lone surrogate: let quickjs escape it
-        return str(stringify(ctx.eval("[__dust_r]")))[1:-1]
+        return _unbox(ctx, "__dust_r")
     if isinstance(value, quickjs.Object):
-        return str(stringify(value))  # the native JSON.stringify: toJSON honoured, time-limited
+        return str(value.json())
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return "null"  # as JSON.stringify
@@ -244,7 +265,6 @@ def execute(
     logs = "console" in code  # core's console is a script constant: no other way to reach it
     stage = "code"
     try:
-        stringify = ctx.eval("JSON.stringify")  # before user code can replace it
         if logs:
             ctx.eval(CONSOLE)
         ctx.eval(code)
@@ -262,11 +282,11 @@ def execute(
                 ctx.eval("throw __dust_r")
             kind = ctx.eval("typeof __dust_r")
         stage = "value"
-        value = _value_json(ctx, stringify, kind)
+        value = _value_json(ctx, kind)
         if not isinstance(value, str):
             return value
         stage = "logs"
-        log_text = str(stringify(ctx.get("__dust_logs"))) if logs else "[]"
+        log_text = _unbox(ctx, "__dust_logs") if logs else "[]"
     except quickjs.JSException as exc:  # StackOverflow is one too
         return _classify(str(exc), stage, rss_before, memory_limit)
     except UnicodeDecodeError:  # an error text quickjs could not hand over
@@ -299,11 +319,38 @@ def _write(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def serve(out: int) -> None:
-    """Run requests from stdin until it closes (or until this process should be replaced)."""
+class Progress:
+    """The record the engine reads to know which execution runs since when (shared memory).
+
+    `seq` counts the executions this worker started; `start` is when the current one started
+    (time.monotonic, the same clock in every process), 0 between executions. `start` is written
+    before `seq`, and the engine reads `seq` twice around `start`, so it never mixes two records.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.map = mmap.mmap(fd, PROGRESS.size)
+        self.seq = 0
+
+    def begin(self) -> None:
+        """An execution starts."""
+        self.seq += 1
+        PROGRESS.pack_into(self.map, 0, self.seq, time.monotonic())
+
+    def end(self) -> None:
+        """The current execution ended (its result is about to be written)."""
+        PROGRESS.pack_into(self.map, 0, self.seq, 0.0)
+
+
+def serve(out: int, progress: Progress) -> None:
+    """Run requests from stdin until it closes (or until this process should be replaced).
+
+    Results are written when a request is done, or every FLUSH_EVERY seconds within a long one:
+    the engine wakes once per batch, not once per execution (the record says where we are).
+    """
     stdin = sys.stdin.buffer
     _write(out, RESULT.pack(READY, 0, 0))
     base = METER.rss()
+    pending = bytearray()
     while True:
         head = stdin.read(REQUEST.size)
         if len(head) < REQUEST.size:
@@ -312,26 +359,42 @@ def serve(out: int) -> None:
         blob = stdin.read(sum(header["sizes"]))
         memory = header["memory"]
         offset = 0
+        flushed = time.monotonic()
         for size in header["sizes"]:
             if METER.rss() - base > max(memory // 4, RECYCLE_BYTES):
-                _write(out, RESULT.pack(BYE, 0, 0))  # give the memory back: be replaced
+                _write(out, bytes(pending) + RESULT.pack(BYE, 0, 0))  # give the memory back
                 return
             env_text = blob[offset : offset + size].decode()
             offset += size
+            progress.begin()
             kind, a, b = execute(header["code"], env_text, header["time"], memory, header["output"])
-            _write(out, RESULT.pack(kind, len(a), len(b)) + a + b)
+            progress.end()
+            pending += RESULT.pack(kind, len(a), len(b))
+            pending += a
+            pending += b
+            if len(pending) > FLUSH_BYTES or time.monotonic() - flushed > FLUSH_EVERY:
+                _write(out, bytes(pending))
+                pending.clear()
+                flushed = time.monotonic()
+        if pending:
+            _write(out, bytes(pending))
+            pending.clear()
 
 
 def main() -> None:
-    """Serve until stdin closes, on a thread with a small C stack (see C_STACK)."""
+    """Serve until stdin closes, on a thread with a small C stack (see C_STACK).
+
+    argv[1]: the file descriptor of the shared progress record (see Progress).
+    """
     parent = os.getppid()
     _die_with_parent()
     if os.getppid() != parent:
         return
+    progress = Progress(int(sys.argv[1]))
     out = os.dup(1)
     os.dup2(2, 1)
     threading.stack_size(C_STACK)
-    worker = threading.Thread(target=serve, args=(out,), name="dusttui-js")
+    worker = threading.Thread(target=serve, args=(out, progress), name="dusttui-js")
     worker.start()
     worker.join()
 

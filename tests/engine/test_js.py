@@ -204,6 +204,13 @@ _fun = (env) => {
     assert value("JSON.stringify = () => 'x';\n_fun = (env) => ({ a: [1] })") == {"a": [1]}
     # what a toJSON returns is the value, as JSON.stringify defines
     assert value("_fun = (env) => ({ toJSON() { return 'mine'; } })") == "mine"
+    # the engine's own wrapping cannot be bent either: it says so instead
+    assert (
+        error(
+            "Array.prototype.toJSON = () => [1, 2];\n_fun = (env) => { console.log(1); return 5; }"
+        )
+        == "a value given to `console.log` is not JSON: the code gave arrays a toJSON method"
+    )
 
 
 def test_values_nested_deeper_than_dust_reads_are_refused() -> None:
