@@ -22,6 +22,7 @@ from typing import Any
 from dusttui.engine.appstore import AppStore
 from dusttui.engine.auth import ServerKey, check_bind, resolve_server_key
 from dusttui.engine.context import BUNDLED_DATASETS_DIR, DatasetDirs, EngineContext
+from dusttui.engine.envelope import BODY_TIMEOUT
 from dusttui.engine.hub import RunHub
 from dusttui.engine.life import EngineLife
 from dusttui.engine.process import (  # noqa: F401 (EngineAddress, EngineProcess re-exported)
@@ -78,6 +79,7 @@ def build_engine(
     token_delay: float | None = None,
     keepalive_interval: float = 15.0,
     idle_stop_seconds: float | None = None,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> EngineParts:
     """Open the store (closing runs a dead engine left running), load apps, build the ASGI app."""
     data_dir = Path(data_dir)
@@ -107,7 +109,7 @@ def build_engine(
         apps_dirs=[str(d.resolve()) for d in apps.dirs],
         idle_stop_seconds=idle_stop_seconds,
     )
-    options = ServerOptions(keepalive_interval=keepalive_interval)
+    options = ServerOptions(keepalive_interval=keepalive_interval, body_timeout=body_timeout)
     app = create_app(hub, apps, key, options, life)
     return EngineParts(store, apps, hub, key, app, recovered, life)
 
@@ -136,6 +138,7 @@ class EmbeddedEngine:
         allow_network: bool = False,
         token_delay: float | None = None,
         keepalive_interval: float = 15.0,
+        body_timeout: float = BODY_TIMEOUT,
         log_level: str = "warning",
         connection_limits: ConnectionLimits | None = None,
     ) -> None:
@@ -149,6 +152,7 @@ class EmbeddedEngine:
             allow_network=allow_network,
             token_delay=token_delay,
             keepalive_interval=keepalive_interval,
+            body_timeout=body_timeout,
         )
         self._log_level = log_level
         self._limits = connection_limits
@@ -297,6 +301,7 @@ def serve(
         check_bind(host, parts.key)
         sock = bind(host, port)
         try:
+            sock.listen(2048)  # connections queue from the moment the URL is announced
             parts.life.url = url_of(sock)
             if on_ready is not None:
                 on_ready(

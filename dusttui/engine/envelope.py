@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from dusttui.engine.hub import dumps
+from dusttui.engine.wirejson import dumps
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # the hosted API's bodyParser sizeLimit "4mb"
 MAX_JSON_DEPTH = 128
@@ -108,7 +108,7 @@ def _parse(raw: bytes) -> Any:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc):  # orjson itself stops at 1024 levels
+        if "depth limit" in str(exc) or "recursion" in str(exc):  # orjson stops near 1024
             raise too_deep() from None
         raise invalid_request(f"The request body is not valid JSON: {exc}") from None
     # Fewer brackets than the limit cannot nest deeper than it: most bodies skip the walk.

@@ -11,19 +11,18 @@ stopped) or ``engine_error`` (something failed inside the engine, e.g. a value J
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import orjson
-
+from dusttui.engine.blocks.base import BlockError
 from dusttui.engine.context import EngineContext
 from dusttui.engine.record import RunRecord
 from dusttui.engine.runner import execute_run
 from dusttui.engine.spec import Spec
 from dusttui.engine.store import STOPPED_MESSAGE, Store
+from dusttui.engine.wirejson import EncodeError, dumps
 
 log = logging.getLogger(__name__)
 
@@ -33,35 +32,11 @@ CANCELLED_MESSAGE = "Run cancelled."
 Frame = bytes  # one event's JSON, encoded once for every subscriber
 
 
-class RunFailure(Exception):
-    """Raised into the runner to stop a run the engine cannot carry on (the record says why)."""
+class RunFailure(BlockError):
+    """Raised into the runner to stop a run the engine cannot carry on (the record says why).
 
-
-class EncodeError(ValueError):
-    """A value JSON cannot carry (a lone UTF-16 surrogate, nesting too deep for the encoder)."""
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON bytes; falls back to the json module for values orjson refuses (huge ints).
-
-    Raises EncodeError when neither can write the value.
+    A BlockError: raised inside an execution (a streamed token), it is that execution's error.
     """
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        pass
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
-        raise EncodeError(_encode_problem(exc)) from None
-
-
-def _encode_problem(exc: BaseException) -> str:
-    if isinstance(exc, UnicodeEncodeError):
-        return "text that is not valid Unicode (a lone UTF-16 surrogate, e.g. a string cut inside an emoji)"
-    if isinstance(exc, RecursionError):
-        return "a value nested too deeply to be written as JSON"
-    return f"a value JSON cannot carry ({exc})"
 
 
 @dataclass(eq=False)
@@ -183,12 +158,18 @@ class RunHub:
             return None  # a token or a status: dropped, the run stops right after
         # The executions are the record's own dicts: fixing them in place fixes the saved trace.
         message = f"Output refused: {problem}."
+        refused = 0
         for row in content.get("execution") or []:
             for execution in row:
                 try:
                     dumps(execution)
                 except EncodeError:
+                    refused += execution.get("error") is None
                     execution.update(value=None, error=message, meta=None)
+        for status in record.blocks:  # the refused executions count as errors
+            if (status["block_type"], status["name"]) == (content.get("block_type"), block):
+                status["success_count"] = max(0, status["success_count"] - refused)
+                status["error_count"] += refused
         try:
             return dumps(event)
         except EncodeError:  # not in an execution (cannot happen with the runner's events)

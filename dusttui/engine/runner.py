@@ -109,7 +109,10 @@ async def execute_run(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        log.exception("run %s failed inside the engine", record.run_id)
+        if isinstance(exc, BlockError):  # the engine stopped it on purpose, and says why
+            log.warning("run %s stopped: %s", record.run_id, exc)
+        else:
+            log.exception("run %s failed inside the engine", record.run_id)
         if record.status == "running":
             # The engine failed, not a block: the run says why, and no block stays "running".
             record.end_reason = record.end_reason or "engine_error"

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dusttui.engine.appstore import AppLookupError, AppStore, LoadedApp, SpecLookupError
 from dusttui.engine.auth import ServerKey, authorization_error
 from dusttui.engine.envelope import (
+    BODY_TIMEOUT,
     MAX_BODY_BYTES,
     APIError,
     invalid_request,
@@ -46,10 +47,11 @@ from dusttui.engine.envelope import (
     run_error,
     run_not_found,
 )
-from dusttui.engine.hub import CANCELLED_MESSAGE, FINAL_EVENT, Frame, LiveRun, RunHub, dumps
+from dusttui.engine.hub import CANCELLED_MESSAGE, FINAL_EVENT, Frame, LiveRun, RunHub
 from dusttui.engine.life import ActivityMiddleware, EngineLife
 from dusttui.engine.runner import RunRequestError, validate_run_request
 from dusttui.engine.store import now_ms
+from dusttui.engine.wirejson import dumps
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class ServerOptions:
 
     keepalive_interval: float = 15.0
     max_body_bytes: int = MAX_BODY_BYTES
+    body_timeout: float = BODY_TIMEOUT  # seconds for a body to arrive once its headers have
     space_name: str = "Local apps"
 
 
@@ -261,7 +264,9 @@ class EngineAPI:
         tag = request.headers.get(TAG_HEADER)
         if tag is not None and not TAG_PATTERN.fullmatch(tag):
             raise invalid_request(_bad_tag("The X-Dusttui-Run-Tag header"))
-        body = await read_json_body(request, limit=self.options.max_body_bytes)
+        body = await read_json_body(
+            request, limit=self.options.max_body_bytes, seconds=self.options.body_timeout
+        )
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("specification_hash"), str)
@@ -385,7 +390,7 @@ def _routes(api: EngineAPI) -> list[Route]:
 
 
 async def _not_found(request: Request) -> Response:
-    path = request.url.path
+    path = request.url.path.encode("unicode_escape").decode("ascii")  # no raw control characters
     shown = path if len(path) <= 200 else path[:200] + "…"
     return APIError(
         404, "not_found", f"No endpoint {request.method} {shown} on this engine."
@@ -402,7 +407,7 @@ def create_app(
     """The ASGI app. Stopping it (lifespan shutdown) interrupts live runs, saved as errored."""
     life = life or EngineLife(hub)
     api = EngineAPI(hub, apps, key, options or ServerOptions(), life)
-    routes = [*_routes(api), _route("/{path:path}", _not_found)]
+    routes = _routes(api)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -428,4 +433,7 @@ def create_app(
         exception_handlers={APIError: api_error, Exception: internal_error},
     )
     app.state.api = api
+    # Every path no route matches (even one with a newline, which `{path:path}` would not
+    # match) gets the 404 envelope, never Starlette's plain-text "Not Found".
+    app.router.default = _AnyMethod(_not_found)
     return ActivityMiddleware(app, life)

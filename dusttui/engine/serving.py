@@ -7,6 +7,10 @@
   or after their previous answer) are closed, and at most ``max_idle`` such connections are kept:
   beyond that, the oldest is closed. Idle or slow sockets can no longer use up the open-files limit
   and block every client.
+- asyncio accepts up to uvicorn's ``backlog`` connections in one go, before any is set up, and on
+  EMFILE goes on trying (and logging a traceback) for the rest of that count: the burst is kept to a
+  fraction of the idle cap, so the cap closes old connections between bursts; the kernel's queue of
+  pending connections is made long again once listening (LISTEN_QUEUE).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ except ImportError:  # pragma: no cover (Windows)
 log = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN = 3  # seconds uvicorn waits for open connections once runs are interrupted
+# asyncio accepts up to `backlog` connections in one go before any of them is set up, and on
+# EMFILE it keeps trying (and logging) for the rest of that count: small bursts let the idle cap
+# close old connections between bursts. The kernel's queue of pending connections stays long.
+LISTEN_QUEUE = 2048
 SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
@@ -85,9 +93,19 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def idle_cap(limits: ConnectionLimits) -> int:
+    """How many connections may wait for their request headers at once."""
+    return limits.max_idle or max(8, min(512, open_files_limit() // 4))
+
+
+def accept_burst(max_idle: int) -> int:
+    """Connections asyncio accepts in one go (see LISTEN_QUEUE): a fraction of the idle cap."""
+    return max(4, min(32, max_idle // 4))
+
+
 def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
     """uvicorn's h11 protocol with a deadline for request headers and a cap on idle connections."""
-    max_idle = limits.max_idle or max(8, min(512, open_files_limit() // 4))
+    max_idle = idle_cap(limits)
     waiting: dict[TimedH11Protocol, None] = {}  # connections awaiting headers, oldest first
 
     class TimedH11Protocol(H11Protocol):
@@ -145,14 +163,16 @@ class EngineServer(uvicorn.Server):
         limits: ConnectionLimits | None = None,
         signal_names: dict[int, str] | None = None,
     ) -> None:
+        limits = limits or ConnectionLimits()
         config = uvicorn.Config(
             app,
             log_level=log_level,
             access_log=access_log,
             lifespan="on",
             ws="none",
-            http=protocol_class(limits or ConnectionLimits()),
+            http=protocol_class(limits),
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+            backlog=accept_burst(idle_cap(limits)),
         )
         super().__init__(config)
         self.life = life
@@ -167,6 +187,13 @@ class EngineServer(uvicorn.Server):
         """Serve until stopped (see :meth:`request_stop`)."""
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup; the kernel's queue then made long again (see LISTEN_QUEUE)."""
+        await super().startup(sockets)
+        for sock in sockets or []:
+            with contextlib.suppress(OSError):
+                sock.listen(LISTEN_QUEUE)
 
     def request_stop(self, reason: str) -> None:
         """Stop gracefully from any thread (runs interrupted with `reason`, then the server)."""

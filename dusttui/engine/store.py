@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from dusttui.engine.wirejson import EncodeError, dumps
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover (Windows: no concurrent-open protection)
@@ -372,5 +374,9 @@ class SqliteLLMCache:
         return value
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
-        """Keep `value` as the answer for `key`."""
-        await asyncio.to_thread(self._store.cache_put, key, orjson.dumps(value))
+        """Keep `value` as the answer for `key` (not kept when JSON cannot carry it)."""
+        try:
+            encoded = dumps(value)
+        except EncodeError:  # the run refuses it in its own words; the cache just skips it
+            return
+        await asyncio.to_thread(self._store.cache_put, key, encoded)
