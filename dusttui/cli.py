@@ -166,7 +166,9 @@ def apps(settings, backend, *, as_json: bool) -> int:
     "--config",
     "config",
     metavar="FILE|JSON",
-    help="Block config, a file or inline JSON (default: the saved config).",
+    multiple=True,
+    help="Block config, a file or inline JSON (default: the saved config). Several: one run "
+    "each, shown side by side.",
 )
 @click.option(
     "--input", "input_items", metavar="JSON", multiple=True, help="One input object (repeatable)."
@@ -199,6 +201,13 @@ def apps(settings, backend, *, as_json: bool) -> int:
     "--timeout", type=float, metavar="SECONDS", help="Give up watching after this long (exit 4)."
 )
 @click.option(
+    "--keep",
+    "keep",
+    type=int,
+    metavar="N",
+    help="With several --config: keep config N as the app's saved config (local engine).",
+)
+@click.option(
     "--rerun-failed",
     "rerun_failed",
     metavar="RUN_ID",
@@ -214,12 +223,19 @@ def run(settings, backend, **options: Any) -> int:
       dusttui run flaky-demo --inputs inputs.jsonl --json > run.json
       cat rows.csv | dusttui run my-app --inputs - --poll --timeout 600
       dusttui run flaky-demo --rerun-failed 5be2f4c0   # then prints the merged run
+      dusttui run qa-demo --config a.json --config b.json   # side by side
     """
     if options.get("rerun_failed"):
         from dusttui.compare.rerun_command import cmd_rerun_failed
 
         return cmd_rerun_failed(settings, backend, **options)
+    if len(options["config"]) > 1 or options.get("keep") is not None:
+        from dusttui.compare.configs_command import cmd_try_configs
+
+        return cmd_try_configs(settings, backend, **options)
     options.pop("rerun_failed", None)
+    options.pop("keep", None)
+    options["config"] = options["config"][0] if options["config"] else None
     from dusttui.headless import cmd_run
 
     return cmd_run(settings, backend, **options)

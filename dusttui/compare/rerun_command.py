@@ -28,6 +28,7 @@ def _refuse_conflicts(options: dict[str, Any], run_id: str) -> None:
             ("--inputs", "inputs_file"),
             ("--block-filter", "block_filter"),
             ("--jsonl", "as_jsonl"),
+            ("--keep", "keep"),
         )
         if options.get(key)
     ]
