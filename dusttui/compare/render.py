@@ -46,7 +46,10 @@ def _plain(text: str, role: str) -> str:
 
 
 def _short(run_id: str | None) -> str:
-    return "?" if not run_id else safe(run_id[:8] + ("…" if len(run_id) > 8 else ""))
+    if not run_id:
+        return "?"
+    n = 15 if run_id.startswith("merged-") else 8  # a merged run: its mark and its first run
+    return safe(run_id[:n] + ("…" if len(run_id) > n else ""))
 
 
 def _ms(seconds: float | None) -> str:

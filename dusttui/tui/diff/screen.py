@@ -44,7 +44,8 @@ def diff_key_table() -> Table:
 
 
 def _short(run_id: str | None) -> str:
-    return safe((run_id or "?")[:8]) + "…"
+    run_id = run_id or "?"
+    return safe(run_id[: 15 if run_id.startswith("merged-") else 8]) + "…"
 
 
 class DiffScreen(Screen[None]):
