@@ -117,6 +117,8 @@ def build_engine(
 def _close(parts: EngineParts) -> None:
     if parts.hub.ctx.js is not None:
         parts.hub.ctx.js.close()
+    if parts.hub.ctx.templates is not None:
+        parts.hub.ctx.templates.close()
     parts.store.close()
 
 

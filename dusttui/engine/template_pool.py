@@ -67,7 +67,7 @@ class _Worker:
         self.folder = tempfile.mkdtemp(prefix="dusttui-tera-")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", str(WORKER), self.folder, str(memory_mb)],
+                [sys.executable, "-I", str(WORKER), self.folder, str(memory_mb), str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -196,10 +196,15 @@ class TemplatePool:
         with self._lock:
             self._all.discard(worker)
 
-    async def aclose(self) -> None:
-        """Stop every worker (an idle one also stops by itself after a minute)."""
+    def close(self) -> None:
+        """Stop every worker now, from any thread (an idle one also stops by itself after a
+        minute); a render in progress fails as a crash."""
         with self._lock:
             workers = set(self._all)
             self._all.clear()
             self._idle.clear()
-        await asyncio.to_thread(_kill_all, workers)
+        _kill_all(workers)
+
+    async def aclose(self) -> None:
+        """:meth:`close` from the event loop (the waits run in a thread)."""
+        await asyncio.to_thread(self.close)

@@ -1,7 +1,7 @@
 """A template worker process: renders Tera templates (the `pytera` binding of Tera 1.20) for the
 engine, one request at a time, under a memory limit.
 
-Run as a script by :mod:`dusttui.engine.template_pool` (``python -I template_worker.py DIR MB``,
+Run as a script by :mod:`dusttui.engine.template_pool` (``python -I template_worker.py DIR MB PID``,
 an empty environment, so Tera's `get_env` reads nothing of the engine's). It imports only the
 standard library and pytera. Frames on stdin/stdout: 4-byte big-endian length, then UTF-8 JSON.
 
@@ -13,6 +13,7 @@ without a request.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -119,9 +120,21 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def die_with_parent() -> None:
+    """Linux: be killed when the engine dies, even in the middle of a long render."""
+    try:
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
     """Serve requests on stdin until it closes or stays idle."""
-    base, megabytes = sys.argv[1], int(sys.argv[2])
+    base, megabytes, parent = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    die_with_parent()
+    if os.getppid() != parent:  # the engine died before the line above could take effect
+        shutil.rmtree(base, ignore_errors=True)
+        return
     if megabytes > 0:
         limit = megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

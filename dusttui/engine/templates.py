@@ -207,6 +207,10 @@ class TemplateRenderer:
         """Stop the worker processes."""
         await self.pool.aclose()
 
+    def close(self) -> None:
+        """Stop the worker processes, from any thread."""
+        self.pool.close()
+
     async def _tera(self, c: _Compiled, state: dict[str, Any], field: str) -> str:
         if c.plain:
             return c.tera

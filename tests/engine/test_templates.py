@@ -259,3 +259,53 @@ async def test_output_memory_and_crash_limits_fail_only_that_render():
         assert await r.render("{% if true %}still here{% endif %}", {}) == "still here"
     finally:
         await r.aclose()
+
+
+async def test_a_busy_worker_dies_with_the_engine(tmp_path):
+    # a render that would run for hours must not outlive an engine killed with SIGKILL
+    import os
+    import signal
+    import sys
+    import textwrap
+
+    script = tmp_path / "engine.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            from dusttui.engine.templates import TemplateLimits, TemplateRenderer
+
+            async def main():
+                r = TemplateRenderer(TemplateLimits(seconds=3600))
+                loop = "{% for i in range(end=100000) %}{% for j in range(end=100000) %}"
+                task = asyncio.ensure_future(r.render(loop + "{% endfor %}{% endfor %}", {}))
+                while not r.pool._all:
+                    await asyncio.sleep(0.05)
+                print(next(iter(r.pool._all)).proc.pid, flush=True)
+                await task
+
+            asyncio.run(main())
+            """
+        )
+    )
+    engine = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), stdout=asyncio.subprocess.PIPE, env=os.environ.copy()
+    )
+    assert engine.stdout is not None
+    worker = int(await engine.stdout.readline())
+    assert _alive(worker)
+    engine.send_signal(signal.SIGKILL)
+    await engine.wait()
+    for _ in range(200):
+        if not _alive(worker):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"worker {worker} outlived the engine")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
