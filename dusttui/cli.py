@@ -6,16 +6,18 @@ models, Textual, the engine) happens inside the command that needs it.
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from dusttui import __version__
 from dusttui.exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from dusttui.config import Backend, Settings
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -40,7 +42,7 @@ def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _backend(ctx: click.Context, kwargs: dict[str, Any]):  # -> (Settings, Backend)
+def _backend(ctx: click.Context, kwargs: dict[str, Any]) -> tuple[Settings, Backend]:
     from dusttui.config import ConfigError, load_settings, resolve_backend
 
     parent = ctx.find_root().params
@@ -64,7 +66,7 @@ def _backend(ctx: click.Context, kwargs: dict[str, Any]):  # -> (Settings, Backe
     return settings, backend
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     """Print an error on stderr and exit with the contract's code."""
     click.echo(f"dusttui: {message}", err=True)
     sys.exit(code)
@@ -73,16 +75,15 @@ def fail(message: str, code: int) -> None:
 def with_backend(func: Callable[..., int]) -> Callable[..., Any]:
     """Resolve the backend from the options, run the command, exit with its code."""
 
-    @remote_options
-    @click.pass_context
-    @functools.wraps(func)
-    def wrapper(ctx: click.Context, **kwargs: Any) -> None:
+    def wrapper(ctx: click.Context, /, **kwargs: Any) -> None:
         settings, backend = _backend(ctx, kwargs)
         from dusttui.headless import run_guarded
 
         sys.exit(run_guarded(func, settings, backend, **kwargs))
 
-    return wrapper
+    # click names the command and writes its help from these
+    wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+    return remote_options(click.pass_context(wrapper))
 
 
 class _Main(click.Group):
@@ -116,7 +117,7 @@ def _interrupted() -> NoReturn:
 @click.version_option(__version__, prog_name="dusttui")
 @remote_options
 @click.pass_context
-def main(ctx: click.Context, **kwargs: Any) -> None:
+def main(ctx: click.Context, /, **kwargs: Any) -> None:
     """dusttui — launch Dust app runs, watch every block live, explore every trace.
 
     With nothing configured, the embedded engine serves its bundled demo apps.
@@ -142,7 +143,7 @@ def main(ctx: click.Context, **kwargs: Any) -> None:
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="Print the apps as JSON on stdout.")
 @with_backend
-def apps(settings, backend, *, as_json: bool) -> int:
+def apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
     """List the apps of the workspace (or of the embedded engine).
 
     \b
@@ -214,7 +215,7 @@ def apps(settings, backend, *, as_json: bool) -> int:
     help="Re-run only the inputs of RUN_ID that failed (its hash, config), then merge.",
 )
 @with_backend
-def run(settings, backend, **options: Any) -> int:
+def run(settings: Settings, backend: Backend, **options: Any) -> int:
     """Launch a run of APP (its sId or name) and follow it to its end.
 
     \b
@@ -246,7 +247,7 @@ def run(settings, backend, **options: Any) -> int:
 @click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on stdout.")
 @with_backend
-def get(settings, backend, *, run_id: str, app: str, as_json: bool) -> int:
+def get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool) -> int:
     """Fetch a run with all its traces.
 
     \b
@@ -266,7 +267,15 @@ def get(settings, backend, *, run_id: str, app: str, as_json: bool) -> int:
     "--timeout", type=float, metavar="SECONDS", help="Give up watching after this long (exit 4)."
 )
 @with_backend
-def watch(settings, backend, *, run_id: str, app: str, as_json: bool, timeout: float | None) -> int:
+def watch(
+    settings: Settings,
+    backend: Backend,
+    *,
+    run_id: str,
+    app: str,
+    as_json: bool,
+    timeout: float | None,
+) -> int:
     """Follow a running run (by polling) until it ends.
 
     \b
@@ -283,7 +292,7 @@ def watch(settings, backend, *, run_id: str, app: str, as_json: bool, timeout: f
 @click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the cancelled run as JSON on stdout.")
 @with_backend
-def cancel(settings, backend, *, run_id: str, app: str, as_json: bool) -> int:
+def cancel(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool) -> int:
     """Cancel a running run of the local engine (exit 0 once it is cancelled).
 
     dust.tt's API has no cancel: there, stop watching with Ctrl-C (the run continues).

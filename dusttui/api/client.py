@@ -254,8 +254,9 @@ class DustClient:
         if attempt >= (self.max_retries if retries is None else retries):
             return None
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return error.retry_after if error.retry_after <= _MAX_RETRY_WAIT else None
-        base = min(self._backoff_max, self._backoff * (2**attempt))
+            wait: float = error.retry_after
+            return wait if wait <= _MAX_RETRY_WAIT else None
+        base: float = min(self._backoff_max, self._backoff * 2.0**attempt)
         return base * (0.5 + random.random() / 2)  # jitter, so many clients do not align
 
     async def _send(

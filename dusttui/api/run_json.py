@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dusttui.api.errors import StreamProtocolError
+from dusttui.api.loops import Loops
 from dusttui.api.models import Run
 from dusttui.api.traces import BlockTrace, Note, RowCache, TraceShapeError, check_rows, own
 
@@ -37,17 +38,19 @@ def built_traces(traces: list[Any], cache: RowCache, *, dicts: bool) -> list[Bui
                 trace = BlockTrace.from_models(execution, notes=notes, cache=cache)
             built.append((key, trace, notes))
         return built
-    from dusttui.api.state import RunState  # the reducer replays them (imports this module)
-
-    replay = RunState()
-    for (block_type, name), (_, execution) in zip(keys, traces, strict=True):
-        replay._on_block_status({"block_type": block_type, "name": name, "status": "running"})
-        replay._on_block_execution(
-            {"block_type": block_type, "block_name": name, "execution": execution}
-        )
+    loops = Loops()  # replayed as the reducer merges them, one iteration after the other
+    merged: dict[BlockKey, BlockTrace] = {}
+    for key, (_, execution) in zip(keys, traces, strict=True):
+        loops.started(*key)
+        if loops.active:
+            merged[key] = loops.merge(key, execution, merged.get(key), cache=cache)
+        elif dicts:
+            merged[key] = BlockTrace.from_dicts(execution, cache=cache)
+        else:
+            merged[key] = BlockTrace.from_models(execution, cache=cache)
     out: list[Built] = []
-    for key in replay._traces:
-        trace = replay._trace(key).pack()
+    for key, trace in merged.items():
+        trace = trace.pack()
         trace.cache = cache
         out.append((key, trace, trace.notes()))
     return out

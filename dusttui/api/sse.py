@@ -16,7 +16,7 @@ Two layers:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from typing import Any, Literal, NotRequired
 
 import orjson
@@ -170,8 +170,10 @@ class SSEDecoder:
 
 
 # Straight to pydantic-core: the same validation as Model.model_validate, minus a wrapper.
-_VALIDATE = {k: m.__pydantic_validator__.validate_python for k, m in _MODELS.items()}
-_VALIDATE_UNKNOWN = UnknownEvent.__pydantic_validator__.validate_python
+_VALIDATE: dict[str, Callable[[Any], Event]] = {
+    k: m.__pydantic_validator__.validate_python for k, m in _MODELS.items()
+}
+_VALIDATE_UNKNOWN: Callable[[Any], Event] = UnknownEvent.__pydantic_validator__.validate_python
 
 
 def decode_event(data: bytes) -> Event:
@@ -263,7 +265,7 @@ def _envelope(kind: str, content: Any) -> Any:
 
 
 _FAST_VALIDATE = {
-    kind: TypeAdapter(_envelope(kind, td)).validator.validate_python  # type: ignore[union-attr]
+    kind: TypeAdapter(_envelope(kind, td)).validator.validate_python
     for kind, td in (
         ("run_status", _RunStatusTD),
         ("block_status", _BlockStatusTD),
@@ -342,7 +344,7 @@ class EventStream:
             self.saw_final = True
         return got
 
-    async def data_batches(self) -> AsyncIterator[list[bytes]]:
+    async def data_batches(self) -> AsyncGenerator[list[bytes], None]:
         """The undecoded data of the events, one list per received chunk (decode each with
         :meth:`decode`, one at a time: that keeps few objects alive, cheap for the collector)."""
         decoder = SSEDecoder()

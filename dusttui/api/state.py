@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from dusttui.api.errors import StreamProtocolError
+from dusttui.api.loops import Loops, fields
 from dusttui.api.memory import gc_paused, release_memory
 from dusttui.api.models import Event, Execution, Run, RunConfig, RunStatus, to_wire
 from dusttui.api.run_json import Built, built_traces, parse_run
@@ -43,19 +43,6 @@ _BIG_EXECUTIONS = 20_000
 
 # Event types reduced from their fields as a dict (what decode_fast validates).
 _DICT_KINDS = frozenset(("run_status", "block_status", "block_execution", "tokens"))
-
-
-def _fields(execution: Any) -> dict[str, Any]:
-    return execution if type(execution) is dict else execution.__dict__
-
-
-@dataclass(slots=True)
-class _Loop:
-    """The `while` loop being run: its name, iteration, and which inputs already left it."""
-
-    name: str
-    iteration: int = 0
-    skips: list[bool] | None = None
 
 
 class RunState:
@@ -103,7 +90,7 @@ class RunState:
         self._function_calls: dict[TokenKey, list[str]] = {}  # [name, argument chunks...]
         self._streams = 1  # input streams: 1 before the input block, then one per input
         self._map_sizes: list[int] | None = None
-        self._loop: _Loop | None = None
+        self._loops = Loops()
 
     def __repr__(self) -> str:
         return (
@@ -143,7 +130,9 @@ class RunState:
         """Streamed reasoning text of one execution ('' if none)."""
         return "".join(self._reasoning.get((block_name, input_index, iteration), ()))
 
-    def function_call(self, block_name: str, input_index: int, iteration: int = 0):
+    def function_call(
+        self, block_name: str, input_index: int, iteration: int = 0
+    ) -> tuple[str, str] | None:
         """(name, arguments so far) of a streamed function call, or None."""
         parts = self._function_calls.get((block_name, input_index, iteration))
         return None if parts is None else (parts[0], "".join(parts[1:]))
@@ -183,7 +172,7 @@ class RunState:
     def to_wire(self) -> dict[str, Any]:
         """``to_wire(self.to_run())`` — the run's wire JSON as Python data — built straight from
         the executions' JSON text, without models (journal files, ``--json`` of big runs)."""
-        wire = to_wire(self._head([], None))
+        wire: dict[str, Any] = to_wire(self._head([], None))
         traces = [[list(key), self._trace(key).dicts()] for key in self._traces]
         wire["traces"] = traces
         wire["results"] = traces[-1][1] if self.status == "succeeded" and traces else None
@@ -284,9 +273,9 @@ class RunState:
     def _expected(self, block_type: str) -> int | None:
         if block_type == "input":
             return None  # its inputs are known when it ends (a dataset may give them)
-        loop = self._loop
-        if loop is not None and loop.skips is not None:
-            return loop.skips.count(False)
+        in_loop = self._loops.expected()
+        if in_loop is not None:
+            return in_loop
         if self._map_sizes is not None and block_type != "reduce":
             return sum(self._map_sizes)
         return self._streams
@@ -297,12 +286,8 @@ class RunState:
         state = self._index.get(key)
         now = self.clock()
         running = status == "running"
-        if running and block_type == "while":
-            loop = self._loop
-            if loop is not None and loop.name == name:
-                loop.iteration += 1
-            else:
-                self._loop = _Loop(name)
+        if running:
+            self._loops.started(block_type, name)
         if state is None:
             state = BlockState(block_type, name, started_at=now)
             self._index[key] = state
@@ -322,8 +307,7 @@ class RunState:
         block_type = c["block_type"]
         key = (block_type, c["block_name"])
         execution = c["execution"]  # rows of Execution models, or of validated dicts
-        loop = self._loop
-        if loop is not None:
+        if self._loops.active:
             stdlib = False
             if raw is not None and any(type(ex) is dict for row in execution for ex in row):
                 try:  # the whole executions, with any keys the validated dicts left out
@@ -331,7 +315,20 @@ class RunState:
                 except orjson.JSONDecodeError:
                     execution = json.loads(raw)["content"]["execution"]
                     stdlib = True
-            self._loop_execution(key, execution, loop, stdlib)
+            block = self._index.get(key)
+
+            def scan(i: int, j: int, error: str | None, meta: Any) -> None:
+                self._scan_one(key, error, meta, i, j, block)
+
+            self._views.pop(key, None)  # the trace grows in place: a new view says it moved
+            self._traces[key] = self._loops.merge(
+                key,
+                execution,
+                self._trace(key) if key in self._traces else None,
+                cache=self._cache,
+                stdlib=stdlib,
+                on_execution=scan,
+            )
         else:
             self._traces[key] = raw if raw is not None else self._build(execution)
             self._scan(key, execution, 0)
@@ -340,7 +337,7 @@ class RunState:
         elif block_type == "map":
             sizes = []
             for row in execution:
-                value = _fields(row[0]).get("value") if row else None
+                value = fields(row[0]).get("value") if row else None
                 sizes.append(len(value) if type(value) is list else 1)
             self._map_sizes = sizes
         elif block_type == "reduce":
@@ -351,37 +348,6 @@ class RunState:
         if any(type(ex) is dict for row in execution for ex in row):
             return BlockTrace.from_dicts(execution, cache=self._cache)
         return BlockTrace.from_models(execution, cache=self._cache)
-
-    def _loop_execution(
-        self, key: BlockKey, execution: list[list[Any]], loop: _Loop, stdlib: bool = False
-    ) -> None:
-        """A block inside a while loop: skipped inputs dropped, iterations merged along j."""
-        if loop.skips is None:
-            loop.skips = [False] * len(execution)
-        skips = loop.skips
-        if key in self._traces:
-            merged = self._trace(key)
-        else:
-            merged = BlockTrace.empty(len(execution), cache=self._cache)
-            self._traces[key] = merged
-        block = self._index.get(key)
-        self._views.pop(key, None)  # the trace grows in place: a new view tells readers it moved
-        for i, row in enumerate(execution):
-            if i < len(skips) and skips[i]:
-                continue
-            for ex in row:
-                j = merged.lens[i] if i < len(merged) else 0
-                merged.append(i, ex, stdlib)
-                f = _fields(ex)
-                self._scan_one(key, f.get("error"), f.get("meta"), i, j, block)
-        if key[0] == "while":
-            # An input leaves the loop once its condition is false; it never comes back.
-            loop.skips = [skips[i] if i < len(skips) else False for i in range(len(execution))]
-            for i, row in enumerate(execution):
-                if not loop.skips[i] and row and _fields(row[0]).get("value") is not True:
-                    loop.skips[i] = True
-        elif key[0] == "end" and all(loop.skips):
-            self._loop = None
 
     def _scan(self, key: BlockKey, execution: list[list[Any]], base_j: int) -> None:
         """Index errors and add token usage of fresh executions (models or validated dicts)."""

@@ -18,7 +18,7 @@ import json
 import weakref
 from array import array
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 _ROW: TypeAdapter[list[Execution]] = TypeAdapter(list[Execution])
-_validate_row = _ROW.validator.validate_python  # type: ignore[union-attr]
+_validate_row: Callable[[Any], list[Execution]] = _ROW.validator.validate_python
 _KEYS = ("value", "error", "meta")
 
 # (input, iteration, error, prompt tokens, completion tokens) of an execution that failed or
@@ -58,10 +58,10 @@ def note(i: int, j: int, error: str | None, meta: Any) -> Note:
     p = c = 0
     usage = meta.get("token_usage") if type(meta) is dict else None
     if type(usage) is dict:
-        p = usage.get("prompt_tokens")
-        c = usage.get("completion_tokens")
-        p = p if type(p) is int else 0
-        c = c if type(c) is int else 0
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens")
+        p = prompt if type(prompt) is int else 0
+        c = completion if type(completion) is int else 0
     return (i, j, None if error is None else own(error), p, c)
 
 
@@ -147,8 +147,8 @@ class BlockTrace:
     def __init__(
         self,
         rows: list[bytes],
-        lens: array,
-        errs: array,
+        lens: array[int],
+        errs: array[int],
         *,
         cache: RowCache | None = None,
         stdlib: bool = False,
@@ -162,7 +162,7 @@ class BlockTrace:
         self._stdlib = stdlib  # rows written by the stdlib (NaN, lone surrogates): read them so
         if packed:
             self._buf: bytes | None = b"".join(rows)
-            self._offs: array | None = array("q", accumulate(map(len, rows), initial=0))
+            self._offs: array[int] | None = array("q", accumulate(map(len, rows), initial=0))
             self._rows: list[bytes] | None = None
         else:
             self._buf = self._offs = None
@@ -332,7 +332,8 @@ class BlockTrace:
     def row_dicts(self, i: int) -> list[dict[str, Any]]:
         """Row ``i`` decoded as JSON (fresh dicts, not cached)."""
         data = self.row_bytes(i)
-        return json.loads(data) if self._stdlib else loads(data)
+        row: list[dict[str, Any]] = json.loads(data) if self._stdlib else loads(data)
+        return row
 
     def row(self, i: int) -> list[Execution]:
         """Row ``i`` as models (from the cache when read lately)."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.markup import escape
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class DustCommands(Provider):
                 )
 
 
-def _highlight(matcher, title: str) -> Content:
+def _highlight(matcher: Matcher, title: str) -> Content:
     """Like ``Matcher.highlight`` but never reads the title as markup (app names are user text)."""
     content = Content(title)
     score, offsets = matcher.fuzzy_search.match(matcher.query, title)

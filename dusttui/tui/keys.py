@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def bindings(keys: tuple[Key, ...]) -> list[Binding]:
+def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     """Textual bindings for the table, each with its id and tooltip."""
     return [Binding(k.keys, k.action, k.label, show=k.show, id=k.id, tooltip=k.help) for k in keys]
 

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from dusttui.session.tracked import MODES, TrackedRun, short_id
 
-__all__ = ["GLYPH", "LABEL_WIDTH", "MODES", "LiveRun", "run_label", "short_id"]
+__all__ = ["GLYPH", "LABEL_WIDTH", "MODES", "LiveRun", "TrackedRun", "run_label", "short_id"]
 
 GLYPH = {"running": "●", "succeeded": "✓", "errored": "✗", "detached": "◌"}
 LABEL_WIDTH = 31

@@ -61,5 +61,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(title), classes="title")
             yield Static(self._table if self._table is not None else key_table(self._keymap))
 
-    def action_dismiss(self) -> None:
+    async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

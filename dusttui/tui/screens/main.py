@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.text import Text
@@ -62,7 +62,7 @@ def spec_view(app: App) -> Group:
     )
 
 
-class MainScreen(Screen):
+class MainScreen(Screen[None]):
     """The launcher and live monitor."""
 
     BINDINGS = bindings(SCREEN_KEYS)
@@ -288,7 +288,7 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------------ actions
 
-    def _valid_request(self, refusal: str) -> tuple[App, dict, list] | None:
+    def _valid_request(self, refusal: str) -> tuple[App, dict[str, Any], list[Any]] | None:
         """The app, config and inputs of the next launch, or None (and why) if one is invalid."""
         app = self.current_app
         if app is None:

@@ -16,7 +16,7 @@ from dusttui.tui.keys import SCREEN_KEYS, bindings
 from dusttui.tui.widgets.status_line import StatusLine
 
 
-class StartScreen(Screen):
+class StartScreen(Screen[None]):
     """Same frame as the main screen (status line, panes, footer), with the panes still empty."""
 
     BINDINGS = bindings(SCREEN_KEYS)  # the footer shows the keys that will work a moment later

@@ -7,7 +7,7 @@ rows whose text changed are repainted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -101,7 +101,7 @@ def status_text(status: str, colours: dict[str, str]) -> Text:
 @dataclass
 class _Row:
     cells: tuple[Text, ...]
-    signature: tuple
+    signature: tuple[tuple[str, str], ...]
 
 
 class BlockTable(ScrollView, can_focus=True):
@@ -137,7 +137,7 @@ class BlockTable(ScrollView, can_focus=True):
         self._keys: list[str] = []
         self._rows: dict[str, _Row] = {}
         self._widths: list[int] = [len(label) for label, _ in COLUMNS]
-        self._strips: dict[int, tuple[tuple, Strip]] = {}
+        self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -167,7 +167,9 @@ class BlockTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ updating
 
-    def show_rows(self, blocks: list[BlockLike], now: float, pacer: Pacer | None = None) -> None:
+    def show_rows(
+        self, blocks: Sequence[BlockLike], now: float, pacer: Pacer | None = None
+    ) -> None:
         """Bring the table to ``blocks``: new ones are appended, changed rows repainted.
 
         ``now``: the time timers read (frozen while the connection is lost); ``pacer``: the rate
