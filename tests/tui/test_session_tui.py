@@ -266,3 +266,24 @@ async def test_a_history_run_shows_unknown_durations_as_a_dash(slow_app, tmp_pat
                 == f"Run {run_id[:6]}… · slow · ✓ succeeded · — · stream"
             )
             assert [cells[6] for cells in rows(second).values()] == ["—", "—"]
+
+
+async def test_the_explorer_follows_a_running_run_through_the_apps_signal(slow_app):
+    from dusttui.tui.explorer import ExplorerScreen
+
+    app = slow_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "slow")
+        app.main.query_one("#inputs").load('[{"ms": 5000}]')
+        await pilot.press("r")
+        await _until(pilot, lambda: rows(app).get("code:WAIT", [""] * 3)[2] == "● running")
+        await pilot.press("t")
+        await pilot.pause()
+        explorer = app.screen
+        assert isinstance(explorer, ExplorerScreen)
+        assert not [t for t in explorer._timers if t.name == "explorer-live"]  # no poll of its own
+        run = next(iter(app.runs.values()))
+        await finish(pilot)
+        assert run.status == "succeeded"
+        assert explorer.trace.version == run.state.version  # redrawn from the last change

@@ -1,7 +1,7 @@
 """ExplorerScreen: every execution and error of a run, a few keys away, live while it streams.
 
-Live updates: a 10 Hz timer compares ``state.version`` with the last one drawn and, when it moved,
-takes a new snapshot (O(blocks + inputs + errors)) and syncs the views; the host may also call
+Live updates: on each of the host App's ``run_changed`` signals (else a 10 Hz timer) it compares
+``state.version`` with the last one drawn and, when it moved, takes a new snapshot (O(blocks + inputs + errors)) and syncs the views; the host may also call
 :meth:`ExplorerScreen.refresh_from_state` directly after applying events.
 
 The layout follows the terminal: below ``NARROW`` columns the value view goes under the left
@@ -151,7 +151,13 @@ class ExplorerScreen(Screen[None]):
         self.trace_tree.focus()
         self.trace_tree.cursor_line = 0  # on the first block, so arrows and enter act at once
         if not isinstance(self.state, Run):
-            self.set_interval(0.1, self._poll, name="explorer-live")
+            # Inside dusttui the App publishes each run's changes (coalesced): follow those;
+            # a host without that signal (the standalone explorer) gets the 10 Hz timer.
+            changed = getattr(self.app, "run_changed", None)
+            if changed is not None:
+                changed.subscribe(self, lambda run: self._poll())
+            else:
+                self.set_interval(0.1, self._poll, name="explorer-live")
 
     def on_unmount(self) -> None:
         """Give the GC its usual thresholds back."""
