@@ -104,12 +104,17 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
+        """Once the panes' own children exist: subscribe to what the App publishes, fill in."""
         dust = self.dust
         self.query_one(StatusLine).backend = dust.backend.label
         if not dust.cursor_blink:
             for widget in self.query("TextArea, Input"):
                 widget.cursor_blink = False  # type: ignore[attr-defined]
-        self.query_one("#apps-list").focus()
+        if self.focused is None:
+            self.query_one("#apps-list").focus()
         dust.run_changed.subscribe(self, self._run_changed)
         dust.runs_changed.subscribe(self, self._runs_changed)
         self.watch(dust, "apps", self._apps_listed, init=dust.loaded.is_set())
