@@ -25,6 +25,7 @@ from dusttui.api.errors import StreamProtocolError
 from dusttui.api.loops import Loops, fields
 from dusttui.api.memory import gc_paused, release_memory
 from dusttui.api.models import Event, Execution, Run, RunConfig, RunStatus, to_wire
+from dusttui.api.offload import ExecutionSummary
 from dusttui.api.run_json import Built, built_traces, parse_run
 from dusttui.api.state_parts import BlockState, ErrorRef, PrerunError
 from dusttui.api.trace_views import Executions
@@ -187,14 +188,30 @@ class RunState:
             start = orjson.dumps(head)
         except TypeError:  # lone surrogates in a config: the stdlib escapes them
             start = json.dumps(head).encode()
+        texts = {key: self._execution_text(key) for key in self._traces}
         traces = [
-            b"[" + orjson.dumps(list(key)) + b"," + self._trace(key).json_text() + b"]"
-            for key in self._traces
+            b"[" + orjson.dumps(list(key)) + b"," + text + b"]" for key, text in texts.items()
         ]
         results = b"null"
         if self.status == "succeeded" and self._traces:
-            results = self._trace(next(reversed(self._traces))).json_text()
+            results = texts[next(reversed(self._traces))]
         return start[:-1] + b',"traces":[' + b",".join(traces) + b'],"results":' + results + b"}"
+
+    def _execution_text(self, key: BlockKey) -> bytes:
+        """A block's executions as JSON text; from a kept event's text without decoding it
+        when it is written as servers write it (compact, in the protocol's key order)."""
+        value = self._traces[key]
+        if type(value) is bytes:
+            head = (
+                b'{"type":"block_execution","content":{"block_type":'
+                + orjson.dumps(key[0])
+                + b',"block_name":'
+                + orjson.dumps(key[1])
+                + b',"execution":'
+            )
+            if value.startswith(head) and value.endswith(b"]}}"):
+                return value[len(head) : -2]
+        return self._trace(key).json_text()
 
     def _size(self) -> int:
         return sum(t.size if type(t) is BlockTrace else len(t) for t in self._traces.values())
@@ -255,6 +272,32 @@ class RunState:
             self.apply(event, raw)
             return
         _DICT_HANDLERS[kind](self, content, raw)
+        self.version += 1
+
+    @property
+    def in_loop(self) -> bool:
+        """A while loop runs: its blocks' executions are merged as they come."""
+        return self._loops.active
+
+    def apply_execution_summary(self, summary: ExecutionSummary, raw: bytes) -> None:
+        """Fold a big ``block_execution`` event read elsewhere (:mod:`dusttui.api.offload`): its
+        text is kept as is, its failures and usage indexed. Not for a block inside a while loop
+        (those merge their executions: see :attr:`in_loop`)."""
+        key = (summary.block_type, summary.block_name)
+        self._traces[key] = raw
+        self._views.pop(key, None)
+        block = self._index.get(key)
+        for i, j, error, p, c in summary.notes:
+            if error is not None:
+                self.errors.append(ErrorRef(key[0], key[1], i, j, error))
+            if p or c:
+                self._add_usage(p, c, block)
+        if key[0] == "input":
+            self._streams = summary.inputs
+        elif key[0] == "map":
+            self._map_sizes = summary.map_sizes
+        elif key[0] == "reduce":
+            self._map_sizes = None
         self.version += 1
 
     def _on_run_status(self, c: dict[str, Any], raw: bytes | None = None) -> None:

@@ -34,6 +34,7 @@ from dusttui.api.errors import (
     StreamProtocolError,
 )
 from dusttui.api.models import Event
+from dusttui.api.offload import is_big_execution, read_in_worker
 from dusttui.api.sse import EventStream, decode_event
 from dusttui.api.state import RunState
 
@@ -296,6 +297,22 @@ async def watch_run(
             async with aclosing(stream.data_batches()) as batches:
                 async for datas in batches:
                     for raw in datas:
+                        if is_big_execution(raw) and not state.in_loop:
+                            # Megabytes of JSON: read in a worker process, the loop stays free.
+                            summary = await read_in_worker(raw)
+                            if summary is not None:
+                                stream.events += 1
+                                state.apply_execution_summary(summary, raw)
+                                yield WatchUpdate(
+                                    state,
+                                    streaming,
+                                    None,
+                                    stream.dropped,
+                                    stream.problems,
+                                    raw=raw,
+                                    event_type="block_execution",
+                                )
+                                continue
                         got = decode(raw)
                         if got is None:
                             continue

@@ -1,0 +1,95 @@
+"""Big stream events read in a worker process, so the event loop stays free.
+
+A ``block_execution`` event of a big block is megabytes of JSON: parsing it holds the GIL for
+the whole parse (a thread would not help), and the UI would freeze meanwhile. Above
+:data:`BIG_EVENT` bytes, :func:`read_in_worker` hands the event's text to one worker process,
+which checks its shape as the fast validator does and returns only what the reducer needs
+(:class:`ExecutionSummary`); the reducer keeps the text itself, decoded only when a row is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, NamedTuple
+
+import orjson
+
+from dusttui.api.traces import Note, note
+
+__all__ = ["BIG_EVENT", "ExecutionSummary", "read_in_worker", "summarize_execution"]
+
+BIG_EVENT = 1 << 20  # bytes from which a block_execution event is read in the worker
+_PREFIX = b'{"type":"block_execution"'
+
+
+class ExecutionSummary(NamedTuple):
+    """What the reducer needs of a ``block_execution`` event, without its executions."""
+
+    block_type: str
+    block_name: str
+    inputs: int  # rows (one per input)
+    notes: list[Note]  # failures and token usage, as the reducer scans them
+    map_sizes: list[int] | None  # a map block: how many elements each input maps over
+
+
+def summarize_execution(raw: bytes) -> ExecutionSummary | None:
+    """The summary of a ``block_execution`` event's JSON text; None when it is not one of the
+    shape the fast validator accepts (the caller then reads it the ordinary way, and explains)."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    content = payload.get("content") if type(payload) is dict else None
+    if type(content) is not dict or payload.get("type") != "block_execution":
+        return None
+    block_type, name, execution = (
+        content.get(k) for k in ("block_type", "block_name", "execution")
+    )
+    if type(block_type) is not str or type(name) is not str or type(execution) is not list:
+        return None
+    notes: list[Note] = []
+    for i, row in enumerate(execution):
+        if type(row) is not list:
+            return None
+        for j, e in enumerate(row):
+            if type(e) is not dict:
+                return None
+            error, meta = e.get("error"), e.get("meta")
+            if error is not None and type(error) is not str:
+                return None
+            if error is not None or (type(meta) is dict and "token_usage" in meta):
+                notes.append(note(i, j, error, meta))
+    sizes = None
+    if block_type == "map":
+        sizes = []
+        for row in execution:
+            value = row[0].get("value") if row else None
+            sizes.append(len(value) if type(value) is list else 1)
+    return ExecutionSummary(block_type, name, len(execution), notes, sizes)
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _worker() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:  # spawned, not forked: the front end has threads (Textual, the journal)
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def is_big_execution(raw: bytes) -> bool:
+    """True for a ``block_execution`` event big enough to be read in the worker."""
+    return len(raw) >= BIG_EVENT and raw.startswith(_PREFIX)
+
+
+async def read_in_worker(raw: bytes) -> ExecutionSummary | None:
+    """:func:`summarize_execution` in the worker process (None: read it the ordinary way)."""
+    loop = asyncio.get_running_loop()
+    try:
+        summary: Any = await loop.run_in_executor(_worker(), summarize_execution, raw)
+    except (OSError, RuntimeError):  # no worker to be had (a broken pool, a closed one)
+        return None
+    return summary  # type: ignore[no-any-return]
