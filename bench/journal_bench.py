@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.journal_server import BLOCKS, executions  # noqa: E402
 from bench.tui_util import percentile, write_section  # noqa: E402
 
-INPUTS_10MB = 24_000  # two blocks of 24,000 executions: a 10 MB run JSON
+INPUTS_10MB = 33_500  # two blocks of 33,500 executions: a 10 MB run JSON
 BIG_INPUTS = 49_000  # 196,000 executions
 
 

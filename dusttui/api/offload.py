@@ -10,9 +10,12 @@ which checks its shape as the fast validator does and returns only what the redu
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, NamedTuple
+import atexit
+import pickle
+import subprocess
+import sys
+import threading
+from typing import IO, NamedTuple
 
 import orjson
 
@@ -70,14 +73,51 @@ def summarize_execution(raw: bytes) -> ExecutionSummary | None:
     return ExecutionSummary(block_type, name, len(execution), notes, sizes)
 
 
-_pool: ProcessPoolExecutor | None = None
+class _Worker:
+    """One ``python -m dusttui.api.offload`` process: an event's text in, its summary out
+    (each length-prefixed on the pipes). Started on first use; it exits when its stdin closes."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def call(self, raw: bytes) -> ExecutionSummary | None:
+        with self._lock:  # one event at a time, in order
+            try:
+                proc = self._proc
+                if proc is None or proc.poll() is not None:
+                    proc = self._proc = subprocess.Popen(
+                        [sys.executable, "-m", "dusttui.api.offload"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                    )
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(len(raw).to_bytes(8, "big") + raw)
+                proc.stdin.flush()
+                answer = _read(proc.stdout, int.from_bytes(_read(proc.stdout, 8), "big"))
+            except (OSError, EOFError, ValueError):  # a dead worker: the next call starts one
+                self.close()
+                return None
+        fields = pickle.loads(answer)  # a plain tuple: the worker's module is its __main__
+        return None if fields is None else ExecutionSummary(*fields)
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
 
 
-def _worker() -> ProcessPoolExecutor:
-    global _pool
-    if _pool is None:  # spawned, not forked: the front end has threads (Textual, the journal)
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    return _pool
+def _read(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("the worker is gone")
+    return data
+
+
+_WORKER = _Worker()
+atexit.register(_WORKER.close)
 
 
 def is_big_execution(raw: bytes) -> bool:
@@ -86,10 +126,24 @@ def is_big_execution(raw: bytes) -> bool:
 
 
 async def read_in_worker(raw: bytes) -> ExecutionSummary | None:
-    """:func:`summarize_execution` in the worker process (None: read it the ordinary way)."""
-    loop = asyncio.get_running_loop()
-    try:
-        summary: Any = await loop.run_in_executor(_worker(), summarize_execution, raw)
-    except (OSError, RuntimeError):  # no worker to be had (a broken pool, a closed one)
-        return None
-    return summary  # type: ignore[no-any-return]
+    """:func:`summarize_execution` in the worker process (None: read it the ordinary way).
+    The pipes are written and read from a thread, which waits without the GIL."""
+    return await asyncio.to_thread(_WORKER.call, raw)
+
+
+def _serve() -> None:
+    """The worker's loop: read an event, answer its summary, until stdin closes."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            raw = _read(stdin, int.from_bytes(_read(stdin, 8), "big"))
+        except EOFError:
+            return
+        summary = summarize_execution(raw)
+        answer = pickle.dumps(None if summary is None else tuple(summary))
+        stdout.write(len(answer).to_bytes(8, "big") + answer)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    _serve()
