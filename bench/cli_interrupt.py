@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +37,9 @@ _fun = (env) => ({ n: env.state.INPUT.n, pad: "abcdefghijklmnopqrstuvwxyz0123456
 """
 
 
-def interrupt_after(args: list[str], env: dict[str, str], wait_for: str | None, delay: float) -> float:
+def interrupt_after(
+    args: list[str], env: dict[str, str], wait_for: str | None, delay: float
+) -> float:
     cli = Cli(args, env)
     if wait_for is not None:
         cli.wait_for(wait_for, timeout=600)

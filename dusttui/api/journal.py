@@ -188,9 +188,8 @@ class Journal:
     def record_final_text(
         self, run_id: str, text: bytes | str, status: str | None, specification_hash: str | None
     ) -> None:
-        """Store the run's wire JSON already written out (see :meth:`record_final`)."""
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "surrogatepass")
+        """Store the run's wire JSON already written out (see :meth:`record_final`); bytes are
+        kept as they are (no decoding of megabytes: SQLite stores them as they come)."""
         with self._lock:
             self._db.execute(
                 """UPDATE runs SET final_run = ?, status = ?, updated_at = ?,
@@ -199,7 +198,7 @@ class Journal:
                 (text, status, time.time(), specification_hash, run_id),
             )
 
-    def final_run_text(self, run_id: str) -> str | None:
+    def final_run_text(self, run_id: str) -> str | bytes | None:
         """The stored final run's JSON text (None if the run never ended here); from a thread."""
         with self._lock:
             row = self._db.execute("SELECT final_run FROM runs WHERE run_id = ?", (run_id,))

@@ -195,7 +195,12 @@ class RunState:
         results = b"null"
         if self.status == "succeeded" and self._traces:
             results = texts[next(reversed(self._traces))]
-        return start[:-1] + b',"traces":[' + b",".join(traces) + b'],"results":' + results + b"}"
+        # One join: a big run is megabytes, copied once.
+        pieces = [start[:-1], b',"traces":[']
+        for k, trace in enumerate(traces):
+            pieces += (b"," if k else b"", trace)
+        pieces += (b'],"results":', results, b"}")
+        return b"".join(pieces)
 
     def _execution_text(self, key: BlockKey) -> bytes:
         """A block's executions as JSON text; from a kept event's text without decoding it

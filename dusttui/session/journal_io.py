@@ -82,7 +82,7 @@ class JournalIO:
 
         def read(j: Journal) -> bytes | None:
             text = j.final_run_text(run_id)
-            return None if text is None else text.encode()
+            return text.encode() if isinstance(text, str) else text
 
         return await self._call(read)
 

@@ -112,6 +112,8 @@ class DustApp(App[int]):
         """A run was added, got its id or ended, or the history loaded: rebuild the list."""
         self.loaded = asyncio.Event()
         """Set once the apps are listed (or listing them failed)."""
+        self.history_loaded = asyncio.Event()
+        """Set once the history list is read (and published)."""
         self._theme_dirs = theme_dirs
         self._data_path = data_path
         self.cursor_blink = cursor_blink
@@ -220,6 +222,7 @@ class DustApp(App[int]):
     async def load_history(self) -> None:
         """Read the history list (only what it shows) in the journal's thread."""
         if self.journal is None:
+            self.history_loaded.set()
             return
         summaries = await self.journal.summaries(200)
         backend = self.backend
@@ -229,6 +232,7 @@ class DustApp(App[int]):
             if s.workspace_id == backend.workspace_id and s.base_url == backend.base_url
         ]
         self.runs_changed.publish(None)
+        self.history_loaded.set()
 
     async def on_unmount(self) -> None:
         await self.session.aclose()
