@@ -117,9 +117,13 @@ def test_progress_moves_inside_a_block_in_every_mode(user, tmp_path, mode):
         assert err.index(" started") < err.index("✓ code     WAIT")
 
 
-def test_ctrl_c_before_the_run_starts_exits_130_without_a_traceback(user):
+def test_ctrl_c_before_the_run_starts_exits_130_without_a_traceback(user, tmp_path):
     cli = Cli(["run", "slow", "--input", '{"ms": 10}'], user)
-    time.sleep(0.5)  # loading or starting its engine: the run needs a second or two more
+    lock = tmp_path / "data" / "engine" / "engine.lock"
+    for _ in range(600):  # until it is starting its engine: the run needs a second or two more
+        if lock.exists() or cli.proc.poll() is not None:
+            break
+        time.sleep(0.02)
     cli.interrupt()
     code, out, err = cli.finish()
     assert code == 130, err
