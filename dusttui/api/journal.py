@@ -198,12 +198,19 @@ class Journal:
                 (text, status, time.time(), specification_hash, run_id),
             )
 
-    def final_run_text(self, run_id: str) -> str | bytes | None:
-        """The stored final run's JSON text (None if the run never ended here); from a thread."""
+    def final_run_bytes(self, run_id: str) -> bytes | None:
+        """The stored final run's JSON as bytes (None if the run never ended here); megabytes
+        for a big run: call it from a thread."""
         with self._lock:
             row = self._db.execute("SELECT final_run FROM runs WHERE run_id = ?", (run_id,))
             found = row.fetchone()
-        return None if found is None else found[0]
+        value = None if found is None else found[0]
+        return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+
+    def final_run_text(self, run_id: str) -> str | None:
+        """The stored final run's JSON text (None if the run never ended here)."""
+        data = self.final_run_bytes(run_id)
+        return None if data is None else data.decode("utf-8", "surrogatepass")
 
     def list_summaries(self, limit: int = 200) -> list[JournalSummary]:
         """The history list, newest first: only the columns it shows."""

@@ -81,8 +81,7 @@ class JournalIO:
         """The stored final run's JSON text, or None."""
 
         def read(j: Journal) -> bytes | None:
-            text = j.final_run_text(run_id)
-            return text.encode() if isinstance(text, str) else text
+            return j.final_run_bytes(run_id)
 
         return await self._call(read)
 
