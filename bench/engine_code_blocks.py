@@ -1,6 +1,6 @@
 """Code-block throughput of the engine versus bare quickjs, for 1, 2, 4… worker processes.
 
-    python bench/engine_code_blocks.py [--rounds 5] [--workers 1,2,4] [--no-write]
+    python bench/engine_code_blocks.py [--rounds 5] [--workers 1,2,4] [--boost -10] [--no-write]
 
 Engine: the bundled `load-1000` demo (1,000 inputs through two code blocks, 2,000 executions) run
 in-process with `execute_run`, its JavaScript in N worker processes (the pool started and warm);
@@ -113,12 +113,21 @@ class Figures:
     loads: list[float] = field(default_factory=list)
 
 
-async def measure(rounds: int, counts: list[int]) -> Figures:
+def set_autogroup_nice(pid: int | str, nice: int) -> None:
+    """Linux with autogroups shares the CPUs per session: give this one a priority (root)."""
+    with open(f"/proc/{pid}/autogroup", "w") as group:
+        group.write(str(nice))
+
+
+async def measure(rounds: int, counts: list[int], boost: int | None) -> Figures:
     spec, inputs = load_demo()
     calls = bare_envs(spec, inputs, "0" * 64)
     contexts = {n: EngineContext(token_delay=0, js_settings=JSSettings(workers=n)) for n in counts}
     for ctx in contexts.values():
         await engine_round(spec, inputs, ctx)  # start the pool: a running engine's is warm
+        if boost is not None:
+            for pid in ctx.executor().worker_pids():  # each worker is a session of its own
+                set_autogroup_nice(pid, boost)
     figures = Figures(bare_calls=len(calls), loads=[os.getloadavg()[0]])
     figures.seconds = dict.fromkeys(counts, float("inf"))
     figures.cpu = dict.fromkeys(counts, float("inf"))
@@ -144,7 +153,8 @@ def write_section(body: str) -> None:
         text = text.rstrip("\n") + "\n\n" + body
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + ("" if end == -1 else text[end + 1 :])
+        rest = "" if end == -1 else "\n" + text[end + 1 :]
+        text = text[:start] + body.rstrip("\n") + "\n" + rest
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
@@ -152,17 +162,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
+    parser.add_argument(
+        "--boost",
+        type=int,
+        metavar="NICE",
+        help="on a shared Linux machine (autogroups, root): run this bench's session and every "
+        "worker's at this niceness (e.g. -10), so both sides get their CPUs alike",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
-    f = asyncio.run(measure(args.rounds, counts))
+    if args.boost is not None:
+        set_autogroup_nice("self", args.boost)
+    f = asyncio.run(measure(args.rounds, counts, args.boost))
     bare_rate = f.bare_calls / f.bare_seconds
     bare_cpu = f.bare_cpu / f.bare_calls * 1e6
     lines = [
         SECTION,
         "",
-        f"Command: `{COMMAND}` (best of {args.rounds} rounds each, alternated; pools warm).",
+        f"Command: `{COMMAND}{'' if args.boost is None else f' --boost {args.boost}'}` (best of "
+        f"{args.rounds} rounds each, alternated; pools warm).",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()};"
         f" load average {min(f.loads):.1f}–{max(f.loads):.1f} during the run (a shared machine).",
         "",
@@ -178,12 +198,17 @@ def main() -> None:
             f"| engine, load-1000 run, {n} worker{'s' if n > 1 else ''} | {f.executions} "
             f"| {f.seconds[n]:.3f} s | {rate:,.0f} | **{rate / bare_rate:.2f}** | {cpu:.0f} µs |"
         )
+    cores = os.cpu_count() or 1
+    best_cpu = min(f.cpu.values()) / f.executions * 1e6
     lines += [
         "",
         "The engine figure is a whole run (env building, the run loop, traces), its JavaScript in "
         "worker processes; goal with 2 workers on 2 cores: ≥ 1.5× bare. CPU per execution counts "
-        "the engine process and its workers together: on an idle machine with C cores the engine "
-        "can at best run C ÷ that many executions a second.",
+        "the engine process and its workers together, which the machine's load does not change "
+        f"much: on {cores} idle cores the engine can run at most {cores} ÷ {best_cpu:.0f} µs, "
+        f"that is {cores * bare_cpu / best_cpu:.2f}× bare (bare: {bare_cpu:.0f} µs a call). On a "
+        "busy machine the wall-clock ratios measure each side's share of the CPUs as much as "
+        "the engine.",
         "",
     ]
     body = "\n".join(lines)

@@ -48,7 +48,7 @@ class JSSettings:
     time_limit: float = 10.0  # seconds of wall-clock time per execution, as Dust core
     memory_mb: float = 1024.0  # quickjs heap per execution (core sets none: keep it generous)
     max_output_mb: float = 8.0  # JSON of one execution's value and logs (hosted Dust's 8 MB)
-    run_output_mb: float = 256.0  # JSON of all sandbox outputs one run may keep
+    run_output_mb: float = 128.0  # JSON of all sandbox outputs one run may keep (~4× in RAM)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JSSettings:

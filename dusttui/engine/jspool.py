@@ -108,6 +108,7 @@ class Worker:
         self.inflight: collections.deque[Chunk] = collections.deque()
         self.sent = 0  # sequence number of the last execution sent
         self.timer: asyncio.TimerHandle | None = None
+        self.idle_seen: int | None = None  # `seq` of the record when seen between executions
         self._in = bytearray()
         self._out = bytearray()
         pool.loop.add_reader(self.rfd, self._readable)
@@ -183,12 +184,18 @@ class Worker:
     def _check_time(self) -> None:
         self.timer = None
         if self.gone or not self.inflight:
+            self.idle_seen = None
             return
         seq, start = self.running()
         found = self.chunk_of(seq) if start else None
         if found is None:  # between two executions: look again within a limit
-            self._arm(time.monotonic() + self.inflight[0].batch.time_limit)
+            if self.idle_seen == seq:  # …and still there a whole limit later: it is stuck
+                self.pool.worker_failed(self, ("crash", "it stopped answering"), seq + 1)
+                return
+            self.idle_seen = seq
+            self._arm(time.monotonic() + self.inflight[0].batch.time_limit + KILL_GRACE)
             return
+        self.idle_seen = None
         deadline = start + found[0].batch.time_limit + KILL_GRACE
         if time.monotonic() >= deadline:
             self.pool.worker_failed(self, ("time", None), seq)
@@ -252,7 +259,12 @@ class Worker:
         chunk.seq += 1
         batch = chunk.batch
         if not (batch.future is not None and batch.future.cancelled()):
-            batch.settle(index, batch.on_result(batch, index, kind, a, b))
+            try:
+                result = batch.on_result(batch, index, kind, a, b)
+            except Exception as exc:  # a bug must fail this execution, never leave it waiting
+                log.exception("reading a JavaScript worker's answer failed")
+                result = self.pool.on_failure(batch, ("protocol", f"{type(exc).__name__}"))
+            batch.settle(index, result)
         if chunk.next >= chunk.end:
             self.inflight.popleft()
             self.pool.dispatch()  # room for the next chunk

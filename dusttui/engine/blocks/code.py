@@ -16,7 +16,7 @@ async def execute_many(calls: list[BlockCall]) -> list[BlockResult | BlockError]
     executor = calls[0].run.ctx.executor()
     outcomes = await executor.run_many(calls[0].block.get("code"), [c.js_env() for c in calls])
     return [
-        BlockResult(o.value, {"logs": list(o.logs)})
+        BlockResult(o.value, {"logs": o.logs})  # each result has a list of its own
         if not isinstance(o, Exception)
         else BlockError(f"Error in `code`: {o}")
         for o in outcomes
