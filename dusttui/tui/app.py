@@ -63,6 +63,9 @@ class DustApp(App[int]):
     TITLE = "dusttui"
     BINDINGS = keys.bindings(keys.APP_KEYS)
     COMMANDS = App.COMMANDS | {DustCommands}
+    # Classes each screen gets by its size; dusttui.tcss adapts the layout to them.
+    HORIZONTAL_BREAKPOINTS = [(0, "-cols-narrow"), (100, "-cols-mid"), (160, "-cols-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-rows-short"), (30, "-rows-tall"), (50, "-rows-huge")]
 
     apps: var[list[DustAppModel]] = var(list, always_update=True, init=False)
     """The backend's apps, once listed."""
@@ -122,6 +125,8 @@ class DustApp(App[int]):
         self._ticker: Timer | None = None
         self.diff_mark: str | None = None
         """The run marked with D: what the next diff compares with."""
+        self.keymap_in_use: dict[str, str] = {}
+        """The user's keymap as applied (entries refused at start left out)."""
         self._load_themes()
 
     # ------------------------------------------------------------------ start
@@ -152,14 +157,11 @@ class DustApp(App[int]):
                 severity="warning",
                 timeout=8,
             )
-        known = {k for k in self.settings.keymap if keys.is_binding_id(k)}
-        unknown = sorted(set(self.settings.keymap) - known)
-        if unknown:
-            self.say(
-                f"keymap: no binding with id {', '.join(unknown)} (see ? for ids).",
-                severity="warning",
-            )
-        self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
+        keymap, problems = keys.check_keymap(self.settings.keymap)
+        for problem in problems:
+            self.say(problem, severity="warning", timeout=12)
+        self.keymap_in_use = keymap
+        self.set_keymap(keymap)
         self._ticker = self.set_interval(TICK_INTERVAL, self._tick, name="run-timers", pause=True)
         # First frame: the layout and the keys. The main screen (editors, table), the history
         # and the connection come once that frame is on screen.
@@ -467,7 +469,7 @@ class DustApp(App[int]):
     def action_help(self) -> None:
         """Show every key."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.settings.keymap))
+            self.push_screen(HelpScreen(self.keymap_in_use))
 
     async def action_quit(self) -> None:
         """Quit; ask first while a run is still being watched (saying what becomes of it)."""

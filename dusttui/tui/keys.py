@@ -111,7 +111,7 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "e",
         "focus_config",
         "config",
-        "Edit the config (escape leaves the editor)",
+        "Config tab: edit the config (escape leaves the editor)",
         show=False,
     ),
     Key(
@@ -119,7 +119,15 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "i",
         "focus_inputs",
         "inputs",
-        "Edit the inputs (escape leaves the editor)",
+        "Inputs tab: edit the inputs (escape leaves the editor)",
+        show=False,
+    ),
+    Key(
+        "focus_spec",
+        "s",
+        "focus_spec",
+        "spec",
+        "Spec tab: the app's .dust source, its hash and any parse error",
         show=False,
     ),
     Key(
@@ -144,6 +152,14 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "next_input",
         "next input",
         "Show the tokens of the next input",
+        show=False,
+    ),
+    Key(
+        "full_error",
+        "z",
+        "full_error",
+        "whole error",
+        "Show the whole error message in the error panel (again: one line)",
         show=False,
     ),
     Key(
@@ -238,3 +254,42 @@ def markdown_table(keymap: dict[str, str] | None = None) -> str:
     for keys, text in OTHER_KEYS:
         rows.append(f"| `{keys}` | {text} |")
     return "\n".join(rows)
+
+
+def shown_key(binding_id: str, keymap: dict[str, str]) -> str:
+    """The first key of a binding after the user's keymap, as a person reads it (`r`, `F5`)."""
+    default = next((k.keys for k in ALL_KEYS if k.id == binding_id), "")
+    keys = keymap.get(binding_id, default)
+    return display_keys(keys.split(",")[0]) if keys else "?"
+
+
+def check_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The user's ``[keymap]`` entries that can be used, and a sentence for each refused one.
+
+    Refused: an id no binding has, and a key another binding of the app still uses (``launch =
+    "q"`` would silently take quit's key)."""
+    problems: list[str] = []
+    known = {k: v for k, v in keymap.items() if is_binding_id(k)}
+    for unknown in sorted(set(keymap) - set(known)):
+        problems.append(
+            f"keymap: no binding with id `{unknown}` — the help (? or F1) lists each key's id in "
+            "its last column; the README's Keys table has them too."
+        )
+    accepted = dict(known)
+    for binding_id, keys in known.items():
+        if binding_id.startswith(EXPLORER_ID_PREFIX):
+            continue
+        wanted = {k.strip() for k in keys.split(",") if k.strip()}
+        for other, other_keys in effective_keys(accepted):
+            if other.id == binding_id:
+                continue
+            taken = wanted & {k.strip() for k in other_keys.split(",")}
+            if taken:
+                key = display_keys(sorted(taken)[0])
+                problems.append(
+                    f'keymap: {binding_id} = "{keys}" is not used: {key} already does '
+                    f'"{other.label}" (id {other.id}). Remap {other.id} too, or pick another key.'
+                )
+                del accepted[binding_id]
+                break
+    return accepted, problems

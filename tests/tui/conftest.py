@@ -14,6 +14,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,20 @@ _fun = (env) => {
 ```
 }
 """
+# An app that fails with whatever message its input gives (long, multi-line, control characters).
+ECHO_ERROR_APP = "echo-error"
+ECHO_ERROR_DUST = """input INPUT { }
+
+code FAIL {
+  code:
+```
+_fun = (env) => {
+  if (env.state.INPUT.fail) { throw new Error(env.state.INPUT.fail); }
+  return { ok: env.state.INPUT.text };
+}
+```
+}
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +74,22 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     (apps / f"{MARKUP_APP}.dust").write_text(MARKUP_DUST)
     (apps / f"{MARKUP_APP}.description.txt").write_text("[/x] a description with [b]markup[/b]")
     (apps / f"{MARKUP_APP}.inputs.jsonl").write_text('{"q": "[red]x"}\n')
+    (apps / f"{ECHO_ERROR_APP}.dust").write_text(ECHO_ERROR_DUST)
     eng = EmbeddedEngine(data_dir=tmp_path_factory.mktemp("engine"), apps_dir=apps, token_delay=0.0)
+    eng.start()
+    yield eng
+    eng.stop()
+
+
+@pytest.fixture(scope="session")
+def slow_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """An engine with `slow`: a code block whose inputs each wait `ms` milliseconds."""
+    from dusttui.engine.embedded import EmbeddedEngine
+    from tests.cli.procs import SLOW_BLOCK_APP
+
+    apps = tmp_path_factory.mktemp("slow-apps")
+    (apps / "slow.dust").write_text(SLOW_BLOCK_APP)
+    eng = EmbeddedEngine(data_dir=tmp_path_factory.mktemp("slow-engine"), apps_dir=apps)
     eng.start()
     yield eng
     eng.stop()
@@ -79,8 +109,10 @@ def make_app(engine, tmp_path: Path) -> Iterator[Callable[..., DustApp]]:
         clock: Callable[[], float] = time.time,
         theme_dirs: tuple[Path | None, ...] | None = None,
         journal_path: Path | None = None,
+        on: object | None = None,
     ) -> DustApp:
-        client = DustClient(engine.url, engine.api_key, "local", "local")
+        target: Any = on or engine  # another engine than the shared one
+        client = DustClient(target.url, target.api_key, "local", "local")
         journal = Journal(journal_path or tmp_path / "data" / "journal.sqlite")
         journals.append(journal)
         return DustApp(

@@ -23,7 +23,10 @@ async def test_keymap_override_moves_a_binding_and_unknown_ids_are_reported(make
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pick(pilot, "qa-demo")
-        assert "keymap: no binding with id lunch (see ? for ids)." in notifications(app)
+        assert (
+            "keymap: no binding with id `lunch` — the help (? or F1) lists each key's id in its "
+            "last column; the README's Keys table has them too."
+        ) in notifications(app)
         await pilot.press("r")
         await finish(pilot)
         assert app.runs == {}
@@ -61,11 +64,31 @@ async def test_help_overlay_lists_keys_as_remapped(make_app):
         console = Console(width=110, record=True, file=io.StringIO())
         console.print(key_table(app.screen._keymap))
         lines = [" ".join(line.split()) for line in console.export_text().splitlines()]
-        assert "F6 Launch a run of the selected app with this config and inputs" in lines
-        assert "? / F1 Show every key (this overlay)" in lines
+        assert "F6 Launch a run of the selected app with this config and inputs launch" in lines
+        assert "? / F1 Show every key (this overlay) help" in lines
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_a_remap_onto_a_key_in_use_is_refused_and_texts_name_the_real_keys(make_app):
+    keymap = {"launch": "q", "next_error": "f8", "full_error": "f9", "mode": "f2"}
+    app = make_app(Settings(bell=False, keymap=keymap))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "flaky-demo")
+        assert (
+            'keymap: launch = "q" is not used: q already does "quit" (id quit). Remap quit too, '
+            "or pick another key."
+        ) in notifications(app)
+        assert text_of(app, "#run-title") == "No run yet: pick an app and press r to launch one."
+        assert text_of(app, "#app-line").endswith("mode stream, F2 to change")
+        await pilot.press("r")
+        await finish(pilot)
+        assert text_of(app, "#run-errors").startswith(
+            "✗ error 1/2 · PARSE · input 1  (F8/N step · F9 whole message)"
+        )
+        assert app.is_running  # q was never given to launch
 
 
 async def test_every_binding_has_an_id_and_a_tooltip(make_app):
@@ -136,9 +159,10 @@ async def test_server_and_user_text_is_never_read_as_markup(make_app):
         assert f" {MARKUP_APP} " in shown
         await pilot.press("r")
         await finish(pilot)
-        assert text_of(app, "#run-errors") == (
-            "✗ BOOM · input 0: Error in `code`: Error: [/x] closing tag and [bold]not bold[/bold]"
-        )
+        assert text_of(app, "#run-errors").splitlines() == [
+            "✗ error 1/1 · BOOM · input 0  (z whole message)",
+            "Error in `code`: Error: [/x] closing tag and [bold]not bold[/bold] …",
+        ]
         assert any("[b]markup-demo errored" in n for n in notifications(app))
         await pilot.press("ctrl+p")
         app.screen.query_one("CommandInput").value = "switch app"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tests.tui.conftest import ECHO_ERROR_APP
 from tests.tui.helpers import finish, notifications, pick, ready, rows, text_of
 
 SIZE = (120, 36)
@@ -73,9 +76,13 @@ async def test_while_demo_succeeds_and_shows_each_loop_block(make_app):
         ]
         assert all(cells[2] == "✓ succeeded" for cells in table.values())
         assert table["code:SUMMARY"][3:5] == ["3", "0"]
+        # One count, as the explorer gives it: every pass of the loop body, every input.
+        assert table["code:NEXT"][3:6] == ["20", "0", "20"]
+        assert table["end:STEPS"][3] == "20"
+        assert table["while:STEPS"][3] == "23"  # the condition once more per input, to leave
 
 
-async def test_an_erroring_run_shows_its_error(make_app):
+async def test_an_erroring_run_shows_its_error_and_the_block_it_never_reached(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -83,34 +90,79 @@ async def test_an_erroring_run_shows_its_error(make_app):
         await pilot.press("r")
         await finish(pilot)
         assert rows(app)["code:PARSE"][:5] == ["code", "PARSE", "✗ errored", "2", "2"]
-        assert "code:REPORT" not in rows(app)
-        assert text_of(app, "#run-errors") == (
-            "✗ PARSE · input 1: Error in `code`: SyntaxError: expecting property name"
-            " (+1 more, n/N to step)"
-        )
-        await pilot.press("n")
-        await pilot.press("n")
+        assert rows(app)["code:REPORT"][:5] == ["code", "REPORT", "– not run", "0", "0"]
+        assert list(rows(app)) == ["input:INPUT", "code:PARSE", "code:REPORT"]
+        assert text_of(app, "#run-errors").splitlines() == [
+            "✗ error 1/2 · PARSE · input 1  (n/N step · z whole message)",
+            "Error in `code`: SyntaxError: expecting property name …",  # its stack follows
+        ]
+        before = list(app._notifications)
+        await pilot.press("n", "n")
         await pilot.pause()
         assert app.main.input_index == 2
-        assert any(n.startswith("Error 2/2 · PARSE · input 2:") for n in notifications(app))
+        assert (
+            text_of(app, "#run-errors").splitlines()[0].startswith("✗ error 2/2 · PARSE · input 2")
+        )
+        assert list(app._notifications) == before  # the panel changed in place: no toast
+        await pilot.press("n")  # round again
+        await pilot.pause()
+        assert text_of(app, "#run-errors").startswith("✗ error 1/2 · PARSE · input 1")
 
 
-async def test_streamed_tokens_of_the_selected_block_and_input_are_shown(make_app):
+async def test_a_long_error_is_cut_with_an_ellipsis_and_shown_whole_on_z(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pick(pilot, ECHO_ERROR_APP)
+        long = "a long message " * 20
+        area = app.main.query_one("#inputs").text_area
+        area.load_text(json.dumps([{"fail": long, "text": ""}]))
+        await pilot.pause()
+        await pilot.press("r")
+        await finish(pilot)
+        panel_lines = text_of(app, "#run-errors").splitlines()
+        assert len(panel_lines) == 2 and panel_lines[1].endswith("…")
+        await pilot.press("z")
+        await pilot.pause()
+        whole = text_of(app, "#run-errors")
+        assert "(n/N step" not in whole  # one error: nothing to step through
+        assert whole.splitlines()[0].endswith("(z collapse)")
+        assert "…" not in whole
+        assert whole.splitlines()[1] == "Error in `code`: Error: " + long  # whole, as thrown
+        await pilot.press("z")
+        await pilot.pause()
+        assert text_of(app, "#run-errors").splitlines()[1].endswith("…")
+
+
+async def test_the_result_then_each_block_and_input_are_shown_below_the_table(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pick(pilot, "qa-demo")
         await pilot.press("r")
         await finish(pilot)
+        # Over: the cursor rests on the last block, whose value is the run's result.
+        detail = text_of(app, "#run-detail").splitlines()
+        assert detail[0] == (
+            "result of code FORMAT · input 0 (0–2) · [ ] other inputs · ↑↓ other blocks"
+        )
+        assert detail[1] == (
+            '{"question": "Why is the sky blue?", "answer": "WHY IS THE SKY BLUE?", "words": 5}'
+        )
         table = app.main.query_one("#blocks")
         table.focus()
-        table.move_cursor(row=2)  # llm ANSWER
+        await pilot.press("up")  # llm ANSWER: its streamed tokens
         await pilot.press("right_square_bracket")
         await pilot.pause()
         assert app.main.input_index == 1
-        tokens = text_of(app, "#run-tokens")
-        assert tokens.startswith("tokens (ANSWER · input 1): ")
-        assert len(tokens) > len("tokens (ANSWER · input 1): ")
+        detail = text_of(app, "#run-detail").splitlines()
+        assert detail[0].startswith("output of llm ANSWER · input 1 (0–2)")
+        assert detail[1] == app.runs[app.main.shown_key].state.token_text("ANSWER", 1)
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.pause()
+        assert app.main.input_index == 2  # past the last input: it stays on the last
+        assert text_of(app, "#run-detail").startswith("output of llm ANSWER · input 2 (0–2)")
+        assert "Input 2 is the last of 3." in notifications(app)
 
 
 async def test_poll_and_blocking_modes_reach_the_same_end(make_app):

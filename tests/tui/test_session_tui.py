@@ -108,7 +108,8 @@ async def test_c_asks_then_cancels_the_run_and_says_why(slow_app):
         await finish(pilot)
         assert "· ✗ cancelled ·" in text_of(app, "#run-title")
         assert text_of(app, "#run-errors").startswith("✗ Run cancelled.")
-        assert rows(app)["code:WAIT"][2:6] == ["✗ errored", "0", "0", "░░░░░░░░░░ 0/1"]
+        # One count, the explorer's: the execution cut short is in the trace, as an error.
+        assert rows(app)["code:WAIT"][2:6] == ["✗ errored", "0", "1", "██████████ 1/1"]
         assert any(n.startswith("Run ") and n.endswith(" cancelled.") for n in notifications(app))
 
 

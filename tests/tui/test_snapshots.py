@@ -1,12 +1,18 @@
-"""Snapshots of every screen and modal at 120×36, on the real engine with fixed ids and clock."""
+"""Snapshots of every screen and modal at 120×36, and of the main screen at 80×24, 120×36 and
+200×60 (empty, mid-run, errored), on the real engine with fixed ids and clock."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from dusttui.api.client import DustClient
 from dusttui.config import Settings
 from dusttui.tui.screens.confirm import ConfirmScreen
 from dusttui.tui.screens.prompt import PromptScreen
 from tests.tui.conftest import SIZE, fixed_clock
-from tests.tui.helpers import finish, pick, ready
+from tests.tui.helpers import finish, pick, ready, rows
 
 
 def _before(app_name: str | None = None, *, launch: bool = False, then=None):
@@ -25,9 +31,47 @@ def _before(app_name: str | None = None, *, launch: bool = False, then=None):
     return run_before
 
 
-def test_main_screen_at_start(snap_compare, make_app):
+SIZES = [(80, 24), (120, 36), (200, 60)]
+SIZE_IDS = ["80x24", "120x36", "200x60"]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_main_screen_at_start(snap_compare, make_app, size):
     app = make_app(clock=fixed_clock)
-    assert snap_compare(app, terminal_size=SIZE, run_before=_before("qa-demo"))
+    assert snap_compare(app, terminal_size=size, run_before=_before("qa-demo"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_main_screen_mid_run(snap_compare, make_app, slow_engine, fixed_run_ids, size):
+    """One input done, the other busy for a minute: the running block, its progress."""
+
+    started: list = []
+
+    async def mid_run(pilot) -> None:
+        pilot.app.main.query_one("#inputs").load('[{"ms": 1}, {"ms": 60000}]')
+        await pilot.pause()
+        await pilot.press("r")
+        for _ in range(600):
+            row = rows(pilot.app).get("code:WAIT", [""] * 6)
+            if row[2] == "● running" and row[3] == "1":
+                break
+            await pilot.pause(0.05)
+        else:
+            raise AssertionError("the run never showed one input done")
+        started.extend(pilot.app.runs.values())
+
+    app = make_app(clock=fixed_clock, on=slow_engine)
+    try:
+        assert snap_compare(app, terminal_size=size, run_before=_before("slow", then=mid_run))
+    finally:  # the engine would stay busy for a minute: free it for the next test
+        asyncio.run(_cancel(slow_engine, started))
+
+
+async def _cancel(engine, runs) -> None:
+    client = DustClient(engine.url, engine.api_key, "local", "local")
+    async with client:
+        for run in runs:
+            await client.cancel_run_raw(run.app_id, run.run_id)
 
 
 def test_main_screen_after_a_succeeded_run(snap_compare, make_app, fixed_run_ids):
@@ -35,9 +79,10 @@ def test_main_screen_after_a_succeeded_run(snap_compare, make_app, fixed_run_ids
     assert snap_compare(app, terminal_size=SIZE, run_before=_before("map-reduce-demo", launch=True))
 
 
-def test_main_screen_after_an_errored_run(snap_compare, make_app, fixed_run_ids):
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_main_screen_after_an_errored_run(snap_compare, make_app, fixed_run_ids, size):
     app = make_app(clock=fixed_clock)
-    assert snap_compare(app, terminal_size=SIZE, run_before=_before("flaky-demo", launch=True))
+    assert snap_compare(app, terminal_size=size, run_before=_before("flaky-demo", launch=True))
 
 
 async def _bad_inputs(pilot) -> None:

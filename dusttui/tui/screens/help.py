@@ -12,16 +12,19 @@ from textual.widgets import Static
 
 from dusttui.tui.keys import OTHER_KEYS, display_keys, effective_keys
 
+CLOSE = "escape, q, ? or F1 closes this"
+
 
 def key_table(keymap: dict[str, str]) -> Table:
-    """The keys as a two-column table."""
+    """The keys as a table: keys, what they do, and the id to remap them by in `[keymap]`."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
+    table.add_column(style="dim", no_wrap=True)
     for key, keys in effective_keys(keymap):
-        table.add_row(Text(display_keys(keys)), Text(key.help))
+        table.add_row(Text(display_keys(keys)), Text(key.help), Text(key.id))
     for keys, text in OTHER_KEYS:
-        table.add_row(Text(keys), Text(text))
+        table.add_row(Text(keys), Text(text), Text(""))
     return table
 
 
@@ -31,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 86; max-width: 95%; height: auto; max-height: 90%;
+        width: 104; max-width: 95%; height: auto; max-height: 90%;
         border: round $primary; background: $surface; padding: 0 1;
     }
     HelpScreen .title { text-style: bold; padding-bottom: 1; }
@@ -57,7 +60,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            title = self._title or "dusttui keys  (remap any in config.toml under [keymap])"
+            title = self._title or (
+                f"dusttui keys — {CLOSE}\n"
+                "Remap a key in the config file (dusttui locate config) under [keymap] by the id "
+                'in the last column, e.g. launch = "f5".'
+            )
             yield Static(Text(title), classes="title")
             yield Static(self._table if self._table is not None else key_table(self._keymap))
 

@@ -8,27 +8,29 @@ calls into it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
-from dusttui.specs import sample_inputs, saved_specification_hash
-from dusttui.tui.keys import SCREEN_KEYS, bindings
+from dusttui.specs import engine_extension, sample_inputs, saved_specification_hash
+from dusttui.tui.keys import SCREEN_KEYS, bindings, shown_key
 from dusttui.tui.runs import MODES, TrackedRun
 from dusttui.tui.screens.confirm import ConfirmScreen
 from dusttui.tui.screens.prompt import PromptScreen
 from dusttui.tui.validation import saved_config_text, spec_blocks
+from dusttui.tui.widgets.app_line import AppLine, AppLineData, Clipped
 from dusttui.tui.widgets.block_table import BlockTable
 from dusttui.tui.widgets.editors import ConfigEditor, InputsEditor
 from dusttui.tui.widgets.lists import AppsList, AppsPane, RunsList
-from dusttui.tui.widgets.run_panel import RunPanel
+from dusttui.tui.widgets.run_panel import Hints, RunPanel
+from dusttui.tui.widgets.run_rows import input_count
 from dusttui.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -62,6 +64,11 @@ def spec_view(app: App) -> Group:
     )
 
 
+def hints_for(keymap: dict[str, str]) -> Hints:
+    """The keys the run pane names, after the user's keymap."""
+    return Hints(**{field.name: shown_key(field.name, keymap) for field in fields(Hints)})
+
+
 class MainScreen(Screen[None]):
     """The launcher and live monitor."""
 
@@ -74,7 +81,7 @@ class MainScreen(Screen[None]):
         self.drafts: dict[str, Draft] = {}
         self.shown_key: str | None = None
         self.input_index = 0
-        self.error_cursor = -1
+        self._stepped_run: str | None = None  # the run n / N last stepped through
         self._hashes: dict[str, str | None] = {}
         self._follow_key: str | None = None  # a run just launched: the runs list moves to it
 
@@ -89,18 +96,20 @@ class MainScreen(Screen[None]):
             with Vertical(id="sidebar"):
                 yield Static(Text("Apps"), classes="pane-title")
                 yield AppsPane(id="apps")
+                yield Clipped(lines=3, id="app-description")
                 yield Static(Text("Runs"), classes="pane-title")
                 yield RunsList(id="runs")
             with Vertical(id="work"):
-                yield Static(Text("Loading apps…"), id="app-line")
-                with TabbedContent(id="tabs"):
-                    with TabPane("Config", id="tab-config"):
-                        yield ConfigEditor("{}", blocks=self.blocks, id="config")
-                    with TabPane("Inputs", id="tab-inputs"):
-                        yield InputsEditor("[]", id="inputs")
-                    with TabPane("Spec", id="tab-spec"), VerticalScroll(id="spec-scroll"):
-                        yield Static(id="spec")
-                yield RunPanel(id="run")
+                yield AppLine(id="app-line")
+                with Container(id="panes"):  # stacked; side by side on wide screens
+                    with TabbedContent(id="tabs"):
+                        with TabPane("Config", id="tab-config"):
+                            yield ConfigEditor("{}", blocks=self.blocks, id="config")
+                        with TabPane("Inputs", id="tab-inputs"):
+                            yield InputsEditor("[]", id="inputs")
+                        with TabPane("Spec", id="tab-spec"), VerticalScroll(id="spec-scroll"):
+                            yield Static(id="spec")
+                    yield RunPanel(id="run")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -115,6 +124,16 @@ class MainScreen(Screen[None]):
                 widget.cursor_blink = False  # type: ignore[attr-defined]
         if self.focused is None:
             self.query_one("#apps-list").focus()
+        panel = self.query_one(RunPanel)
+        panel.hints = hints_for(dust.keymap_in_use)
+        panel.clear(self.no_run_text())
+        tabs = self.query_one(TabbedContent)
+        for pane, label, key in (
+            ("tab-config", "Config", panel.hints.focus_config),
+            ("tab-inputs", "Inputs", panel.hints.focus_inputs),
+            ("tab-spec", "Spec", panel.hints.focus_spec),
+        ):
+            tabs.get_tab(pane).label = Text.assemble((key, "bold"), f" {label}")
         dust.run_changed.subscribe(self, self._run_changed)
         dust.runs_changed.subscribe(self, self._runs_changed)
         self.watch(dust, "apps", self._apps_listed, init=dust.loaded.is_set())
@@ -135,7 +154,7 @@ class MainScreen(Screen[None]):
         if self.focused is None:
             self.query_one(AppsList).focus()
         if not apps:
-            self.query_one("#app-line", Static).update(Text("No apps in this workspace."))
+            self.query_one(AppLine).show_message("No apps in this workspace.")
 
     @on(AppsPane.Highlighted)
     def _app_highlighted(self, event: AppsPane.Highlighted) -> None:
@@ -154,6 +173,8 @@ class MainScreen(Screen[None]):
         self.query_one(ConfigEditor).load(draft.config)
         self.query_one(InputsEditor).load(draft.inputs)
         self.query_one("#spec", Static).update(spec_view(app))
+        description = app.description or "(no description)"
+        self.query_one("#app-description", Clipped).show(description)
         self._show_app_line()
 
     def _save_draft(self) -> None:
@@ -180,12 +201,22 @@ class MainScreen(Screen[None]):
         if app is None:
             return
         spec_hash = self.hash_to_run()
-        which = "latest" if spec_hash == "latest" else f"{spec_hash[:8]}…"
         origin = "typed" if self.drafts[app.sId].hash_choice else "saved"
         if spec_hash == "latest":
             origin = "latest"
-        parts = [app.name, f"hash {which} ({origin}, h to change)", f"mode {self.dust.mode} (m)"]
-        self.query_one("#app-line", Static).update(Text(" · ".join(parts)))
+        hints = self.query_one(RunPanel).hints
+        problem = engine_extension(app).get("specificationError")
+        self.query_one(AppLine).show_app(
+            AppLineData(
+                app.name,
+                spec_hash,
+                origin,
+                self.dust.mode,
+                hash_key=hints.hash,
+                mode_key=hints.mode,
+                problem=problem if isinstance(problem, str) else None,
+            )
+        )
 
     def _mode_changed(self, mode: str) -> None:
         self._show_app_line()
@@ -193,7 +224,7 @@ class MainScreen(Screen[None]):
     def _connection_changed(self, connection: str) -> None:
         error = self.dust.connection_error
         if error is not None:
-            self.query_one("#app-line", Static).update(Text(f"✗ {error}"))
+            self.query_one(AppLine).show_message(f"✗ {error}")
         self._show_connection()
 
     def _theme_changed(self, theme: str) -> None:
@@ -216,22 +247,39 @@ class MainScreen(Screen[None]):
         panel = self.query_one(RunPanel)
         if run is None:
             self.shown_key = None
-            panel.clear("No run yet: pick an app and press r to launch one.")
+            panel.clear(self.no_run_text())
             self._show_connection()
             return
         if run.key != self.shown_key:
             self.shown_key = run.key
             self.input_index = 0
-            self.error_cursor = -1
+            panel.error_cursor = 0
+            self._stepped_run = None
             panel.table.reset()
         self.refresh_run(run)
+
+    def no_run_text(self) -> str:
+        """What the run pane says before any run, with the launch key as the keymap makes it."""
+        return f"No run yet: pick an app and press {self.query_one(RunPanel).hints.launch} to launch one."
 
     def refresh_run(self, run: TrackedRun) -> None:
         """The run changed: update the pane (if it is the one shown) and the status line."""
         if run.key != self.shown_key:
             return
-        self.query_one(RunPanel).show(run, self.dust.clock(), self.input_index)
+        panel = self.query_one(RunPanel)
+        panel.show(run, self.dust.clock(), self.input_index, self._spec_of(run))
         self._show_connection()
+
+    def _spec_of(self, run: TrackedRun) -> list[tuple[str, str]] | None:
+        """The blocks of the run's app, when the run ran the version the app has now (blocks the
+        run never reached are then listed as not run)."""
+        app = next((a for a in self.dust.apps if a.sId == run.app_id), None)
+        if app is None:
+            return None
+        asked = run.specification_hash
+        if asked not in (None, "latest") and asked != saved_specification_hash(app):
+            return None
+        return spec_blocks(app.savedSpecification)
 
     def _show_connection(self) -> None:
         """The status line: the shown run's connection while it is followed, else the app's."""
@@ -414,18 +462,25 @@ class MainScreen(Screen[None]):
     def _step_error(self, step: int) -> None:
         run = self.shown_run
         errors = run.state.errors if run is not None and run.state is not None else []
-        if not errors:
+        if run is None or not errors:
             self.dust.say("This run has no errors.")
             return
-        self.error_cursor = (self.error_cursor + step) % len(errors)
-        ref = errors[self.error_cursor]
+        panel = self.query_one(RunPanel)
+        if self._stepped_run != run.key:  # the first n shows the first error, N the last
+            self._stepped_run = run.key
+            panel.error_cursor = 0 if step > 0 else len(errors) - 1
+        else:
+            panel.error_cursor = (panel.error_cursor + step) % len(errors)
+        ref = errors[panel.error_cursor]
         self.input_index = ref.input_index
-        self.query_one(RunPanel).table.select_key(f"{ref.block_type}:{ref.block_name}")
-        self.dust.say(
-            f"Error {self.error_cursor + 1}/{len(errors)} · {ref.block_name} · "
-            f"input {ref.input_index}: {ref.message}",
-            severity="warning",
-        )
+        panel.table.user_moved = True
+        panel.table.select_key(f"{ref.block_type}:{ref.block_name}")
+        self.refresh_run(run)
+
+    def action_full_error(self) -> None:
+        """The error panel: the whole message, or one line of it again."""
+        self.query_one(RunPanel).toggle_errors()
+        run = self.shown_run
         if run is not None:
             self.refresh_run(run)
 
@@ -438,8 +493,13 @@ class MainScreen(Screen[None]):
         self._step_error(-1)
 
     def _step_input(self, step: int) -> None:
-        self.input_index = max(0, self.input_index + step)
         run = self.shown_run
+        count = input_count(run.state) if run is not None and run.state is not None else 0
+        index = max(0, min(self.input_index + step, count - 1))
+        if index == self.input_index and count:
+            edge = "last" if step > 0 else "first"
+            self.dust.say(f"Input {index} is the {edge} of {count}.")
+        self.input_index = index
         if run is not None:
             self.refresh_run(run)
 
@@ -465,9 +525,17 @@ class MainScreen(Screen[None]):
         self.query_one(TabbedContent).active = "tab-inputs"
         self.query_one(InputsEditor).text_area.focus()
 
+    def action_focus_spec(self) -> None:
+        """Show the Spec tab (the .dust source) and give it the keys (to scroll it)."""
+        self.query_one(TabbedContent).active = "tab-spec"
+        self.query_one("#spec-scroll").focus()
+
     def action_leave_editor(self) -> None:
-        """Back from an editor or the filter to the apps list."""
-        if isinstance(self.focused, TextArea | Input):
+        """Back from an editor or the filter to the apps list; the filter is cleared."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "apps-filter":
+            self.query_one(AppsPane).clear_filter()
+        if isinstance(focused, TextArea | Input) or focused is self.query_one("#spec-scroll"):
             self.query_one(AppsList).focus()
 
     def action_load_inputs(self) -> None:
@@ -506,7 +574,8 @@ class MainScreen(Screen[None]):
         self.query_one(TabbedContent).active = "tab-inputs"
         editor = self.query_one(InputsEditor)
         editor.load(text)
-        self.dust.say(f"Loaded {editor.check.count} inputs from {source}.")
+        count = editor.check.count
+        self.dust.say(f"Loaded {count} input{'s' if count != 1 else ''} from {source}.")
 
     def action_copy(self) -> None:
         """Copy the shown run's id."""

@@ -21,21 +21,33 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-GLYPHS = {"running": "●", "succeeded": "✓", "errored": "✗", "pending": "·"}
+GLYPHS = {
+    "running": "●",
+    "succeeded": "✓",
+    "errored": "✗",
+    "pending": "·",
+    "waiting": "·",  # a block of the spec the running run has not reached yet
+    "not run": "–",  # a block of the spec the run ended without reaching
+}
+# States without a colour of their own in the themes: they read as pending.
+COLOUR_OF = {"waiting": "pending", "not run": "pending"}
 BAR_WIDTH = 10
-# (label, width): fixed widths where values change while running, so columns never jump;
-# None: as wide as the widest value (block types and names do not change once shown).
+# (label, natural width): None for "as wide as the widest value"; widths only grow within a run,
+# so columns never jump while it runs. Narrow panes drop pace, then time, then the bar, then the
+# block type (in that order), and cut names last (with an ellipsis).
 COLUMNS = (
     ("block", None),
     ("name", None),
     ("status", 11),
-    ("ok", 6),
-    ("err", 6),
-    ("progress", 20),
-    ("time", 8),
+    ("ok", None),
+    ("err", None),
+    ("progress", None),
+    ("time", 7),
     ("pace", 16),
 )
 RIGHT = {3, 4, 6}  # right-aligned columns: ok, err, time
+PROGRESS, TIME, PACE, BLOCK, NAME = 5, 6, 7, 0, 1
+MIN_NAME = 6
 Pacer = Callable[[Any, float], Any]  # (block, now) → an object with ``rate`` and ``eta``
 
 
@@ -57,12 +69,20 @@ def row_key(block: BlockLike) -> str:
     return f"{block.block_type}:{block.name}"
 
 
-def progress_bar(done: int, expected: int | None, width: int = BAR_WIDTH) -> str:
-    """`██████░░░░ 6/10` (full only once all ran), or just the count when the total is unknown."""
+def progress_count(done: int, expected: int | None) -> str:
+    """`6/10`, or just the count when the total is unknown (nothing before the first)."""
     if not expected:
         return f"{done}" if done else ""
-    filled = min(width, width * done // expected)
-    return "█" * filled + "░" * (width - filled) + f" {done}/{expected}"
+    return f"{done}/{expected}"
+
+
+def progress_bar(done: int, expected: int | None, width: int = BAR_WIDTH) -> str:
+    """`██████░░░░ 6/10` (full only once all ran), or just the count when the total is unknown."""
+    count = progress_count(done, expected)
+    if not expected or width <= 0:
+        return count
+    filled = max(0, min(width, width * done // expected))
+    return "█" * filled + "░" * (width - filled) + f" {count}"
 
 
 def elapsed(block: BlockLike, now: float) -> str:
@@ -95,13 +115,57 @@ def pace(rate: float | None, eta: float | None) -> str:
 def status_text(status: str, colours: dict[str, str]) -> Text:
     """`✓ succeeded` in the theme's colour for that state; the glyph reads without colour."""
     glyph = GLYPHS.get(status, "?")
-    return Text(f"{glyph} {status}", style=colours.get(status, ""))
+    return Text(f"{glyph} {status}", style=colours.get(COLOUR_OF.get(status, status), ""))
+
+
+def progress_of(block: BlockLike) -> tuple[int, int | None]:
+    """(done, out of) for the progress column: a running loop body shows its current pass;
+    a loop body that is over, its executions in all (its total was its last pass's)."""
+    done = block.success_count + block.error_count
+    in_loop = getattr(block, "in_loop", False)
+    if in_loop and block.status == "running":
+        passed = getattr(block, "pass_done", None)
+        return (passed if passed is not None else done), block.expected
+    if in_loop:
+        return done, None
+    return done, block.expected
+
+
+def fit_columns(natural: list[int], width: int) -> tuple[list[int], int]:
+    """Column widths (0: hidden) and the bar's width that fit ``width`` cells.
+
+    ``natural[PROGRESS]`` is the count part of the progress column only (the bar comes on top)."""
+    sizes = list(natural)
+    bar = BAR_WIDTH
+
+    def total() -> int:
+        shown = [progress_room(s, bar) if c == PROGRESS else s for c, s in enumerate(sizes)]
+        return 1 + sum(s + 2 for s in shown if s)
+
+    for column in (PACE, TIME):
+        if total() > width:
+            sizes[column] = 0
+    while total() > width and bar > 3:
+        bar -= 1
+    if total() > width:
+        bar = 0
+    if total() > width:
+        sizes[BLOCK] = 0
+    if total() > width:
+        sizes[NAME] = max(MIN_NAME, sizes[NAME] - (total() - width))
+    return sizes, bar
+
+
+def progress_room(count_width: int, bar: int) -> int:
+    """Cells of the progress column: the bar, a space and the widest count (or its label)."""
+    return max(len("progress"), count_width + (bar + 1 if bar else 0))
 
 
 @dataclass
 class _Row:
     cells: tuple[Text, ...]
     signature: tuple[tuple[str, str], ...]
+    progress: tuple[int, int | None]
 
 
 class BlockTable(ScrollView, can_focus=True):
@@ -136,8 +200,10 @@ class BlockTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._keys: list[str] = []
         self._rows: dict[str, _Row] = {}
-        self._widths: list[int] = [len(label) for label, _ in COLUMNS]
+        self._widths: list[int] = _header_widths()
         self._strips: dict[int, tuple[tuple[Any, ...], Strip]] = {}
+        self.user_moved = False
+        """The user moved the cursor (until then it follows the run)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -186,11 +252,11 @@ class BlockTable(ScrollView, can_focus=True):
             row = self._rows.get(key)
             if row is not None and row.signature == signature:
                 continue
-            self._rows[key] = _Row(cells, signature)
+            done, expected = progress_of(block)
+            self._rows[key] = _Row(cells, signature, (done, expected))
             if row is None:
                 self._keys.append(key)
-                for column in (0, 1):
-                    self._widths[column] = max(self._widths[column], cells[column].cell_len)
+            self._grow(cells, done, expected)
             changed.append(index)
         if not changed:
             return
@@ -206,7 +272,8 @@ class BlockTable(ScrollView, can_focus=True):
         self._keys.clear()
         self._rows.clear()
         self._strips.clear()
-        self._widths = [len(label) for label, _ in COLUMNS]
+        self._widths = _header_widths()
+        self.user_moved = False
         self.cursor_row = 0
         self.virtual_size = Size(self.size.width, 1)
         self.refresh()
@@ -222,9 +289,11 @@ class BlockTable(ScrollView, can_focus=True):
             self.cursor_row = self._keys.index(key)
 
     def action_cursor(self, step: int) -> None:
+        self.user_moved = True
         self.move_cursor(row=self.cursor_row + step)
 
     def action_cursor_to(self, row: int) -> None:
+        self.user_moved = True
         self.move_cursor(row=row if row >= 0 else len(self._keys) - 1)
 
     def watch_cursor_row(self, old: int, new: int) -> None:
@@ -242,10 +311,19 @@ class BlockTable(ScrollView, can_focus=True):
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
+    def _grow(self, cells: tuple[Text, ...], done: int, expected: int | None) -> None:
+        """Widths only grow (columns never jump back and forth while a run goes on); a known
+        total reserves the room of its own count (`1000/1000`) from the first row."""
+        widths = self._widths
+        for column in (BLOCK, NAME, 3, 4):
+            widths[column] = max(widths[column], cells[column].cell_len)
+        count = len(progress_count(expected, expected)) if expected else len(str(done))
+        widths[PROGRESS] = max(widths[PROGRESS], count, len(progress_count(done, expected)))
+
     def _cells(
         self, block: BlockLike, now: float, colours: dict[str, str], pacer: Pacer | None
     ) -> tuple[Text, ...]:
-        done = block.success_count + block.error_count
+        done, expected = progress_of(block)
         speed = ""
         if pacer is not None and block.status == "running":
             measured = pacer(block, now)
@@ -256,7 +334,7 @@ class BlockTable(ScrollView, can_focus=True):
             status_text(block.status, colours),
             Text(str(block.success_count)),
             Text(str(block.error_count)),
-            Text(progress_bar(done, block.expected)),
+            Text(progress_bar(done, expected)),
             Text(elapsed(block, now)),
             Text(speed, style="dim"),
         )
@@ -266,10 +344,11 @@ class BlockTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.rich_style
+        sizes, bar = fit_columns(self._natural(), width)
         if y == 0:
             header = tuple(Text(label) for label, _ in COLUMNS)
             style = base + self.get_component_rich_style("block-table--header")
-            return self._strip(header, style, width)
+            return self._strip(header, None, style, width, sizes, bar)
         index = y - 1 + int(self.scroll_y)
         if index >= len(self._keys):
             return Strip.blank(width, base)
@@ -277,19 +356,39 @@ class BlockTable(ScrollView, can_focus=True):
         style = base
         if index == self.cursor_row:
             style = base + self.get_component_rich_style("block-table--cursor")
-        signature = (row.signature, tuple(self._widths), str(style), width)
+        signature = (row.signature, tuple(sizes), bar, str(style), width)
         cached = self._strips.get(index)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        strip = self._strip(row.cells, style, width)
+        strip = self._strip(row.cells, row.progress, style, width, sizes, bar)
         self._strips[index] = (signature, strip)
         return strip
 
-    def _strip(self, cells: tuple[Text, ...], style: Style, width: int) -> Strip:
+    def _natural(self) -> list[int]:
+        """Each column's natural width (the progress column: its count part)."""
+        return [
+            size if size is not None else self._widths[column]
+            for column, (_, size) in enumerate(COLUMNS)
+        ]
+
+    def _strip(
+        self,
+        cells: tuple[Text, ...],
+        progress: tuple[int, int | None] | None,
+        style: Style,
+        width: int,
+        sizes: list[int],
+        bar: int,
+    ) -> Strip:
         line = Text(" ", no_wrap=True, end="")
         for column, cell in enumerate(cells):
-            size = COLUMNS[column][1] or self._widths[column]
-            piece = cell.copy()
+            size = progress_room(sizes[column], bar) if column == PROGRESS else sizes[column]
+            if not size:
+                continue
+            if column == PROGRESS:
+                piece = self._progress_cell(cell, progress, bar)
+            else:
+                piece = cell.copy()
             piece.truncate(size, overflow="ellipsis")
             if column in RIGHT:
                 piece.pad_left(size - piece.cell_len)
@@ -302,3 +401,19 @@ class BlockTable(ScrollView, can_focus=True):
             for seg in line.render(self.app.console)
         ]
         return Strip(segments).adjust_cell_length(width, style)
+
+    @staticmethod
+    def _progress_cell(cell: Text, progress: tuple[int, int | None] | None, bar: int) -> Text:
+        """The bar (as wide as there is room for) and the whole count, never cut."""
+        if progress is None:  # the header
+            return cell.copy()
+        done, expected = progress
+        if not expected or not bar:
+            return Text(progress_count(done, expected))
+        return Text(progress_bar(done, expected, bar))
+
+
+def _header_widths() -> list[int]:
+    widths = [len(label) for label, _ in COLUMNS]
+    widths[PROGRESS] = 0  # the count part only: the column's label has room of its own
+    return widths

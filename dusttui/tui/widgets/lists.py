@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,7 +18,16 @@ if TYPE_CHECKING:
     from dusttui.api.models import App
 
 
-class AppsList(OptionList):
+class CursorList(OptionList):
+    """An option list whose cursor shows as soon as it gets the focus (enter then acts on it)."""
+
+    def on_focus(self, event: events.Focus) -> None:
+        # Textual calls each class's handler along the MRO: no super() call here.
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
+
+class AppsList(CursorList):
     """The apps, one line each."""
 
 
@@ -28,6 +37,7 @@ class AppsPane(Vertical):
     DEFAULT_CSS = """
     AppsPane { height: 1fr; }
     AppsPane > Input { height: 1; border: none; padding: 0 1; background: $surface; }
+    AppsPane > Input:focus { border: none; background: $primary 20%; }
     AppsPane > AppsList { height: 1fr; border: none; }
     """
 
@@ -74,6 +84,13 @@ class AppsPane(Vertical):
             return False
         return True
 
+    def clear_filter(self) -> None:
+        """Empty the filter box: every app is listed again (the selection stays)."""
+        box = self.query_one(Input)
+        if box.value:
+            box.value = ""  # Input.Changed refills the list
+            self._refill()
+
     def _refill(self) -> None:
         option_list = self.query_one(AppsList)
         shown = self.shown_apps
@@ -102,7 +119,7 @@ class AppsPane(Vertical):
             self.post_message(self.Highlighted(app))
 
 
-class RunsList(OptionList):
+class RunsList(CursorList):
     """Runs of this session and of the journal, newest first; enter opens one."""
 
     BINDINGS = [Binding("enter", "select", "open run", show=False, id="open_run")]
