@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ class Worker:
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
-        record = os.memfd_create("dusttui-js-progress")
+        record = _record_file()
         try:
             os.ftruncate(record, jsworker.PROGRESS.size)
             self.progress = mmap.mmap(record, jsworker.PROGRESS.size)
@@ -450,6 +451,15 @@ class Pool:
                 worker.proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
                 log.warning("JavaScript worker %s did not exit when killed", worker.proc.pid)
+
+
+def _record_file() -> int:
+    """A file descriptor for a worker's progress record: memory only where Linux allows."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("dusttui-js-progress")
+    fd, path = tempfile.mkstemp(prefix="dusttui-js-progress-")
+    os.unlink(path)
+    return fd
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> int | None:

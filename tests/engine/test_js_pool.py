@@ -108,6 +108,26 @@ async def test_a_bad_execution_fails_alone_and_says_why(
     assert shown(outcomes) == [0, 1, 2, message, 4, 5, 6, 7]
 
 
+async def test_runaway_executions_never_take_every_worker_for_good(sandbox: JSExecutor) -> None:
+    # three catastrophic regexes on two workers used to hang every later code block
+    redos = "_fun = (env) => /(a+)+$/.test('a'.repeat(40) + 'b')"
+    stuck = [sandbox.run_many(redos, [env(i)]) for i in range(3)]
+    quick = sandbox.run_many("_fun = (env) => env.input.index", [env(i) for i in range(4)])
+    outcomes = await asyncio.gather(*stuck, quick)
+    assert [shown(o) for o in outcomes] == [[TIMEOUT], [TIMEOUT], [TIMEOUT], [0, 1, 2, 3]]
+
+
+async def test_concurrent_heavy_code_is_not_stopped_early() -> None:
+    # the limit used to count the engine's CPU time, shared by every execution running at once
+    executor = JSExecutor(JSSettings(workers=2, time_limit=3.0))
+    try:
+        busy = "_fun = (env) => { const until = Date.now() + 300; while (Date.now() < until) {} return 'ok'; }"
+        outcomes = await executor.run_many(busy, [env(i) for i in range(6)])
+        assert shown(outcomes) == ["ok"] * 6
+    finally:
+        executor.close()
+
+
 async def test_an_endless_async_chain_is_stopped(sandbox: JSExecutor) -> None:
     with pytest.raises(JSError) as info:
         await sandbox.run("_fun = async (env) => { for (;;) { await null; } }", env(0))
