@@ -82,8 +82,8 @@ def bare_envs(spec: Any, inputs: list[Any], run_id: str) -> list[tuple[str, str]
     double, label = (b.get("code") for b in spec.blocks if b.type == "code")
     calls = []
     for i, value in enumerate(inputs):
-        base = {"config": {"blocks": {}}, "input": {"value": value, "index": i}, "map": None}
-        base |= {"secrets": {}, "run_id": run_id}
+        base: dict[str, Any] = {"config": {"blocks": {}}, "input": {"value": value, "index": i}}
+        base |= {"map": None, "secrets": {}, "run_id": run_id}
         state = {"INPUT": value}
         calls.append((double, json.dumps({**base, "state": state})))
         state = {**state, "DOUBLE": {"x": value["n"] * 2}}
