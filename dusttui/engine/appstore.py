@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,28 @@ def _companions(dust: Path) -> dict[str, Path]:
     }
 
 
+MAX_APP_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why an app file must not be read (a FIFO or a device would block or never end; a huge
+    file would fill memory), or None for a regular file of a sane size."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file: not read"
+    if info.st_size > MAX_APP_FILE_BYTES:
+        return f"is larger than {MAX_APP_FILE_BYTES // (1024 * 1024)} MB: not read"
+    return None
+
+
 def _read_config(path: Path, problems: list[str]) -> dict[str, Any] | None:
     if not path.exists():
+        return None
+    if (why := _unreadable(path)) is not None:
+        problems.append(f"{path.name} {why}")
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -128,6 +149,9 @@ def _read_config(path: Path, problems: list[str]) -> dict[str, Any] | None:
 
 def _read_inputs(path: Path, problems: list[str]) -> list[Any] | None:
     if not path.exists():
+        return None
+    if (why := _unreadable(path)) is not None:
+        problems.append(f"{path.name} {why}")
         return None
     inputs: list[Any] = []
     try:
@@ -190,6 +214,9 @@ class AppStore:
     def _load(
         self, name: str, dust: Path, source: str, signature: tuple[Any, ...]
     ) -> LoadedApp | None:
+        if (why := _unreadable(dust)) is not None:
+            log.warning("App file %s %s", dust, why)
+            return None
         try:
             text = read_spec_file(dust)
         except (OSError, UnicodeDecodeError) as exc:
@@ -206,7 +233,14 @@ class AppStore:
         files = _companions(dust)
         description = None
         if files["description"].exists():
-            description = files["description"].read_text(encoding="utf-8").strip() or None
+            if (why := _unreadable(files["description"])) is not None:
+                problems.append(f"{files['description'].name} {why}")
+            else:
+                try:
+                    text_of = files["description"].read_text(encoding="utf-8")
+                    description = text_of.strip() or None
+                except (OSError, UnicodeDecodeError) as exc:
+                    problems.append(f"{files['description'].name}: cannot be read ({exc})")
         if spec is not None:
             self._store.save_spec(name, spec.hash, text)
             self._specs[(name, spec.hash)] = spec

@@ -28,6 +28,9 @@ from dusttui.engine.local import (
 )
 
 SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+# A start that hangs (an unreadable file, a stuck disk) must not leave a process nobody can find:
+# SIGALRM's default action ends it unless it listens by then.
+STARTUP_LIMIT = 120
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -36,6 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--apps-dir", type=Path)
     parser.add_argument("--token-delay", type=float)
     parser.add_argument("--idle-seconds", type=float)
+    parser.add_argument("--startup-limit", type=int, default=STARTUP_LIMIT)
     return parser.parse_args(argv)
 
 
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     data_dir: Path = args.data_dir
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before serving: just go
+    signal.alarm(args.startup_limit)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -111,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 idle_stop_seconds=args.idle_seconds,
             ),
         )
+        signal.alarm(0)  # it listens and can be found: the start is over
         idle = "never" if args.idle_seconds is None else f"after {args.idle_seconds:g} s idle"
         say(f"dusttui engine listening on {life.url} (stops {idle})")
         for run_id in parts.recovered:

@@ -6,6 +6,7 @@ port, found through its discovery file, and stopped at teardown.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -371,3 +372,29 @@ def test_local_imports_only_the_standard_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['dusttui']"
+
+
+def test_an_engine_whose_start_hangs_ends_by_itself(engine_dir):
+    # Another process holds the database's setup lock forever: the engine cannot open its store.
+    # It never listens, so nobody could find it: its start-up alarm ends it.
+    engine_dir.mkdir(parents=True)
+    lock = os.open(engine_dir / "engine.sqlite3.open-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        daemon = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dusttui.engine.daemon",
+                "--data-dir",
+                str(engine_dir),
+                "--startup-limit",
+                "1",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        os.close(lock)
+    assert daemon.returncode == -signal.SIGALRM
+    assert not discovery_file(engine_dir).exists()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+
+import httpx
 
 from dusttui.engine.spec import parse_spec
-from tests.engine.conftest import SPACE, TEST_APPS, apps_url, runs_url, stream_run
+from tests.engine.conftest import SPACE, TEST_APPS, apps_url, auth, runs_url, stream_run, write_apps
 
 BUNDLED = ["flaky-demo", "load-1000", "map-reduce-demo", "paced-demo", "qa-demo", "while-demo"]
 
@@ -129,3 +132,21 @@ def test_bad_companion_files_are_reported_not_fatal(http, apps_dir):
     assert problems[0].startswith("double.config.json: not valid JSON")
     assert problems[1].startswith("double.inputs.jsonl line 2: not valid JSON")
     assert double["dusttui"]["specificationHash"] is not None
+
+
+def test_app_files_that_are_not_regular_files_are_skipped_never_read(engine_factory, tmp_path):
+    # A FIFO would block the engine's start forever (nothing ever writes it); it is not read.
+    apps = write_apps(tmp_path / "odd-apps", {"ok.dust": TEST_APPS["double.dust"]})
+    os.mkfifo(apps / "ok.description.txt")
+    os.mkfifo(apps / "ok.inputs.jsonl")
+    os.mkfifo(apps / "pipe.dust")
+    engine = engine_factory(apps_dir=apps)
+    with httpx.Client(base_url=engine.url, headers=auth(engine.api_key), timeout=30) as http:
+        listed = {app["name"]: app for app in http.get(apps_url()).json()["apps"]}
+    assert "pipe" not in listed
+    assert listed["ok"]["description"] is None
+    assert listed["ok"]["dusttui"]["sampleInputs"] is None
+    assert listed["ok"]["dusttui"]["problems"] == [
+        "ok.description.txt is not a regular file: not read",
+        "ok.inputs.jsonl is not a regular file: not read",
+    ]
