@@ -17,42 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from dusttui.api.inputs import InputError
-from dusttui.compare.grid import ConfigGrid, SaveError, cell_diff, config_target, write_config
+from dusttui.compare.grid import (
+    ConfigGrid,
+    SaveError,
+    cell_diff,
+    config_target,
+    row_texts,
+    write_config,
+)
 from dusttui.compare.render import change_line
 from dusttui.compare.text import cell, one_line, safe, safe_json
-from dusttui.compare.values import same_json
 from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED, EXIT_TIMEOUT
 
 __all__ = ["cmd_try_configs", "grid_json", "grid_lines"]
 
 FORMAT = "dusttui.configs/1"
-
-
-def _row_texts(grid: ConfigGrid, i: int) -> list[str]:
-    """Input ``i``'s cells as text; objects show only the fields where the configs differ."""
-    cells = [grid.cell(i, k) for k in range(len(grid.states))]
-    values = [c.value for c in cells if c.ran and c.error is None]
-    shown: list[str] | None = None
-    if len(values) == len(cells) > 1 and all(type(v) is dict for v in values):
-        keys = [
-            key
-            for key in values[0]
-            if any(not same_json(values[0].get(key), v.get(key)) for v in values)
-        ]
-        keys += [key for v in values for key in v if key not in values[0] and key not in keys]
-        if keys:
-            shown = [one_line({key: v[key] for key in keys if key in v}) for v in values]
-    out = []
-    for k, found in enumerate(cells):
-        if not found.ran:
-            out.append("·")
-            continue
-        if found.error:
-            text = "✗ " + safe(found.error.splitlines()[0])
-        else:
-            text = shown[k] if shown is not None else one_line(found.value)
-        out.append(f"{text} · {found.tokens} tok" if found.tokens else text)
-    return out
 
 
 def grid_lines(grid: ConfigGrid, width: int = 100, *, app: str = "") -> list[str]:
@@ -83,7 +62,7 @@ def grid_lines(grid: ConfigGrid, width: int = 100, *, app: str = "") -> list[str
     lines += ["", head.rstrip(), "─" * min(width, len(head))]
     for i, value in enumerate(grid.inputs):
         row = cell(f"#{i} {one_line(value)}", input_w)
-        row += "".join(f" │ {cell(text, cell_w)}" for text in _row_texts(grid, i))
+        row += "".join(f" │ {cell(text, cell_w)}" for text in row_texts(grid, i))
         lines.append(row.rstrip())
     differing = [i for i in range(len(grid.inputs)) if len(columns) > 1 and grid.differs(i)]
     lines.append("")

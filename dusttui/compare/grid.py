@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dusttui.compare.rows import Rows, block_keys, run_level
-from dusttui.compare.values import Change, diff_values
+from dusttui.compare.text import one_line, safe
+from dusttui.compare.values import Change, diff_values, same_json
 
 __all__ = [
     "Cell",
@@ -26,6 +27,7 @@ __all__ = [
     "SaveError",
     "cell_diff",
     "config_target",
+    "row_texts",
     "save_config",
     "write_config",
 ]
@@ -152,6 +154,33 @@ class ConfigGrid:
         """The configs do not all give input ``i`` the same output."""
         first = self.cell(i, 0)
         return any(cell_diff(first, self.cell(i, k))[1] for k in range(1, len(self.states)))
+
+
+def row_texts(grid: ConfigGrid, i: int) -> list[str]:
+    """Input ``i``'s cells as text; objects show only the fields where the configs differ."""
+    cells = [grid.cell(i, k) for k in range(len(grid.states))]
+    values = [c.value for c in cells if c.ran and c.error is None]
+    shown: list[str] | None = None
+    if len(values) == len(cells) > 1 and all(type(v) is dict for v in values):
+        keys = [
+            key
+            for key in values[0]
+            if any(not same_json(values[0].get(key), v.get(key)) for v in values)
+        ]
+        keys += [key for v in values for key in v if key not in values[0] and key not in keys]
+        if keys:
+            shown = [one_line({key: v[key] for key in keys if key in v}) for v in values]
+    out = []
+    for k, found in enumerate(cells):
+        if not found.ran:
+            out.append("·")
+            continue
+        if found.error:
+            text = "✗ " + safe(found.error.splitlines()[0])
+        else:
+            text = shown[k] if shown is not None else one_line(found.value)
+        out.append(f"{text} · {found.tokens} tok" if found.tokens else text)
+    return out
 
 
 def cell_diff(a: Cell, b: Cell, *, limit: int = 200) -> tuple[list[Change], int]:

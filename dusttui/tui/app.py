@@ -426,6 +426,14 @@ class DustApp(App[int]):
 
         await rerun_failed(self, key, show)
 
+    def try_configs(
+        self, app: DustAppModel, spec_hash: str, configs: list[dict[str, Any]], inputs: list[Any]
+    ) -> None:
+        """Launch one run per config on the same inputs; show them side by side."""
+        from dusttui.tui.iterate import try_configs
+
+        try_configs(self, app, spec_hash, configs, inputs)
+
     def set_mode(self, mode: str) -> None:
         """Choose how the next runs are launched and watched."""
         if mode in MODES:

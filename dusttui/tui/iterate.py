@@ -12,7 +12,7 @@ from typing import Any
 
 from dusttui.session.tracked import TrackedRun, short_id
 
-__all__ = ["diff_partner", "open_diff", "rerun_failed"]
+__all__ = ["diff_partner", "mark_for_diff", "open_diff", "rerun_failed", "try_configs"]
 
 _WAIT_STEP = 0.05  # while a run of the history is read from the server
 
@@ -137,3 +137,13 @@ async def rerun_failed(app: Any, key: str | None, show: Callable[[str], None]) -
     app.say(
         said, severity="warning" if report.still_failing or report.unfinished else "information"
     )
+
+
+def try_configs(
+    app: Any, model: Any, spec_hash: str, configs: list[dict[str, Any]], inputs: list[Any]
+) -> None:
+    """Launch one run per config (same hash and inputs), then push the grid of their outputs."""
+    from dusttui.tui.configs_screen import ConfigsScreen
+
+    runs = [app.launch_run(model, spec_hash, config, inputs) for config in configs]
+    app.push_screen(ConfigsScreen(model, runs, inputs))

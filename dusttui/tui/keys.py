@@ -234,11 +234,13 @@ BINDING_IDS: frozenset[str] = frozenset(k.id for k in ALL_KEYS)
 # module is not imported here, to keep the first frame light.
 EXPLORER_ID_PREFIX = "explorer."
 DIFF_ID_PREFIX = "diff."  # the diff screen's (dusttui/tui/diff/bindings.py), likewise
+CONFIGS_ID_PREFIX = "configs."  # the configs grid's (dusttui/tui/configs_screen.py), likewise
 
 
 def is_binding_id(binding_id: str) -> bool:
     """True for an id a user may remap in `[keymap]`."""
-    return binding_id in BINDING_IDS or binding_id.startswith((EXPLORER_ID_PREFIX, DIFF_ID_PREFIX))
+    prefixes = (EXPLORER_ID_PREFIX, DIFF_ID_PREFIX, CONFIGS_ID_PREFIX)
+    return binding_id in BINDING_IDS or binding_id.startswith(prefixes)
 
 
 def effective_keys(keymap: dict[str, str]) -> list[tuple[Key, str]]:

@@ -65,6 +65,15 @@ def check_config_text(text: str, blocks: list[tuple[str, str]] | None) -> Check:
     """Check the config editor's text against the app's blocks."""
     try:
         config = parse_json(text if text.strip() else "{}", "config")
+        if isinstance(config, list):  # several configs: one run each, side by side
+            if not config:
+                raise InputError("config: an empty list — give one config, or several in a list.")
+            for n, item in enumerate(config, 1):
+                try:
+                    check_config(item, blocks)
+                except InputError as exc:
+                    raise InputError(f"config {n} of {len(config)}: {exc}") from None
+            return Check(True, value=config, count=len(config))
         check_config(config, blocks)
     except InputError as exc:
         return Check(False, message=str(exc))

@@ -14,7 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from dusttui.api.client import DustClient
+from dusttui.api.journal import Journal
+from dusttui.config import Backend, Settings
 from dusttui.engine.embedded import EmbeddedEngine
+from dusttui.tui.app import DustApp
+from dusttui.tui.themes import bundled_themes_dir
 
 KEY = "sk-compare-test-51c0de"
 
@@ -159,3 +164,29 @@ def make_run(engine: EmbeddedEngine) -> Callable[..., dict[str, Any]]:
         return run
 
     return make
+
+
+EMBEDDED = Backend("embedded", None, "local", "local", None)
+
+
+@pytest.fixture
+def make_app(engine: Any, tmp_path: Path) -> Iterator[Callable[[], DustApp]]:
+    """A DustApp on the compare engine, its journal in tmp_path (the same for every app built)."""
+    journals: list[Journal] = []
+
+    def build() -> DustApp:
+        journal = Journal(tmp_path / "data" / "journal.sqlite")
+        journals.append(journal)
+        return DustApp(
+            Settings(bell=False),
+            backend=EMBEDDED,
+            client=DustClient(engine.url, engine.api_key, "local", "local"),
+            journal=journal,
+            theme_dirs=(bundled_themes_dir(),),
+            data_path=tmp_path / "data",
+            cursor_blink=False,
+        )
+
+    yield build
+    for journal in journals:
+        journal.close()

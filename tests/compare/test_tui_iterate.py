@@ -4,46 +4,14 @@ the merged run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from dusttui.api.client import DustClient
-from dusttui.api.journal import Journal
-from dusttui.config import Backend, Settings
 from dusttui.tui.app import DustApp
 from dusttui.tui.diff import DiffScreen
-from dusttui.tui.themes import bundled_themes_dir
 from tests.compare.test_merge import row
 from tests.tui.helpers import finish, notifications, ready
 
 SIZE = (120, 36)
-EMBEDDED = Backend("embedded", None, "local", "local", None)
-
-
-@pytest.fixture
-def make_app(engine: Any, tmp_path: Path) -> Iterator[Callable[[], DustApp]]:
-    """A DustApp on the compare engine, its journal in tmp_path (the same for every app built)."""
-    journals: list[Journal] = []
-
-    def build() -> DustApp:
-        journal = Journal(tmp_path / "data" / "journal.sqlite")
-        journals.append(journal)
-        return DustApp(
-            Settings(bell=False),
-            backend=EMBEDDED,
-            client=DustClient(engine.url, engine.api_key, "local", "local"),
-            journal=journal,
-            theme_dirs=(bundled_themes_dir(),),
-            data_path=tmp_path / "data",
-            cursor_blink=False,
-        )
-
-    yield build
-    for journal in journals:
-        journal.close()
 
 
 async def launch(pilot: Any, name: str, inputs: list[dict]) -> str:

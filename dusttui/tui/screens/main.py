@@ -362,6 +362,9 @@ class MainScreen(Screen[None]):
         if request is None:
             return
         app, config, inputs = request
+        if isinstance(config, list):  # a list of configs: one run each, side by side
+            self.dust.try_configs(app, self.hash_to_run(), config, inputs)
+            return
         run = self.dust.launch_run(app, self.hash_to_run(), config, inputs)
         self._follow_key = run.key  # the runs list moves to it too
         self.show_run(run)
@@ -375,6 +378,9 @@ class MainScreen(Screen[None]):
         from dusttui.api.client import as_curl
 
         app, config, inputs = request
+        if isinstance(config, list):
+            self.dust.say("Several configs: copy one run at a time.", severity="warning")
+            return
         mode = self.dust.mode
         http_request = client.build_create_run_request(
             app.sId,

@@ -101,6 +101,8 @@ class ConfigEditor(JsonEditor):
 
     def _verdict_text(self) -> str:
         count = self.check.count
+        if isinstance(self.check.value, list):
+            return f"✓ {count} valid configs · r runs them side by side"
         return f"✓ valid config · {count} block{'s' if count != 1 else ''} configured"
 
 
