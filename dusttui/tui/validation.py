@@ -72,7 +72,8 @@ def check_config_text(text: str, blocks: list[tuple[str, str]] | None) -> Check:
                 try:
                     check_config(item, blocks)
                 except InputError as exc:
-                    raise InputError(f"config {n} of {len(config)}: {exc}") from None
+                    why = str(exc).removeprefix("config: ")
+                    raise InputError(f"config {n} of {len(config)}: {why}") from None
             return Check(True, value=config, count=len(config))
         check_config(config, blocks)
     except InputError as exc:

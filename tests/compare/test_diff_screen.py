@@ -9,6 +9,7 @@ from dusttui.api.models import parse_event
 from dusttui.api.state import RunState
 from dusttui.tui.diff.app import DiffApp
 from dusttui.tui.diff.diff_list import DiffList
+from dusttui.tui.diff.lines_view import LinesView
 from dusttui.tui.diff.screen import DiffScreen
 from tests.compare.test_rundiff import INPUTS, err, events, ok, run_a, run_b, state_of
 
@@ -16,6 +17,10 @@ from tests.compare.test_rundiff import INPUTS, err, events, ok, run_a, run_b, st
 def text_of(screen: DiffScreen, selector: str) -> str:
     content: Any = screen.query_one(selector).content
     return content.plain
+
+
+def detail_text(screen: DiffScreen) -> str:
+    return screen.query_one(LinesView).plain
 
 
 async def opened(pilot: Any) -> DiffScreen:
@@ -36,13 +41,13 @@ async def test_the_differences_changed_first_and_n_moves_through_them():
         assert text_of(screen, "#diff-title") == (
             "Diff · A aaaaaaaa… → B bbbbbbbb… · difference 1/6 (changed)"
         )
-        assert text_of(screen, "#diff-detail-text").splitlines()[:3] == [
+        assert detail_text(screen).splitlines()[:3] == [
             "~ code MORE · input 0 · iteration 1",
             '    input {"id": 1, "q": "a"}',
             "    ~ $: 2 → 20",
         ]
         await pilot.press("n")
-        detail = text_of(screen, "#diff-detail-text").splitlines()
+        detail = detail_text(screen).splitlines()
         assert detail[0] == "✗ code ANSWER · input 2"
         assert detail[1:4] == [
             '    input {"id": 3, "q": "c"}',
@@ -54,10 +59,7 @@ async def test_the_differences_changed_first_and_n_moves_through_them():
         await pilot.press("k")  # the next kind: broken
         assert screen.list.cursor == 1
         await pilot.press("k", "k")  # fixed, then only in A
-        assert (
-            text_of(screen, "#diff-detail-text").splitlines()[0]
-            == "- code MORE · input 2 · iteration 1"
-        )
+        assert detail_text(screen).splitlines()[0] == "- code MORE · input 2 · iteration 1"
         await pilot.press("b")
         table = text_of(screen, "#diff-blocks-table").splitlines()
         assert table[0].split() == [
@@ -95,9 +97,7 @@ async def test_a_run_that_streams_is_followed_live():
         screen = await opened(pilot)
         assert "3 same · 9 still to come" in text_of(screen, "#diff-head")
         assert text_of(screen, "#diff-title").endswith(" · nothing differs so far · live")
-        assert text_of(screen, "#diff-detail-text") == (
-            "No difference so far; the rest is still to come."
-        )
+        assert detail_text(screen) == ("No difference so far; the rest is still to come.")
         for event in stream[4:]:
             b.apply(event)
         screen._poll()  # what the 10 Hz timer does when a run's version moved
@@ -115,7 +115,7 @@ async def test_values_that_look_like_markup_or_escapes_are_shown_as_they_are():
     b = state_of("b", [("input", "INPUT", [[INPUTS[0]]]), ("code", "X", [[err(nasty)]])])
     async with DiffApp(a, b).run_test(size=(120, 30)) as pilot:
         screen = await opened(pilot)
-        detail = text_of(screen, "#diff-detail-text")
+        detail = detail_text(screen)
         assert "│ [/x] [b]x[/] \\u001b[2J" in detail
         assert "\x1b" not in detail
 

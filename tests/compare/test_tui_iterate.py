@@ -8,6 +8,7 @@ from typing import Any
 
 from dusttui.tui.app import DustApp
 from dusttui.tui.diff import DiffScreen
+from dusttui.tui.diff.lines_view import LinesView
 from tests.compare.test_merge import row
 from tests.tui.helpers import finish, notifications, ready
 
@@ -38,8 +39,7 @@ async def diff_shown(pilot: Any) -> DiffScreen:
 
 
 def detail(screen: DiffScreen) -> list[str]:
-    content: Any = screen.query_one("#diff-detail-text").content
-    return content.plain.splitlines()
+    return screen.query_one(LinesView).plain.splitlines()
 
 
 async def test_d_compares_the_shown_run_with_the_run_before_it(make_app):

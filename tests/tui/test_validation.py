@@ -26,9 +26,11 @@ def test_config_verdicts():
     )
     ok = check_config_text('{"TALK": {"provider_id": "offline", "model_id": "echo"}}', BLOCKS)
     assert ok.ok and ok.count == 1
+    # a list is several configs (one run each, side by side): each must be a config
     assert check_config_text("[1]", None).message == (
-        "config: expected a JSON object of block names, got an array."
+        "config 1 of 1: expected a JSON object of block names, got a number."
     )
+    assert check_config_text('[{"X": {}}, {"Y": {}}]', None).count == 2
     assert check_config_text('{"X": {}}', None).ok  # blocks unknown: names go unchecked
 
 

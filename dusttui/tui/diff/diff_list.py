@@ -58,10 +58,12 @@ class DiffList(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.diff = diff
         self._count = len(diff)
+        self._strips: dict[tuple[int, bool, bool, int], Strip] = {}  # rows drawn: n redraws two
 
     def sync(self) -> None:
         """The diff moved: a new length, every visible row drawn again."""
         self._count = len(self.diff)
+        self._strips = {}
         self.virtual_size = Size(self.size.width, self._count)
         if self._count and self.cursor >= self._count:
             self.cursor = self._count - 1
@@ -83,6 +85,12 @@ class DiffList(ScrollView, can_focus=True):
         width = self.size.width
         if k >= self._count:
             return Strip.blank(width)
+        key = (k, k == self.cursor, self.has_focus, width)
+        strip = self._strips.get(key)
+        if strip is not None:
+            return strip
+        if len(self._strips) > 4 * max(self.size.height, 50):
+            self._strips = {}
         d = self.diff[k]
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{GLYPH[d.kind]} ", _KIND_STYLE.get(d.kind, ""))
@@ -91,7 +99,9 @@ class DiffList(ScrollView, can_focus=True):
             text.stylize("reverse" if self.has_focus else "underline")
         text.truncate(width, overflow="ellipsis", pad=True)
         segments = list(text.render(self.app.console))
-        return Strip(segments, width).crop(0, width).simplify()
+        strip = Strip(segments, width).crop(0, width).simplify()
+        self._strips[key] = strip
+        return strip
 
     def title(self, k: int) -> str:
         """The kind of difference ``k`` in words (for the title bar)."""

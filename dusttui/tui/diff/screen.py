@@ -24,6 +24,7 @@ from dusttui.compare.render import KIND_TITLES, block_table, counts_line, detail
 from dusttui.compare.text import safe
 from dusttui.tui.diff.bindings import SCREEN_BINDINGS
 from dusttui.tui.diff.diff_list import DiffList
+from dusttui.tui.diff.lines_view import LinesView
 from dusttui.tui.diff.styled import mark, styled
 from dusttui.tui.keys import display_keys
 
@@ -79,8 +80,7 @@ class DiffScreen(Screen[None]):
                 yield Static("", id="diff-waiting", markup=False)
                 with VerticalScroll(id="diff-blocks"):
                     yield Static("", id="diff-blocks-table", markup=False)
-            with VerticalScroll(id="diff-detail"):
-                yield Static("", id="diff-detail-text", markup=False)
+            yield LinesView(id="diff-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -108,6 +108,7 @@ class DiffScreen(Screen[None]):
             self.problem = result
             self.query_one("#diff-head", Static).update(Text(safe(result), style="bold red"))
             self.query_one("#diff-waiting", Static).update(Text("Nothing to compare."))
+            self.query_one(LinesView).show(Text(""))
             self._update_title()
             return
         self.diff = result
@@ -132,7 +133,7 @@ class DiffScreen(Screen[None]):
         self._refresh_blocks()
         self.list.sync()
         if not len(diff):
-            self.query_one("#diff-detail-text", Static).update(self._empty_text())
+            self.query_one(LinesView).show(self._empty_text())
         else:
             self._show(self.list.cursor)
         self._update_title()
@@ -181,11 +182,9 @@ class DiffScreen(Screen[None]):
         if diff is None or not 0 <= k < len(diff):
             return
         self.index = k
-        pane = self.query_one("#diff-detail", VerticalScroll)
+        pane = self.query_one(LinesView)
         width = max(40, pane.size.width - 2)
-        lines = detail_lines(diff, diff.detail(k), width, mark, context=True)
-        self.query_one("#diff-detail-text", Static).update(styled(lines))
-        pane.scroll_home(animate=False)
+        pane.show(styled(detail_lines(diff, diff.detail(k), width, mark, context=True)))
         self._update_title()
 
     # ------------------------------------------------------------------ actions
