@@ -21,7 +21,7 @@ from dusttui.engine.record import RunRecord
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict], Awaitable[None]]
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
 DEFAULT_CONCURRENCY = 64
 # core's `concurrency_for_block` defaults for the other types.
@@ -37,7 +37,7 @@ class RunRequestError(Exception):
         self.message = message
 
 
-def validate_run_request(spec: Any, config: dict, inputs: list) -> None:
+def validate_run_request(spec: Any, config: dict[str, Any], inputs: list[Any]) -> None:
     """Refuse what core refuses before creating a run (inputs not objects, or mixed keys)."""
     if not isinstance(config, dict):
         raise RunRequestError("invalid_request_error", "`config` must be an object")
@@ -64,7 +64,7 @@ def validate_run_request(spec: Any, config: dict, inputs: list) -> None:
             )
 
 
-def concurrency_for_block(config: dict, block_type: str, name: str) -> int:
+def concurrency_for_block(config: dict[str, Any], block_type: str, name: str) -> int:
     """The `concurrency` of a block's config, else core's default for its type (at least 1)."""
     block_config = config.get(name)
     if isinstance(block_config, dict):
@@ -74,7 +74,7 @@ def concurrency_for_block(config: dict, block_type: str, name: str) -> int:
     return CONCURRENCY_BY_TYPE.get(block_type, DEFAULT_CONCURRENCY)
 
 
-def _execution(value: Any = None, error: str | None = None, meta: Any = None) -> dict:
+def _execution(value: Any = None, error: str | None = None, meta: Any = None) -> dict[str, Any]:
     return {"value": value, "error": error, "meta": meta}
 
 
@@ -90,8 +90,8 @@ _PENDING = _Outcome(None, None)
 
 async def execute_run(
     spec: Any,
-    config: dict,
-    inputs: list,
+    config: dict[str, Any],
+    inputs: list[Any],
     record: RunRecord,
     emit: Emit,
     ctx: EngineContext,
@@ -135,7 +135,15 @@ async def _unsupported(call: BlockCall) -> BlockResult:
 class _Run:
     """The state of one run's loop (core's `App::run`)."""
 
-    def __init__(self, spec, config, inputs, record, emit, ctx) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        config: dict[str, Any],
+        inputs: list[Any],
+        record: RunRecord,
+        emit: Emit,
+        ctx: EngineContext,
+    ) -> None:
         self.blocks = list(spec.blocks)
         self.inputs = inputs
         self.record = record
@@ -277,8 +285,8 @@ class _Run:
         executions = [
             [
                 _execution(o.result.value, None, o.result.meta)  # type: ignore[union-attr]
-                if o.error is None  # type: ignore[union-attr]
-                else _execution(None, o.error)  # type: ignore[union-attr]
+                if o.error is None
+                else _execution(None, o.error)
                 for o in row
             ]
             for row in outcomes
@@ -302,7 +310,7 @@ class _Run:
                 {"type": "run_status", "content": {"status": "errored", "run_id": record.run_id}}
             )
             return None
-        return outcomes  # type: ignore[return-value]
+        return outcomes
 
     async def _record_unfinished(
         self, block: Any, skips: list[bool] | None, status: dict[str, Any]
@@ -344,7 +352,7 @@ class _Run:
         await self.emit({"type": "block_status", "content": dict(status)})
 
     async def _run_executions(
-        self, block: Any, envs: list[list[Env]], skips: list[bool] | None, status: dict
+        self, block: Any, envs: list[list[Env]], skips: list[bool] | None, status: dict[str, Any]
     ) -> list[list[_Outcome]]:
         """Every execution of a block, at most `concurrency` at a time, counting as they end.
 
@@ -404,7 +412,11 @@ class _Run:
         return outcomes
 
     def _record_trace(
-        self, btype: str, name: str, executions: list[list[dict]], skips: list[bool] | None
+        self,
+        btype: str,
+        name: str,
+        executions: list[list[dict[str, Any]]],
+        skips: list[bool] | None,
     ) -> None:
         """Store the trace as GET shows it: inside a while loop, merge iterations along j."""
         record = self.record
