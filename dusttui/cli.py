@@ -67,8 +67,10 @@ def _backend(ctx: click.Context, kwargs: dict[str, Any]) -> tuple[Settings, Back
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print an error on stderr and exit with the contract's code."""
-    click.echo(f"dusttui: {message}", err=True)
+    """Print an error on stderr (shown safely) and exit with the contract's code."""
+    from dusttui.textsafe import safe_text
+
+    click.echo(f"dusttui: {safe_text(message)}", err=True)
     sys.exit(code)
 
 

@@ -36,9 +36,10 @@ from dusttui.exitcodes import (
     EXIT_TIMEOUT,
     EXIT_USAGE,
 )
-from dusttui.output import Printer, emit_json, err, progress, report
+from dusttui.output import Printer, emit_json, err, plural, progress, report
 from dusttui.session.ends import EndReason, end_of
 from dusttui.session.runs import NoCancel, resume_command
+from dusttui.textsafe import safe_line
 
 if TYPE_CHECKING:
     from dusttui.api.client import DustClient
@@ -195,10 +196,13 @@ def cmd_apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
             return EXIT_OK
         if not apps:
             click.echo("No apps.")
-        width = max((len(a.name) for a in apps), default=0)
+        rows = []
         for app in apps:
             description = (app.description or "").splitlines()[0] if app.description else ""
-            click.echo(f"{app.name.ljust(width)}  {app.sId}  {description}".rstrip())
+            rows.append((safe_line(app.name), safe_line(app.sId), safe_line(description)))
+        width = max((len(name) for name, _, _ in rows), default=0)
+        for name, sid, description in rows:
+            click.echo(f"{name.ljust(width)}  {sid}  {description}".rstrip())
         return EXIT_OK
 
     return _in_session(settings, backend, go, "")
@@ -284,11 +288,13 @@ def cmd_run(
             inputs[:] = sample_inputs(found) or []
             if not inputs:
                 raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
-            progress(f"using the {len(inputs)} sample input(s) of {found.name}")
+            progress(f"using the {plural(len(inputs), 'sample input')} of {found.name}")
         cfg = read_config(config, found)
         spec = resolve_hash(found, spec_hash)
         check_body_size({"specification_hash": spec, "config": cfg, "inputs": inputs})
-        progress(f"{found.name} · {len(inputs)} input(s) · {mode} · {session.connector.host}")
+        progress(
+            f"{found.name} · {plural(len(inputs), 'input')} · {mode} · {session.connector.host}"
+        )
         printer = Printer(session.clock)
         session.subscribe(printer)
         if as_jsonl:
@@ -297,7 +303,9 @@ def cmd_run(
             found, spec, cfg, inputs, mode, block_filter=list(block_filter) or None
         )
         watching.run = run
-        return await _follow_to_end(session, run, watching, timeout, as_json, as_jsonl)
+        # On one terminal, the blocks the progress showed are not listed again below it.
+        shown = printer.shown if printer.tty and sys.stdout.isatty() else None
+        return await _follow_to_end(session, run, watching, timeout, as_json, as_jsonl, shown)
 
     return _in_session(settings, backend, go, app)
 
@@ -309,6 +317,7 @@ async def _follow_to_end(
     time_limit: float | None,
     as_json: bool,
     as_jsonl: bool,
+    shown: set[str] | None = None,
 ) -> int:
     try:
         async with asyncio.timeout(time_limit):
@@ -326,7 +335,7 @@ async def _follow_to_end(
         return EXIT_API
     if state.prerun_error is not None:
         raise state.prerun_error.as_exception()
-    return report(state, end, as_json=as_json, as_jsonl=as_jsonl)
+    return report(state, end, as_json=as_json, as_jsonl=as_jsonl, shown=shown)
 
 
 def cmd_get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool) -> int:
@@ -353,10 +362,12 @@ def cmd_watch(
 
     async def go(session: RunSession, watching: _Watching) -> int:
         found = await find_app(session.connector.client, app)
-        session.subscribe(Printer(session.clock))
+        printer = Printer(session.clock)
+        session.subscribe(printer)
         run = session.open(run_id, found.sId, found.name)
         watching.run = run
-        return await _follow_to_end(session, run, watching, timeout, as_json, False)
+        shown = printer.shown if printer.tty and sys.stdout.isatty() else None
+        return await _follow_to_end(session, run, watching, timeout, as_json, False, shown)
 
     return _in_session(settings, backend, go, app)
 

@@ -1,4 +1,8 @@
-"""What the headless commands print: progress on stderr, the run on stdout (JSON or a summary)."""
+"""What the headless commands print: progress on stderr, the run on stdout (JSON or a summary).
+
+Every text from a server or a user goes through :mod:`dusttui.textsafe` on its way out: what a
+terminal would obey (escape sequences, C1 controls) is printed escaped, and JSON stays exact JSON.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED
+from dusttui.textsafe import safe_json, safe_json_bytes, safe_line, safe_text
 
 if TYPE_CHECKING:
     from dusttui.api.state import BlockState, RunState
@@ -20,9 +25,37 @@ if TYPE_CHECKING:
     from dusttui.session.tracked import TrackedRun
 
 
+# The live line of a running block on a terminal's stderr (its width), rewritten in place with
+# a carriage return: every other line written to stderr clears it first.
+_live = {"width": 0}
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 input`, `2 inputs`, `0 runs` (``many``: an irregular plural)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def clear_live() -> None:
+    """Wipe the live line, if one is on screen (nothing is written otherwise)."""
+    width = _live["width"]
+    if width:
+        sys.stderr.write("\r" + " " * width + "\r")
+        sys.stderr.flush()
+        _live["width"] = 0
+
+
+def write_live(line: str) -> None:
+    """Show ``line`` as the live line, over the previous one (a terminal only)."""
+    pad = max(0, _live["width"] - len(line))
+    sys.stderr.write("\r" + line + " " * pad)
+    sys.stderr.flush()
+    _live["width"] = len(line)
+
+
 def err(message: str) -> None:
-    """An error (or a fact the user must see) on stderr, always."""
-    click.echo(f"dusttui: {message}", err=True)
+    """An error (or a fact the user must see) on stderr, always; server text shown safely."""
+    clear_live()
+    click.echo(f"dusttui: {safe_text(message)}", err=True)
 
 
 def _color() -> bool:
@@ -32,18 +65,20 @@ def _color() -> bool:
 def progress(message: str, fg: str | None = None) -> None:
     """A progress line on stderr, only when a person is watching it."""
     if sys.stderr.isatty():
+        clear_live()
+        message = safe_text(message)
         click.echo(click.style(message, fg=fg) if fg and _color() else message, err=True)
 
 
 def emit_json(value: Any) -> None:
-    """One JSON document (or JSON line) on stdout."""
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    """One JSON document (or JSON line) on stdout: exact JSON, nothing a terminal obeys."""
+    sys.stdout.write(safe_json(json.dumps(value, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
 def emit_json_text(text: bytes) -> None:
-    """JSON already written out, as one line on stdout."""
-    sys.stdout.write(text.decode("utf-8", "surrogatepass") + "\n")
+    """JSON already written out, as one line on stdout (made terminal-safe, still exact)."""
+    sys.stdout.write(safe_json_bytes(text).decode("utf-8", "surrogatepass") + "\n")
     sys.stdout.flush()
 
 
@@ -64,8 +99,9 @@ def counts(block: BlockState) -> str:
 
 
 def block_line(block: BlockState) -> str:
-    """One finished block, as the progress on stderr shows it."""
-    return f"{GLYPH.get(block.status, '?')} {block.block_type:<8} {block.name:<16} {counts(block)}"
+    """One finished block, as the progress on stderr and the summary show it."""
+    kind, name = safe_line(block.block_type), safe_line(block.name)
+    return f"{GLYPH.get(block.status, '?')} {kind:<8} {name:<16} {counts(block)}"
 
 
 def duration(seconds: float | None) -> str:
@@ -107,18 +143,18 @@ class Printer:
         self.clock = clock
         self.tty = sys.stderr.isatty()
         self.seen: dict[tuple[str, str], str] = {}
+        self.shown: set[str] = set()
+        """Block lines printed as progress: a summary on the same terminal need not repeat them."""
         self.connection: str | None = None
         self.retry = 0
-        self.live_width = 0  # the live line on screen, rewritten in place (no escape sequences)
         self.live_at = 0.0
 
     def __call__(self, run: TrackedRun, change: Change) -> None:
         if change == "started" and run.run_id is not None:
-            self._clear()
             err(f"run {run.run_id} started")
             return
         if change == "ended":
-            self._clear()
+            clear_live()
             end = run.end
             if end is not None and run.run_id is not None:
                 glyph = GLYPH.get(run.status, "✗")
@@ -137,8 +173,9 @@ class Printer:
             if self.seen.get(key) != block.status:
                 self.seen[key] = block.status
                 if block.status != "running":
-                    self._clear()
-                    progress(block_line(block), COLOR.get(block.status))
+                    line = block_line(block)
+                    self.shown.add(line)
+                    progress(line, COLOR.get(block.status))
         self._live(run)
 
     def _connection(self, run: TrackedRun) -> None:
@@ -147,7 +184,6 @@ class Printer:
             if run.retry != self.retry:
                 self.retry = run.retry
                 wait = f" in {run.retry_in:g} s" if run.retry_in is not None else ""
-                self._clear()
                 progress(f"  … connection lost to {run.host} · retry {run.retry}{wait}")
         else:
             self.retry = 0
@@ -155,10 +191,8 @@ class Printer:
             return
         self.connection = connection
         if connection == "connecting" and run.mode == "blocking":
-            self._clear()
             progress("  … waiting for the answer (blocking mode: the run comes back whole)")
         elif connection not in ("streaming", "connecting", "reconnecting"):
-            self._clear()
             progress(f"  … {connection}" + (f": {run.note}" if run.note else ""))
 
     def _live(self, run: TrackedRun) -> None:
@@ -168,55 +202,56 @@ class Printer:
             return
         running = [b for b in state.blocks if b.status == "running"]
         if not running:
-            self._clear()
+            clear_live()
             return
         block = running[-1]
         self.live_at = now
         done = block.success_count + block.error_count
         pace = run.pace(block, now)
-        parts = [f"● {block.block_type:<8} {block.name:<16} {bar(done, block.expected)}"]
+        kind, name = safe_line(block.block_type), safe_line(block.name)
+        parts = [f"● {kind:<8} {name:<16} {bar(done, block.expected)}"]
         more = pace_text(pace.rate, pace.eta)
         if more:
             parts.append(more)
-        line = "  ".join(parts)
-        pad = max(0, self.live_width - len(line))
-        sys.stderr.write("\r" + line + " " * pad)
-        sys.stderr.flush()
-        self.live_width = len(line)
-
-    def _clear(self) -> None:
-        if self.live_width:
-            sys.stderr.write("\r" + " " * self.live_width + "\r")
-            sys.stderr.flush()
-            self.live_width = 0
+        write_live("  ".join(parts))
 
 
-def report(state: RunState, end: RunEnd | None, *, as_json: bool, as_jsonl: bool = False) -> int:
-    """Print the final run as promised and return the exit code of its status."""
+def report(
+    state: RunState,
+    end: RunEnd | None,
+    *,
+    as_json: bool,
+    as_jsonl: bool = False,
+    shown: set[str] | None = None,
+) -> int:
+    """Print the final run as promised and return the exit code of its status.
+
+    ``shown``: block lines the same terminal already shows as progress (not repeated)."""
     if as_json:
         emit_json_text(state.to_wire_json())
     elif as_jsonl:
         emit_json_text(b'{"run":' + state.to_wire_json() + b"}")
     else:
-        click.echo(summary(state, end))
+        click.echo(summary(state, end, shown=shown))
     return EXIT_OK if state.status == "succeeded" else EXIT_RUN_ERRORED
 
 
-def summary(state: RunState, end: RunEnd | None = None) -> str:
-    """The readable end-of-run summary (plain text; server text is printed as is)."""
+def summary(state: RunState, end: RunEnd | None = None, *, shown: set[str] | None = None) -> str:
+    """The readable end-of-run summary (plain text; server text shown safely).
+
+    Block lines in ``shown`` are left out: the progress above, on the same terminal, has them."""
     status = end.status if end is not None else (state.status or "running")
     glyph = GLYPH.get(state.status or "", "?") if status == state.status else "✗"
-    lines = [f"run {state.run_id} {glyph} {status}"]
+    lines = [f"run {safe_line(state.run_id or '')} {glyph} {status}"]
     # Why, when it did not end by itself or the engine said (a run errored by its blocks shows
     # its errors below instead).
     if end is not None and end.reason != "succeeded":
         if end.reason != "errored" or state.end_message:
-            lines.append(f"  why: {end.message}")
+            lines.append(f"  why: {_indented(end.message, 7)}")
     for block in state.blocks:
-        lines.append(
-            f"  {GLYPH.get(block.status, '?')} {block.block_type:<8} {block.name:<16} "
-            f"{counts(block)}"
-        )
+        line = block_line(block)
+        if shown is None or line not in shown:
+            lines.append(f"  {line}")
     errors = list(state.errors)
     if errors:
         lines.append(f"errors ({len(errors)}):")
@@ -224,8 +259,8 @@ def summary(state: RunState, end: RunEnd | None = None) -> str:
             where = f"input {ref.input_index}"
             if ref.iteration:
                 where += f", iteration {ref.iteration}"
-            message = ref.message.replace("\n", "\n      ")  # keep stack lines under their error
-            lines.append(f"  {ref.block_name} ({where}): {message}")
+            # stack lines stay under their error
+            lines.append(f"  {safe_line(ref.block_name)} ({where}): {_indented(ref.message, 6)}")
         if len(errors) > 20:
             lines.append(f"  … and {len(errors) - 20} more (use --json for all)")
     results = state.results
@@ -233,9 +268,14 @@ def summary(state: RunState, end: RunEnd | None = None) -> str:
         lines.append("results:")
         for index, executions in enumerate(results[:20]):
             values = [e.value for e in executions]
-            shown = values[0] if len(values) == 1 else values
-            text = json.dumps(shown, ensure_ascii=False)
+            one = values[0] if len(values) == 1 else values
+            text = safe_line(json.dumps(one, ensure_ascii=False))
             lines.append(f"  [{index}] {text if len(text) <= 200 else text[:199] + '…'}")
         if len(results) > 20:
             lines.append(f"  … and {len(results) - 20} more (use --json for all)")
     return "\n".join(lines)
+
+
+def _indented(message: str, indent: int) -> str:
+    """A message that may span lines, shown safely, its later lines indented."""
+    return safe_text(message).replace("\n", "\n" + " " * indent)
