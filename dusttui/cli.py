@@ -36,6 +36,13 @@ def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--workspace", metavar="WID", help="Workspace id [env DUST_WORKSPACE_ID]."),
         click.option("--space", metavar="SID", help="Space id [env DUST_SPACE_ID]."),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            help="Print every API call on stderr: method, URL, status, bytes, time, retry "
+            "(never the key).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -78,7 +85,12 @@ def with_backend(func: Callable[..., int]) -> Callable[..., Any]:
     """Resolve the backend from the options, run the command, exit with its code."""
 
     def wrapper(ctx: click.Context, /, **kwargs: Any) -> None:
+        verbose = bool(kwargs.pop("verbose", False) or ctx.find_root().params.get("verbose"))
         settings, backend = _backend(ctx, kwargs)
+        if verbose:
+            from dusttui.output import log_requests
+
+            log_requests()
         from dusttui.headless import run_guarded
 
         sys.exit(run_guarded(func, settings, backend, **kwargs))
@@ -132,6 +144,7 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
+    kwargs.pop("verbose", None)  # the TUI has its request log screen (`l`)
     settings, backend = _backend(ctx, dict(kwargs))
     from dusttui.session.backend import Connector
 

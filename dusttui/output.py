@@ -19,6 +19,7 @@ from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED
 from dusttui.textsafe import safe_json, safe_json_bytes, safe_line, safe_text
 
 if TYPE_CHECKING:
+    from dusttui.api.requestlog import RequestRecord
     from dusttui.api.state import BlockState, RunState
     from dusttui.session.ends import RunEnd
     from dusttui.session.runs import Change
@@ -56,6 +57,51 @@ def err(message: str) -> None:
     """An error (or a fact the user must see) on stderr, always; server text shown safely."""
     clear_live()
     click.echo(f"dusttui: {safe_text(message)}", err=True)
+
+
+def size_text(count: int) -> str:
+    """`512 B`, `5.3 kB`, `12.0 MB`."""
+    if count < 1000:
+        return f"{count} B"
+    if count < 1_000_000:
+        return f"{count / 1000:.1f} kB"
+    return f"{count / 1_000_000:.1f} MB"
+
+
+def request_line(record: RequestRecord) -> str:
+    """One API call as ``--verbose`` prints it:
+    `GET http://…/apps → 200 · ↑0 B ↓5.3 kB · 14 ms` (retry, stream and failure said)."""
+    outcome = str(record.status) if record.status is not None else "failed"
+    if record.stream:
+        outcome += " stream"
+    parts = [
+        f"{record.method} {safe_line(record.url)} → {outcome}",
+        f"↑{size_text(record.sent_bytes)} ↓{size_text(record.received_bytes)}",
+    ]
+    if record.elapsed is not None:
+        parts.append(
+            f"{record.elapsed * 1000:.0f} ms" if record.elapsed < 1 else duration(record.elapsed)
+        )
+    if record.retry:
+        parts.append(f"retry {record.retry}")
+    if record.error:
+        parts.append(safe_line(record.error))
+    return " · ".join(parts)
+
+
+def log_requests() -> None:
+    """`--verbose`: every API call of this process, one line on stderr as each one ends."""
+    from dusttui.api.requestlog import RequestLog
+    from dusttui.session.backend import set_process_request_log
+
+    log = RequestLog(limit=1)  # printed as they end: nothing needs to be kept
+
+    def show(record: RequestRecord) -> None:
+        if record.done:
+            err(request_line(record))
+
+    log.subscribe(show)
+    set_process_request_log(log)
 
 
 def _color() -> bool:

@@ -232,9 +232,13 @@ def report(planned: list[Planned], to: Path, as_json: bool) -> None:
     if not planned:
         click.echo("No apps to pull.")
         return
-    width = max(len(p.app.name) for p in planned)
+    from dusttui.output import plural
+    from dusttui.textsafe import safe_line
+
+    width = max(len(safe_line(p.app.name)) for p in planned)
     for p in planned:
         shown = p.spec_hash or "(no hash: see above)".ljust(64)
-        n = len(p.files)
-        click.echo(f"{p.app.name.ljust(width)}  {shown}  {n} file{'' if n == 1 else 's'}")
-    click.echo(f"Pulled {len(planned)} app(s) into {to}: dusttui serve --apps {to}")
+        name = safe_line(p.app.name)
+        click.echo(f"{name.ljust(width)}  {shown}  {plural(len(p.files), 'file')}")
+    where = safe_line(str(to))
+    click.echo(f"Pulled {plural(len(planned), 'app')} into {where}: dusttui serve --apps {where}")

@@ -2,7 +2,11 @@
 
 Retries: GETs retry on connection failures, timeouts, 429, 502, 503 and 504 with bounded
 exponential backoff that honours ``Retry-After``. A POST is retried only when it provably created
-nothing: the connection was never made, or the server answered 429.
+nothing: the connection was never made, or the server answered 429. A refused connection (nothing
+listens there) is said at once, never retried, unless ``retry_refused`` (an engine starting).
+
+Request log: a client given a :class:`~dusttui.api.requestlog.RequestLog` (``request_log``)
+records every attempt there, key-free (``docs/run-session.md``, "Request log").
 
 ``stream_run`` is an async context manager that yields a :class:`dusttui.api.sse.EventStream`
 (an async iterator of typed events)::
@@ -37,9 +41,18 @@ from dusttui.api.errors import (
 )
 from dusttui.api.memory import gc_paused
 from dusttui.api.models import App, AppsEnvelope, Run, RunEnvelope
+from dusttui.api.requestlog import RequestLog, RequestRecord
 from dusttui.api.sse import EventStream
 
-__all__ = ["DUST_EU", "DUST_US", "RUN_TAG_HEADER", "DustClient", "UrlStyle", "as_curl"]
+__all__ = [
+    "DUST_EU",
+    "DUST_US",
+    "RUN_TAG_HEADER",
+    "DustClient",
+    "UrlStyle",
+    "as_curl",
+    "connection_refused",
+]
 
 DUST_US = "https://dust.tt"
 DUST_EU = "https://eu.dust.tt"
@@ -52,6 +65,7 @@ URL_STYLES: tuple[str, ...] = ("spaces", "workspace", "user")
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Never wait longer than this for one retry, even if Retry-After asks for more.
 _MAX_RETRY_WAIT = 30.0
+_RECORD = "dusttui.request_record"  # a streamed response's request log record (its extensions)
 
 
 # Above this size, decoding a run pauses the garbage collector: a big run is hundreds of
@@ -82,6 +96,8 @@ class DustClient:
         backoff: float = 0.5,
         backoff_max: float = 8.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        request_log: RequestLog | None = None,
+        retry_refused: bool = False,
     ) -> None:
         if url_style not in URL_STYLES:
             raise ValueError(
@@ -106,6 +122,9 @@ class DustClient:
         self._backoff_max = backoff_max
         self._sleep = sleep
         self._api_key = api_key or None
+        self.request_log = request_log
+        """Where every HTTP attempt is recorded (None: nowhere); may be set at any time."""
+        self.retry_refused = retry_refused
         headers = {"User-Agent": f"dusttui/{__version__}", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -229,6 +248,10 @@ class DustClient:
         if isinstance(exc, httpx.TimeoutException):
             return DustTimeoutError(f"{where} did not answer in time ({reason}).")
         if isinstance(exc, httpx.ConnectError):
+            if connection_refused(exc):
+                return DustConnectionError(
+                    f"Could not connect to {where}: connection refused (nothing listens there)."
+                )
             return DustConnectionError(f"Could not connect to {where}: {reason}.")
         return DustConnectionError(f"The connection to {where} failed: {reason}.")
 
@@ -272,18 +295,28 @@ class DustClient:
         attempt = 0
         while True:
             error: DustError
+            record = self._log_start(request, attempt, stream)
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.HTTPError as exc:
                 error = self._transport_error(exc, request)
+                self._log_finish(record, error=error.user_message)
                 # A POST may have reached the server unless the connection never opened.
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if not (idempotent or never_sent):
                     raise error from exc
+                if connection_refused(exc) and not self.retry_refused:
+                    raise error from exc  # nothing listens: waiting will not change it
             else:
                 if response.is_success:
+                    if stream and record is not None:
+                        self._log_answered(record, response)
+                        response.extensions[_RECORD] = record
+                    else:
+                        self._log_finish(record, response=response)
                     return response
                 error = await self._error_for(response)
+                self._log_finish(record, response=response)
                 await response.aclose()
                 retryable = response.status_code in _RETRY_STATUSES
                 if not retryable or (not idempotent and response.status_code != 429):
@@ -293,6 +326,33 @@ class DustClient:
                 raise error
             await self._sleep(delay)
             attempt += 1
+
+    # ------------------------------------------------------------------ request log
+
+    def _log_start(self, request: httpx.Request, retry: int, stream: bool) -> RequestRecord | None:
+        log = self.request_log
+        if log is None:
+            return None
+        return log.start(request, retry=retry, stream=stream, secret=self._api_key)
+
+    def _log_answered(self, record: RequestRecord, response: httpx.Response) -> None:
+        if self.request_log is not None:
+            self.request_log.answered(record, response, self._api_key)
+
+    def _log_finish(
+        self,
+        record: RequestRecord | None,
+        *,
+        response: httpx.Response | None = None,
+        error: str | None = None,
+    ) -> None:
+        if record is not None and self.request_log is not None:
+            self.request_log.finish(record, response=response, error=error, secret=self._api_key)
+
+    def _log_stream_end(self, response: httpx.Response, error: str | None = None) -> None:
+        record = response.extensions.get(_RECORD)
+        if isinstance(record, RequestRecord):
+            self._log_finish(record, response=response, error=error)
 
     async def _json(self, request: httpx.Request, *, idempotent: bool) -> Any:
         response = await self._send(request, idempotent=idempotent)
@@ -406,12 +466,15 @@ class DustClient:
             yield EventStream(self._guarded_bytes(response, idle_timeout))
         finally:
             await response.aclose()
+            self._log_stream_end(response)
 
     async def _guarded_bytes(
         self, response: httpx.Response, idle_timeout: float | None
     ) -> AsyncIterator[bytes]:
         """The body's chunks; transport failures and silence past the idle limit become ours."""
         chunks = response.aiter_bytes().__aiter__()
+        record = response.extensions.get(_RECORD)
+        log = self.request_log if isinstance(record, RequestRecord) else None
         try:
             while True:
                 try:
@@ -419,13 +482,17 @@ class DustClient:
                         chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     return
+                if log is not None:
+                    log.received(record, chunk, self._api_key)  # type: ignore[arg-type]
                 yield chunk
         except TimeoutError:
-            raise DustTimeoutError(
-                f"The stream was silent for more than {idle_timeout:g} s."
-            ) from None
+            error = DustTimeoutError(f"The stream was silent for more than {idle_timeout:g} s.")
+            self._log_stream_end(response, error.user_message)
+            raise error from None
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, response.request) from exc
+            lost = self._transport_error(exc, response.request)
+            self._log_stream_end(response, lost.user_message)
+            raise lost from exc
 
     async def get_run(self, app_id: str, run_id: str) -> Run:
         """One run with all its traces and results (``GET .../runs/{run_id}``)."""
@@ -504,6 +571,18 @@ class DustClient:
     def as_curl(self, request: httpx.Request) -> str:
         """``request`` as a curl command line, with the key replaced by ``$DUST_API_KEY``."""
         return as_curl(request)
+
+
+def connection_refused(exc: BaseException) -> bool:
+    """True when a connect failed because nothing listens there (not a timeout, not DNS)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx → httpcore → OSError → ConnectionRefusedError
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def as_curl(request: httpx.Request) -> str:

@@ -20,9 +20,19 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from dusttui.api.client import DustClient
+    from dusttui.api.requestlog import RequestLog
     from dusttui.engine.embedded import EmbeddedEngine
 
 ENGINE_THREAD_ENV = "DUSTTUI_ENGINE_THREAD"
+
+# The request log of every client this process opens when none is given (`dusttui --verbose`).
+_process_log: list[RequestLog] = []
+
+
+def set_process_request_log(log: RequestLog | None) -> None:
+    """Record every API call of the clients this process opens from now on into ``log``
+    (the CLI's ``--verbose``); None stops it."""
+    _process_log[:] = [log] if log is not None else []
 
 
 def engine_data_dir() -> Path:
@@ -46,9 +56,22 @@ def engine_in_thread() -> bool:
     return os.environ.get(ENGINE_THREAD_ENV, "").strip() in {"1", "true", "yes"}
 
 
-def client_for(backend: Backend, *, engine: Any = None, local_client: bool = False) -> DustClient:
+def client_for(
+    backend: Backend,
+    *,
+    engine: Any = None,
+    local_client: bool = False,
+    request_log: RequestLog | None = None,
+) -> DustClient:
     """A client for the backend; for the embedded one, ``engine`` (anything with ``url`` and
-    ``api_key``) must be ready."""
+    ``api_key``) must be ready. ``request_log``: where its calls are recorded (default: the
+    process's, see :func:`set_process_request_log`)."""
+    client = _client_for(backend, engine, local_client)
+    client.request_log = request_log or (_process_log[0] if _process_log else None)
+    return client
+
+
+def _client_for(backend: Backend, engine: Any, local_client: bool) -> DustClient:
     from dusttui.api.client import DustClient
 
     if backend.kind == "embedded":
@@ -108,9 +131,13 @@ class Connector:
     holds a client (tests, benchmarks).
     """
 
-    def __init__(self, backend: Backend, settings: Settings) -> None:
+    def __init__(
+        self, backend: Backend, settings: Settings, *, request_log: RequestLog | None = None
+    ) -> None:
         self.backend = backend
         self.settings = settings
+        self.request_log = request_log
+        """Where the clients it makes record their calls (kept across engine restarts)."""
         self.local = backend.kind == "embedded"
         self.mismatch: str | None = None
         """When the local engine was reused although started with other options: what differs."""
@@ -205,7 +232,9 @@ class Connector:
                     raise error
             if self._engine is None:
                 self._engine = self._local_engine()
-        self._client = client_for(self.backend, engine=self._engine, local_client=True)
+        self._client = client_for(
+            self.backend, engine=self._engine, local_client=True, request_log=self.request_log
+        )
 
     async def ready(self) -> DustClient:
         """:meth:`wait_ready` without blocking the event loop; the client."""

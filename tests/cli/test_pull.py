@@ -127,7 +127,7 @@ def test_pull_from_a_remote_workspace_then_serve_the_folder_runs_the_same_hashes
         f"loops      {expected['loops']}  3 files",
         f"hosted     {expected['hosted']}  1 file",
     ]
-    assert lines[-1] == f"Pulled 4 app(s) into {to}: dusttui serve --apps {to}"
+    assert lines[-1] == f"Pulled 4 apps into {to}: dusttui serve --apps {to}"
     assert (to / "loops.description.txt").read_text() == "Loops, a chat and a curl.\n"
     assert json.loads((to / "loops.config.json").read_text()) == {
         "CHAT": {"provider_id": "openai", "model_id": "gpt-4o"}
