@@ -327,7 +327,7 @@ def cancel(settings: Settings, backend: Backend, *, run_id: str, app: str, as_js
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @with_backend
-def pull(settings: Any, backend: Any, **options: Any) -> int:
+def pull(settings: Settings, backend: Backend, **options: Any) -> int:
     """Write apps (all, or the named ones) as NAME.dust + config + description files.
 
     \b
@@ -349,7 +349,7 @@ def pull(settings: Any, backend: Any, **options: Any) -> int:
     "--limit", type=int, default=100, show_default=True, help="Differences shown (0: all)."
 )
 @with_backend
-def diff(settings: Any, backend: Any, **options: Any) -> int:
+def diff(settings: Settings, backend: Backend, **options: Any) -> int:
     """Compare two runs of APP: exit 0 when every execution is the same, 1 when not.
 
     Runs are named by id or a unique prefix of it.

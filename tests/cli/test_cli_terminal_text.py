@@ -71,7 +71,9 @@ def test_run_get_watch_and_apps_show_escape_sequences_escaped(evil_user):
     assert code == 1, err
     assert_nothing_raw(out, err)
     text = out.decode()
-    assert "  EVIL (input 1): Error in `code`: Error: bad \\x1b]52;c;cHduZWQ=\\x07 \\x1b[2J " in text
+    assert (
+        "  EVIL (input 1): Error in `code`: Error: bad \\x1b]52;c;cHduZWQ=\\x07 \\x1b[2J " in text
+    )
     assert "\\x9b31m end" in text
     run_id = text.split()[1]
 
@@ -92,14 +94,18 @@ def test_run_get_watch_and_apps_show_escape_sequences_escaped(evil_user):
     value = run["traces"][1][1][0][0]["value"]
     assert value == {"text": "v\x1b[2J\x9b1m\x07\x7f\u202e"}
     error = run["traces"][1][1][1][0]["error"]
-    assert error.startswith("Error in `code`: Error: bad \x1b]52;c;cHduZWQ=\x07 \x1b[2J \x9b31m end")
+    assert error.startswith(
+        "Error in `code`: Error: bad \x1b]52;c;cHduZWQ=\x07 \x1b[2J \x9b31m end"
+    )
 
 
 def test_a_succeeded_runs_results_are_shown_escaped(evil_user):
     code, out, err = run_bytes(["run", "evil", "--input", '{"fail": false}'], evil_user)
     assert code == 0, err
     assert_nothing_raw(out, err)
-    assert out.decode().splitlines()[-1] == '  [0] {"text": "v\\u001b[2J\\x9b1m\\u0007\\x7f\\u202e"}'
+    assert (
+        out.decode().splitlines()[-1] == '  [0] {"text": "v\\u001b[2J\\x9b1m\\u0007\\x7f\\u202e"}'
+    )
 
 
 # ------------------------------------------------------------------ a hostile server

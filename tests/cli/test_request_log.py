@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from dusttui.api.errors import DustConnectionError, ServerError
+from dusttui.api.errors import DustConnectionError, InvalidRequestError, ServerError
 from dusttui.api.requestlog import BODY_KEEP, RequestLog
 from tests.api.conftest import KEY, Sleeps, fixture_bytes, fixture_run, make_client, sse_response
 from tests.cli.procs import cli_env, run_cli
@@ -52,7 +52,7 @@ async def test_the_key_never_enters_a_record_not_in_url_headers_body_or_answer()
     client = make_client(handler, request_log=log, url_style="workspace")
     client.workspace_id = KEY
     async with client:
-        with pytest.raises(Exception):
+        with pytest.raises(InvalidRequestError):
             await client.create_run("app", "h" * 64, {}, [{"q": f"my key is {KEY}"}])
     (record,) = log.records()
     assert record.request_headers["authorization"] == "Bearer ***"
