@@ -116,6 +116,27 @@ class _Main(click.Group):
             _interrupted()
 
 
+def _complete_app(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """App names for shell completion: from a cache, refreshed from the backend (quickly; never
+    a traceback, offline or not)."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        from dusttui.completion import complete_app_names
+
+        root = ctx.find_root().params
+        pick = {k: ctx.params.get(k) or root.get(k) for k in _BACKEND_KEYS}
+        names = complete_app_names(incomplete, **pick)
+    except Exception:  # a completion must never print a traceback into the user's prompt
+        return []
+    return [CompletionItem(name) for name in names]
+
+
+_BACKEND_KEYS = ("profile", "local", "base_url", "workspace", "space")
+
+
 def _interrupted() -> NoReturn:
     click.echo("dusttui: Interrupted.", err=True)
     sys.exit(EXIT_INTERRUPTED)
@@ -171,7 +192,7 @@ def apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("app")
+@click.argument("app", shell_complete=_complete_app)
 @click.option(
     "--hash",
     "spec_hash",
@@ -195,17 +216,9 @@ def apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
     metavar="FILE|-",
     help="Inputs: JSON array, JSONL or CSV file; - reads stdin.",
 )
-@click.option(
-    "--stream",
-    "mode",
-    flag_value="stream",
-    default=True,
-    help="Follow the run on its event stream (default).",
-)
-@click.option("--poll", "mode", flag_value="poll", help="Create the run, then poll it.")
-@click.option(
-    "--blocking", "mode", flag_value="blocking", help="Wait for the whole run in one request."
-)
+@click.option("--stream", is_flag=True, help="Follow the run on its event stream (default).")
+@click.option("--poll", is_flag=True, help="Create the run, then poll it.")
+@click.option("--blocking", is_flag=True, help="Wait for the whole run in one request.")
 @click.option(
     "--block-filter", metavar="NAME", multiple=True, help="Keep only these blocks (blocking mode)."
 )
@@ -241,25 +254,34 @@ def run(settings: Settings, backend: Backend, **options: Any) -> int:
       dusttui run flaky-demo --rerun-failed 5be2f4c0   # then prints the merged run
       dusttui run qa-demo --config a.json --config b.json   # side by side
     """
+    from dusttui.headless import check_timeout, cmd_run, pick_mode
+
+    mode = pick_mode(options.pop("stream"), options.pop("poll"), options.pop("blocking"))
     if options.get("rerun_failed"):
         from dusttui.compare.rerun_command import cmd_rerun_failed
 
-        return cmd_rerun_failed(settings, backend, **options)
+        check_timeout(options.get("timeout"))
+        return cmd_rerun_failed(settings, backend, mode=mode, **options)
     if len(options["config"]) > 1 or options.get("keep") is not None:
         from dusttui.compare.configs_command import cmd_try_configs
 
-        return cmd_try_configs(settings, backend, **options)
+        check_timeout(options.get("timeout"))
+        return cmd_try_configs(settings, backend, mode=mode, **options)
     options.pop("rerun_failed", None)
     options.pop("keep", None)
     options["config"] = options["config"][0] if options["config"] else None
-    from dusttui.headless import cmd_run
-
-    return cmd_run(settings, backend, **options)
+    return cmd_run(settings, backend, mode=mode, **options)
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("run_id")
-@click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
+@click.option(
+    "--app",
+    "app",
+    required=True,
+    shell_complete=_complete_app,
+    help="The app the run belongs to (sId or name).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON on stdout.")
 @with_backend
 def get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool) -> int:
@@ -276,7 +298,13 @@ def get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json:
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("run_id")
-@click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
+@click.option(
+    "--app",
+    "app",
+    required=True,
+    shell_complete=_complete_app,
+    help="The app the run belongs to (sId or name).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the final run as JSON on stdout.")
 @click.option(
     "--timeout", type=float, metavar="SECONDS", help="Give up watching after this long (exit 4)."
@@ -304,7 +332,13 @@ def watch(
 
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("run_id")
-@click.option("--app", "app", required=True, help="The app the run belongs to (sId or name).")
+@click.option(
+    "--app",
+    "app",
+    required=True,
+    shell_complete=_complete_app,
+    help="The app the run belongs to (sId or name).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the cancelled run as JSON on stdout.")
 @with_backend
 def cancel(settings: Settings, backend: Backend, *, run_id: str, app: str, as_json: bool) -> int:
@@ -322,7 +356,7 @@ def cancel(settings: Settings, backend: Backend, *, run_id: str, app: str, as_js
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("apps", nargs=-1, metavar="[APP]...")
+@click.argument("apps", nargs=-1, metavar="[APP]...", shell_complete=_complete_app)
 @click.option("--to", "to", required=True, type=click.Path(path_type=Path), help="Folder to write.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
@@ -342,7 +376,13 @@ def pull(settings: Settings, backend: Backend, **options: Any) -> int:
 @main.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--app", "app", required=True, help="The app both runs belong to (sId or name).")
+@click.option(
+    "--app",
+    "app",
+    required=True,
+    shell_complete=_complete_app,
+    help="The app both runs belong to (sId or name).",
+)
 @click.option("--key", metavar="FIELD", help="Match inputs by this input field, not by index.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON (docs/iterate.md).")
 @click.option(
@@ -450,14 +490,49 @@ def engine_stop() -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("what", type=click.Choice(["config", "data", "themes"]))
-def locate(what: str) -> None:
-    """Print where dusttui keeps its config file, its data or the user's themes.
+@click.argument("what", type=click.Choice(["config", "data", "themes", "prices"]))
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create it if missing: a commented starter file (config, prices) or the folder.",
+)
+def locate(what: str, create: bool) -> None:
+    """Print where dusttui keeps its config file, its data, the user's themes or model prices.
+
+    The path is printed even when nothing is there yet (stderr then says so); --create makes
+    it: a commented starter for config and prices (never over an existing file).
 
     \b
-    Example:
-      $EDITOR "$(dusttui locate config)"
+    Examples:
+      dusttui locate config --create && $EDITOR "$(dusttui locate config)"
+      dusttui locate prices --create     # add your models' prices (cost estimates)
     """
     from dusttui.config import config_path, data_dir, themes_dir
+    from dusttui.costs import user_prices_path
 
-    click.echo({"config": config_path, "data": data_dir, "themes": themes_dir}[what]())
+    path = {
+        "config": config_path,
+        "data": data_dir,
+        "themes": themes_dir,
+        "prices": user_prices_path,
+    }[what]()
+    click.echo(path)
+    if path.exists():
+        if create:
+            click.echo(f"dusttui: {path} exists already: left as it is.", err=True)
+        return
+    if not create:
+        made = "a commented starter" if what in ("config", "prices") else "it"
+        click.echo(
+            f"dusttui: {path} does not exist yet: `dusttui locate {what} --create` makes {made}.",
+            err=True,
+        )
+        return
+    if what in ("config", "prices"):
+        from dusttui.starter import STARTER_CONFIG, STARTER_PRICES, write_starter
+
+        write_starter(path, STARTER_CONFIG if what == "config" else STARTER_PRICES)
+        click.echo(f"dusttui: wrote a commented starter {what} file: {path}", err=True)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        click.echo(f"dusttui: created the folder {path}", err=True)

@@ -139,6 +139,28 @@ def write_keyring(profile: str, key: str) -> bool:
         return False
 
 
+def check_base_url(url: str, source: str) -> None:
+    """A base URL must be http(s)://HOST[:PORT][/path]; ConfigError naming it and its source."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, a bad IPv6 literal
+        parts, port_ok = None, False
+    if parts is not None and port_ok and parts.scheme in ("http", "https") and parts.hostname:
+        return
+    if "://" not in url and not url.lower().startswith(("http:", "https:")):
+        host = url.split("/", 1)[0].split(":", 1)[0]
+        local = host in ("localhost", "0.0.0.0") or host.replace(".", "").isdigit()
+        hint = f"; with its scheme: {'http' if local else 'https'}://{url}"
+    else:
+        hint = (
+            ": http:// or https://, a host, maybe a port (https://dust.tt, http://127.0.0.1:8787)"
+        )
+    raise ConfigError(f"{source} `{url}` is not a base URL{hint}")
+
+
 @dataclass(frozen=True)
 class Backend:
     """Where runs go: a remote Dust API, or the embedded engine started on demand."""
@@ -149,6 +171,8 @@ class Backend:
     space_id: str | None
     api_key: SecretStr | None
     profile: str | None = None
+    key_source: str | None = None
+    """Where the key came from, for messages: `DUST_API_KEY`, `the keyring (profile work)`…"""
 
     @property
     def label(self) -> str:
@@ -208,14 +232,25 @@ def resolve_backend(
         raise ConfigError(
             "A remote Dust API needs a workspace: pass --workspace or set DUST_WORKSPACE_ID."
         )
+    url_from = (
+        "--base-url"
+        if base_url
+        else "DUST_BASE_URL"
+        if env.get("DUST_BASE_URL")
+        else f"the base_url of profile {name}"
+    )
     url = Profile(workspace_id=wid, base_url=url or REGIONS["us"]).base_url
+    check_base_url(url, url_from)
 
     key: str | None = env.get("DUST_API_KEY") or None
+    source = "DUST_API_KEY" if key else None
     if key is None and name:
         key = read_keyring(name)
+        source = f"the keyring (service {KEYRING_SERVICE}, profile {name})" if key else None
     if key is None and chosen and chosen.api_key:
         key = chosen.api_key.get_secret_value()
-    return Backend("remote", url, wid, sid, SecretStr(key) if key else None, name)
+        source = f"the config file {config_path()} (profile {name})"
+    return Backend("remote", url, wid, sid, SecretStr(key) if key else None, name, source)
 
 
 def save_profile(

@@ -32,6 +32,7 @@ __all__ = [
     "format_cost",
     "load_prices",
     "run_cost",
+    "user_prices_path",
 ]
 
 BUNDLED_PRICES = Path(__file__).with_name("prices.toml")
@@ -122,6 +123,13 @@ def _price(entry: Any, where: str, source: str) -> Price:
     if unknown:
         raise PriceError(f"{source}: `{where}` has an unknown key `{unknown[0]}`.")
     return Price(values[0], values[1], "bundled" if source == "bundled" else source)
+
+
+def user_prices_path() -> Path:
+    """The user's own price file: ``prices.toml`` beside the config file's folder."""
+    from dusttui.config import config_dir
+
+    return config_dir() / "prices.toml"
 
 
 def load_prices(user_file: Path | None = None) -> PriceTable:

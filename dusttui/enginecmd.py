@@ -122,6 +122,7 @@ def cmd_serve(
         _say(f"dusttui: {exc}")
         return EXIT_USAGE
     runs = len(life.interrupted)
-    interrupted = f"; {runs} running run(s) interrupted, saved errored" if runs else ""
+    many = "s" if runs != 1 else ""
+    interrupted = f"; {runs} running run{many} interrupted, saved errored" if runs else ""
     _say(f"dusttui engine stopped ({life.stop_reason or 'asked to'}){interrupted}.")
     return EXIT_OK

@@ -8,6 +8,7 @@ every error.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dusttui.api.errors import DustError, DustTimeoutError, RunError
+from dusttui.api.errors import AuthError, DustError, DustTimeoutError, RunError
 from dusttui.api.inputs import (
     InputError,
     blocks_of_saved_specification,
@@ -37,6 +38,7 @@ from dusttui.exitcodes import (
     EXIT_USAGE,
 )
 from dusttui.output import Printer, emit_json, err, plural, progress, report
+from dusttui.runref import resolve_run_ref
 from dusttui.session.ends import EndReason, end_of
 from dusttui.session.runs import NoCancel, resume_command
 from dusttui.textsafe import safe_line
@@ -110,6 +112,9 @@ def run_guarded(
     except RunError as exc:
         err(exc.user_message)
         return EXIT_USAGE if exc.code in _USAGE_RUN_CODES else EXIT_API
+    except AuthError as exc:
+        err(auth_message(exc, backend))
+        return EXIT_API
     except DustTimeoutError as exc:
         err(exc.user_message)
         return EXIT_TIMEOUT
@@ -119,6 +124,21 @@ def run_guarded(
     except EngineStartError as exc:
         err(str(exc))
         return EXIT_API
+
+
+def auth_message(exc: AuthError, backend: Backend) -> str:
+    """A refused key, said as such (the server was reached), with where the key came from."""
+    host = (backend.base_url or "").split("://", 1)[-1] or "the local engine"
+    source = backend.key_source or (
+        "the local engine's key file" if backend.kind == "embedded" else "nowhere"
+    )
+    if exc.status == 401:
+        why = exc.error_type or "unauthorized"
+        return (
+            f"{host} answered, and refused the API key ({why}). The key came from {source}: "
+            f"check it belongs to workspace {backend.workspace_id}."
+        )
+    return f"{exc.user_message} (The key came from {source}.)"
 
 
 def _in_session(
@@ -227,14 +247,23 @@ def read_config(value: str | None, app: App) -> dict[str, Any]:
 
 def read_inputs(items: tuple[str, ...], file: str | None) -> list[Any]:
     """``--input JSON`` (repeatable) and/or ``--inputs FILE|-`` (empty when neither is given)."""
-    inputs: list[Any] = [parse_json(item, f"--input #{n}") for n, item in enumerate(items, 1)]
-    if file is not None:
-        if file == "-":
-            text, fmt = sys.stdin.read(), None
-        else:
-            text, fmt = _read_file(file, "--inputs"), inputs_format_for(file)
-        inputs += parse_inputs(text, fmt, file if file != "-" else "stdin")
-    check_inputs(inputs)
+    try:
+        inputs: list[Any] = [
+            parse_json(item, f"input {n} (--input)") for n, item in enumerate(items)
+        ]
+        if file is not None:
+            if file == "-":
+                text, fmt = sys.stdin.read(), None
+            else:
+                text, fmt = _read_file(file, "--inputs"), inputs_format_for(file)
+            inputs += parse_inputs(text, fmt, file if file != "-" else "stdin")
+        check_inputs(inputs)
+    except InputError as exc:
+        # Inputs count from 0 everywhere (these errors, a run's errors, its traces): say so.
+        message = str(exc)
+        if re.search(r"\binput \d", message):
+            message = message.rstrip(".") + ". Inputs are counted from 0."
+        raise InputError(message) from None
     return inputs
 
 
@@ -256,6 +285,25 @@ def resolve_hash(app: App, requested: str | None) -> str:
     return saved_specification_hash(app) or "latest"
 
 
+def pick_mode(stream: bool, poll: bool, blocking: bool) -> str:
+    """The launch mode from ``--stream``/``--poll``/``--blocking`` (stream when none); two at
+    once are a usage error, as ``--json --jsonl`` are."""
+    chosen = [m for m, on in (("stream", stream), ("poll", poll), ("blocking", blocking)) if on]
+    if len(chosen) > 1:
+        given = " and ".join(f"--{m}" for m in chosen)
+        raise InputError(f"{given} cannot be used together: pick one mode.")
+    return chosen[0] if chosen else "stream"
+
+
+def check_timeout(timeout: float | None) -> None:
+    """``--timeout`` must be a time to wait: more than 0 seconds."""
+    if timeout is not None and not timeout > 0:  # NaN too
+        raise InputError(
+            f"--timeout must be more than 0 seconds (got {timeout:g}); leave it out to wait "
+            "until the run ends."
+        )
+
+
 def cmd_run(
     settings: Settings,
     backend: Backend,
@@ -274,6 +322,7 @@ def cmd_run(
     """`dusttui run`: launch a run and follow it to its end."""
     if as_json and as_jsonl:
         raise InputError("--json and --jsonl cannot be used together.")
+    check_timeout(timeout)
     if block_filter and mode != "blocking":
         raise InputError(
             "--block-filter works with --blocking only (the protocol ignores it otherwise)."
@@ -343,8 +392,9 @@ def cmd_get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_j
 
     async def go(session: RunSession, watching: _Watching) -> int:
         found = await find_app(session.connector.client, app)
-        state = await session.fetch(found.sId, run_id)
-        return report(state, end_of(state) if state.done else None, as_json=as_json)
+        state = await session.fetch(found.sId, await resolve_run_ref(session, found, run_id))
+        end = end_of(state) if state.done else None
+        return report(state, end, as_json=as_json, cost_json=True)
 
     return _in_session(settings, backend, go, app)
 
@@ -359,12 +409,14 @@ def cmd_watch(
     timeout: float | None,
 ) -> int:
     """`dusttui watch`: follow a run launched elsewhere to its end."""
+    check_timeout(timeout)
 
     async def go(session: RunSession, watching: _Watching) -> int:
         found = await find_app(session.connector.client, app)
+        full_id = await resolve_run_ref(session, found, run_id)
         printer = Printer(session.clock)
         session.subscribe(printer)
-        run = session.open(run_id, found.sId, found.name)
+        run = session.open(full_id, found.sId, found.name)
         watching.run = run
         shown = printer.shown if printer.tty and sys.stdout.isatty() else None
         return await _follow_to_end(session, run, watching, timeout, as_json, False, shown)
@@ -379,11 +431,12 @@ def cmd_cancel(
 
     async def go(session: RunSession, watching: _Watching) -> int:
         found = await find_app(session.connector.client, app)
-        state, cancelled = await session.cancel_by_id(found.sId, run_id)
+        full_id = await resolve_run_ref(session, found, run_id)
+        state, cancelled = await session.cancel_by_id(found.sId, full_id)
         end = end_of(state) if state.done else None
         if end is None or not cancelled:
             status = end.status if end is not None else "running"
-            err(f"Run {run_id} is not running ({status}): nothing to cancel.")
+            err(f"Run {full_id} is not running ({status}): nothing to cancel.")
             return EXIT_USAGE
         report(state, end, as_json=as_json)
         return EXIT_OK

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 
 from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED
 from dusttui.textsafe import safe_json, safe_json_bytes, safe_line, safe_text
@@ -21,6 +22,7 @@ from dusttui.textsafe import safe_json, safe_json_bytes, safe_line, safe_text
 if TYPE_CHECKING:
     from dusttui.api.requestlog import RequestRecord
     from dusttui.api.state import BlockState, RunState
+    from dusttui.costs import RunCost
     from dusttui.session.ends import RunEnd
     from dusttui.session.runs import Change
     from dusttui.session.tracked import TrackedRun
@@ -269,23 +271,52 @@ def report(
     as_json: bool,
     as_jsonl: bool = False,
     shown: set[str] | None = None,
+    cost: bool = True,
+    cost_json: bool = False,
 ) -> int:
     """Print the final run as promised and return the exit code of its status.
 
-    ``shown``: block lines the same terminal already shows as progress (not repeated)."""
+    ``shown``: block lines the same terminal already shows as progress (not repeated).
+    ``cost``: the summary ends with the run's estimated cost; ``cost_json``: the JSON run
+    carries it under ``dusttui_cost`` (``dusttui get --json``)."""
     if as_json:
-        emit_json_text(state.to_wire_json())
+        text = state.to_wire_json()
+        if cost_json:
+            estimate = estimate_cost(state)
+            extra = orjson.dumps(estimate.to_json() if estimate is not None else None)
+            text = text[:-1] + b',"dusttui_cost":' + extra + b"}"
+        emit_json_text(text)
     elif as_jsonl:
         emit_json_text(b'{"run":' + state.to_wire_json() + b"}")
     else:
-        click.echo(summary(state, end, shown=shown))
+        click.echo(summary(state, end, shown=shown, cost=estimate_cost(state) if cost else None))
     return EXIT_OK if state.status == "succeeded" else EXIT_RUN_ERRORED
 
 
-def summary(state: RunState, end: RunEnd | None = None, *, shown: set[str] | None = None) -> str:
+def estimate_cost(state: RunState) -> RunCost | None:
+    """The run's estimated cost from the prices (bundled + the user's file); None when it used
+    no tokens, or the user's price file cannot be read (said on stderr)."""
+    from dusttui.costs import PriceError, load_prices, run_cost, user_prices_path
+
+    try:
+        table = load_prices(user_prices_path())
+    except PriceError as exc:
+        err(f"{exc} Cost estimates are left out.")
+        return None
+    return run_cost(state, table)
+
+
+def summary(
+    state: RunState,
+    end: RunEnd | None = None,
+    *,
+    shown: set[str] | None = None,
+    cost: RunCost | None = None,
+) -> str:
     """The readable end-of-run summary (plain text; server text shown safely).
 
-    Block lines in ``shown`` are left out: the progress above, on the same terminal, has them."""
+    Block lines in ``shown`` are left out: the progress above, on the same terminal, has them.
+    ``cost``: the estimate, last."""
     status = end.status if end is not None else (state.status or "running")
     glyph = GLYPH.get(state.status or "", "?") if status == state.status else "✗"
     lines = [f"run {safe_line(state.run_id or '')} {glyph} {status}"]
@@ -319,6 +350,10 @@ def summary(state: RunState, end: RunEnd | None = None, *, shown: set[str] | Non
             lines.append(f"  [{index}] {text if len(text) <= 200 else text[:199] + '…'}")
         if len(results) > 20:
             lines.append(f"  … and {len(results) - 20} more (use --json for all)")
+    if cost is not None:
+        from dusttui.costs import cost_lines
+
+        lines += cost_lines(cost)
     return "\n".join(lines)
 
 

@@ -122,6 +122,9 @@ class DustClient:
         self._backoff_max = backoff_max
         self._sleep = sleep
         self._api_key = api_key or None
+        # What is scrubbed from messages and the request log: the key, unless it is so short
+        # (a placeholder like "x") that scrubbing it would garble every message.
+        self._secret = self._api_key if self._api_key and len(self._api_key) >= 4 else None
         self.request_log = request_log
         """Where every HTTP attempt is recorded (None: nowhere); may be set at any time."""
         self.retry_refused = retry_refused
@@ -183,7 +186,7 @@ class DustClient:
     # ------------------------------------------------------------------ requests
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        return text.replace(self._secret, "***") if self._secret else text
 
     @staticmethod
     def _run_body(
@@ -267,7 +270,7 @@ class DustClient:
             body,
             headers=dict(response.headers),
             target=target,
-            redact=self._api_key,
+            redact=self._secret,
         )
 
     def _delay(
@@ -333,11 +336,11 @@ class DustClient:
         log = self.request_log
         if log is None:
             return None
-        return log.start(request, retry=retry, stream=stream, secret=self._api_key)
+        return log.start(request, retry=retry, stream=stream, secret=self._secret)
 
     def _log_answered(self, record: RequestRecord, response: httpx.Response) -> None:
         if self.request_log is not None:
-            self.request_log.answered(record, response, self._api_key)
+            self.request_log.answered(record, response, self._secret)
 
     def _log_finish(
         self,
@@ -347,7 +350,7 @@ class DustClient:
         error: str | None = None,
     ) -> None:
         if record is not None and self.request_log is not None:
-            self.request_log.finish(record, response=response, error=error, secret=self._api_key)
+            self.request_log.finish(record, response=response, error=error, secret=self._secret)
 
     def _log_stream_end(self, response: httpx.Response, error: str | None = None) -> None:
         record = response.extensions.get(_RECORD)
@@ -483,7 +486,7 @@ class DustClient:
                 except StopAsyncIteration:
                     return
                 if log is not None:
-                    log.received(record, chunk, self._api_key)  # type: ignore[arg-type]
+                    log.received(record, chunk, self._secret)  # type: ignore[arg-type]
                 yield chunk
         except TimeoutError:
             error = DustTimeoutError(f"The stream was silent for more than {idle_timeout:g} s.")

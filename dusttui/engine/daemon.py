@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             sock.close()
         _close(parts)
     interrupted = len(life.interrupted)
-    runs = f"; {interrupted} running run(s) interrupted" if interrupted else ""
+    many = "s" if interrupted != 1 else ""
+    runs = f"; {interrupted} running run{many} interrupted" if interrupted else ""
     say(f"dusttui engine stopped ({life.stop_reason or 'asked to'}){runs}")
     return 0
 

@@ -324,7 +324,7 @@ def ensure_local_engine(
                 return replace(
                     engine,
                     mismatch=f"the local engine (pid {engine.pid}) was started with {differs}; "
-                    f"it has {running} running run(s), so it was kept",
+                    f"it has {running} running run{'s' if running != 1 else ''}, so it was kept",
                 )
             _stop(engine_dir, discovery, engine.api_key, deadline)
         else:

@@ -110,7 +110,7 @@ def test_bad_input_exits_2_with_a_clear_message_and_sends_nothing(remote, tmp_pa
     cases = [
         (
             ["--input", '{"question": "a",}'],
-            "--input #1: line 1, column 18: Expecting property name",
+            "input 0 (--input): line 1, column 18: Expecting property name",
         ),
         (
             ["--input", '{"question": "a"}', "--input", '{"q": "b"}'],

@@ -110,7 +110,7 @@ def test_ctrl_c_on_serve_interrupts_a_followed_run_in_one_line(user, apps_dir, m
         serve.kill()
         serve.wait()
     assert stderr.splitlines()[-1] == (
-        "dusttui engine stopped (Ctrl-C); 1 running run(s) interrupted, saved errored."
+        "dusttui engine stopped (Ctrl-C); 1 running run interrupted, saved errored."
     )
     assert "Traceback" not in stderr
     assert "Exception in ASGI application" not in stderr

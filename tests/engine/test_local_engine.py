@@ -178,7 +178,7 @@ def test_a_busy_engine_started_with_other_options_is_reused_and_says_so(engine_d
         assert reused.pid == busy.pid and reused.started is False
         assert reused.mismatch == (
             f"the local engine (pid {busy.pid}) was started with apps dir {apps_dir.resolve()} "
-            "(asked: none); it has 1 running run(s), so it was kept"
+            "(asked: none); it has 1 running run, so it was kept"
         )
         _wait(
             lambda: (
@@ -330,7 +330,7 @@ def test_sigterm_interrupts_a_running_run_with_its_reason_and_ends_its_stream(en
     assert got["dusttui"]["end_reason"] == "interrupted"
     assert got["traces"][1][1] == sse.events[-4]["content"]["execution"]
     log = log_file(engine_dir).read_text()
-    assert f"[{engine.pid}] dusttui engine stopped (SIGTERM); 1 running run(s) interrupted" in log
+    assert f"[{engine.pid}] dusttui engine stopped (SIGTERM); 1 running run interrupted" in log
     assert "Traceback" not in log
 
 
