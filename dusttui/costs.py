@@ -29,8 +29,10 @@ __all__ = [
     "PriceTable",
     "RunCost",
     "block_costs",
+    "cached_prices",
     "format_cost",
     "load_prices",
+    "price_problem",
     "run_cost",
     "user_prices_path",
 ]
@@ -142,6 +144,33 @@ def load_prices(user_file: Path | None = None) -> PriceTable:
             raise PriceError(f"{user_file}: cannot be read: {exc}") from None
         table = table.merged(text, str(user_file))
     return table
+
+
+_cache: dict[str, Any] = {}
+
+
+def cached_prices() -> PriceTable | None:
+    """The price table (bundled + the user's file), read again only when the user's file
+    changed; None when the user's file is broken (``price_problem()`` says why). Files this
+    small are read where they are needed, as themes are."""
+    path = user_prices_path()
+    try:
+        stamp: Any = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    if _cache.get("stamp", "never") != stamp:
+        try:
+            _cache.update(table=load_prices(path), problem=None, stamp=stamp)
+        except PriceError as exc:
+            _cache.update(table=None, problem=str(exc), stamp=stamp)
+    table: PriceTable | None = _cache["table"]
+    return table
+
+
+def price_problem() -> str | None:
+    """Why :func:`cached_prices` gave None (the user's price file), else None."""
+    problem: str | None = _cache.get("problem")
+    return problem
 
 
 # ------------------------------------------------------------------ costs

@@ -82,6 +82,7 @@ class TraceData:
     latency: float | None = None
     end_reason: str | None = None  # cancelled / interrupted / engine_error: the engine ended it
     end_message: str | None = None  # why the run ended early, a sentence for the user
+    config: dict[str, Any] = field(default_factory=dict)  # the run's block config (models)
 
     # ------------------------------------------------------------------ construction
 
@@ -178,6 +179,7 @@ class TraceData:
             run_latency,
             end_reason=end_reason if isinstance(end_reason, str) else None,
             end_message=end_message if isinstance(end_message, str) else None,
+            config=dict(getattr(state, "config", None) or {}),
         )
 
     # ------------------------------------------------------------------ queries

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from dusttui.costs import cached_prices
 from dusttui.tui.explorer.data import TraceData
 from dusttui.tui.explorer.safe_text import one_line
 from dusttui.tui.explorer.summary import fmt_count, fmt_seconds, stats_rows
@@ -27,7 +28,14 @@ class StatsTable(DataTable[Text]):
     def on_mount(self) -> None:
         """Columns, then the figures."""
         self.add_columns(
-            "block", "name", "executions", "errors", "prompt tok", "completion tok", "latency"
+            "block",
+            "name",
+            "executions",
+            "errors",
+            "prompt tok",
+            "completion tok",
+            "latency",
+            "cost (estimate)",
         )
         self.sync(self._trace_data)
 
@@ -35,7 +43,7 @@ class StatsTable(DataTable[Text]):
         """Redraw with the figures of a newer snapshot."""
         self._trace_data = data
         self.clear()
-        for row in stats_rows(data):
+        for row in stats_rows(data, cached_prices()):
             bold = "bold" if row.block_type == "total" else ""
             self.add_row(
                 Text(one_line(row.block_type), bold),
@@ -45,4 +53,5 @@ class StatsTable(DataTable[Text]):
                 Text(fmt_count(row.prompt_tokens), bold, justify="right"),
                 Text(fmt_count(row.completion_tokens), bold, justify="right"),
                 Text(fmt_seconds(row.latency), bold, justify="right"),
+                Text(row.cost, bold, justify="right"),
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dusttui.api.models import Execution
+from dusttui.costs import NO_PRICE, BlockCost, PriceTable, RunCost, block_costs, format_cost
 from dusttui.tui.explorer.data import TraceData, row_counts
 from dusttui.tui.explorer.jsonpath import preview
 
@@ -78,10 +79,14 @@ class StatsRow:
     prompt_tokens: int | None
     completion_tokens: int | None
     latency: float | None
+    cost: str = "–"  # the estimate: `$0.0042`, `no price known`, `–` without tokens
 
 
-def stats_rows(data: TraceData) -> list[StatsRow]:
-    """One row per block then a total row; unknown figures are None."""
+def stats_rows(data: TraceData, prices: PriceTable | None = None) -> list[StatsRow]:
+    """One row per block then a total row; unknown figures are None. With ``prices``, each
+    block that used tokens has its estimated cost (dusttui.costs), and the total theirs."""
+    estimate = block_costs(data.blocks, data.config, prices) if prices is not None else None
+    costs = {(b.block_type, b.name): b for b in estimate.blocks} if estimate else {}
     rows: list[StatsRow] = []
     total_p = total_c = 0
     any_tokens = False
@@ -95,6 +100,7 @@ def stats_rows(data: TraceData) -> list[StatsRow]:
                 info.prompt_tokens,
                 info.completion_tokens,
                 info.latency,
+                _cost_text(costs.get(info.key), estimate.currency if estimate else "USD"),
             )
         )
         if info.prompt_tokens is not None or info.completion_tokens is not None:
@@ -110,9 +116,23 @@ def stats_rows(data: TraceData) -> list[StatsRow]:
             total_p if any_tokens else None,
             total_c if any_tokens else None,
             data.latency,
+            _total_text(estimate),
         )
     )
     return rows
+
+
+def _cost_text(cost: BlockCost | None, currency: str) -> str:
+    if cost is None:
+        return "–"
+    return format_cost(cost.cost, currency) if cost.cost is not None else NO_PRICE
+
+
+def _total_text(estimate: RunCost | None) -> str:
+    if estimate is None or not estimate.blocks:
+        return "–"
+    total = format_cost(estimate.total, estimate.currency)
+    return f"{total} (partial)" if estimate.total is not None and estimate.unpriced else total
 
 
 def fmt_seconds(value: float | None) -> str:
