@@ -46,8 +46,8 @@ def test_locate_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DUSTTUI_CONFIG", str(tmp_path / "c.toml"))
     monkeypatch.setenv("DUSTTUI_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
-    assert runner.invoke(main, ["locate", "config"]).output.strip() == str(tmp_path / "c.toml")
-    assert runner.invoke(main, ["locate", "data"]).output.strip() == str(tmp_path / "data")
+    assert runner.invoke(main, ["locate", "config"]).stdout.strip() == str(tmp_path / "c.toml")
+    assert runner.invoke(main, ["locate", "data"]).stdout.strip() == str(tmp_path / "data")
 
 
 def test_usage_errors_exit_2():
