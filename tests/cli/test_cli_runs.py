@@ -22,7 +22,11 @@ def test_run_on_the_embedded_default_prints_a_summary():
     lines = result.stdout.splitlines()
     assert lines[0].endswith("✓ succeeded")
     assert "  ✓ llm      ANSWER           1 ok" in lines
-    assert lines[-1] == '  [0] {"question": "What is 2+2?", "answer": "WHAT IS 2+2?", "words": 3}'
+    assert lines[-3:] == [
+        '  [0] {"question": "What is 2+2?", "answer": "WHAT IS 2+2?", "words": 3}',
+        "cost (estimate, prices as of 2025-06): $0.00",  # the offline provider costs nothing
+        "  llm      ANSWER           offline/upper        3 + 3 tokens  $0.00",
+    ]
 
 
 def test_run_json_prints_only_the_final_run(remote):
