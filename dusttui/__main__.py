@@ -15,4 +15,12 @@ from dusttui.cli import main  # noqa: E402
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if __name__ == "__main__":
-    main(prog_name="dusttui")
+    try:
+        main(prog_name="dusttui")
+    except SystemExit as done:
+        if done.code == 130:
+            # Under `python -m`, a KeyboardInterrupt that escaped an exec() of generated code
+            # (a dataclass built by a command's lazy import) leaves CPython ending the process
+            # by SIGINT (-2) whatever the exit code; an exec of our own clears that.
+            exec("")
+        raise
