@@ -179,6 +179,17 @@ class Connector:
         url = self._client.base_url if self._client is not None else self.backend.base_url
         return (url or "").split("://", 1)[-1]
 
+    def local_key_source(self) -> str | None:
+        """Where the local engine's key can be read, for messages (never the key itself): the
+        key file, or ``$DUSTTUI_SERVER_KEY`` when that chose it; None for a remote backend."""
+        if not self.local:
+            return None
+        from dusttui.engine.auth import KEY_ENV, key_file
+
+        if os.environ.get(KEY_ENV, "").strip():
+            return f"${KEY_ENV}"
+        return str(key_file(engine_data_dir()))
+
     @property
     def engine_pid(self) -> int | None:
         """The local engine's process id, once found or started."""

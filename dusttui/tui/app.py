@@ -25,8 +25,8 @@ from textual.signal import Signal
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from dusttui.api.errors import DustError
-from dusttui.config import Backend, ConfigError, Settings, data_dir
+from dusttui.api.errors import AuthError, DustError
+from dusttui.config import Backend, ConfigError, Settings, config_path, data_dir
 from dusttui.session.runs import Change, RunSession
 from dusttui.session.tracked import MODES, TrackedRun, short_id
 from dusttui.tui import keys
@@ -88,9 +88,11 @@ class DustApp(App[int]):
         theme_dirs: tuple[Path | None, ...] | None = None,
         data_path: Path | None = None,
         cursor_blink: bool = True,
+        settings_path: Path | None = None,
     ) -> None:
         """``connector``: the backend (the local engine started already, or getting ready);
-        ``client``: a client made elsewhere instead (tests, benchmarks)."""
+        ``client``: a client made elsewhere instead (tests, benchmarks); ``settings_path``: the
+        config file where a theme chosen in the palette is kept (None: not kept)."""
         super().__init__()
         from dusttui.session.backend import Connector
         from dusttui.session.journal_io import JournalIO
@@ -119,6 +121,7 @@ class DustApp(App[int]):
         """Set once the history list is read (and published)."""
         self._theme_dirs = theme_dirs
         self._data_path = data_path
+        self._settings_path = settings_path
         self.cursor_blink = cursor_blink
         self._pending: set[str] = set()
         self._last_post: dict[str, float] = {}
@@ -163,6 +166,7 @@ class DustApp(App[int]):
         self.keymap_in_use = keymap
         self.set_keymap(keymap)
         self._ticker = self.set_interval(TICK_INTERVAL, self._tick, name="run-timers", pause=True)
+        self.watch(self, "theme", self._theme_chosen, init=False)
         # First frame: the layout and the keys. The main screen (editors, table), the history
         # and the connection come once that frame is on screen.
         await self.push_screen(StartScreen(self.backend.label))
@@ -254,9 +258,14 @@ class DustApp(App[int]):
         else:
             text = f"{type(error).__name__}: {error}"
         if event.worker.name == "connect":
-            text = f"Cannot reach {self.backend.label}: {text}"
+            # A refused key means the backend was reached: say that, not "cannot reach".
+            refused = isinstance(error, AuthError)
+            if refused:
+                text = f"Reached {self.connector.host}, but {text[:1].lower()}{text[1:]}"
+            else:
+                text = f"Cannot reach {self.backend.label}: {text}"
             self.connection_error = text
-            self.connection = "offline"
+            self.connection = "refused" if refused else "offline"
             self.loaded.set()
         self.say(text, severity="error", timeout=10)
 
@@ -440,8 +449,53 @@ class DustApp(App[int]):
             self.mode = mode
 
     def set_theme(self, name: str) -> None:
-        """Switch the theme."""
+        """Switch the theme (kept in the config file, see :meth:`_theme_chosen`)."""
         self.theme = name
+
+    def _theme_chosen(self, name: str) -> None:
+        if self._settings_path is not None:
+            self.keep_theme(self._settings_path, name)
+
+    @work(name="keep theme", exclusive=True, exit_on_error=False, thread=True, group="settings")
+    def keep_theme(self, path: Path, name: str) -> None:
+        """Write the theme into the config file (in a thread), so the next start uses it."""
+        from dusttui.tui.settings_file import save_theme
+
+        problem = save_theme(path, name)
+        if problem is not None:
+            self.call_from_thread(self.say, problem, severity="warning", timeout=10)
+
+    def no_app_reason(self) -> str:
+        """Why there is no app to launch: the connection's problem, or that none is picked."""
+        if self.connection in ("offline", "refused") and self.connection_error:
+            return f"Nothing to launch: {self.connection_error}"
+        if self.connection in ("starting", "connecting"):
+            return f"Not yet: the apps of {self.backend.label} are still being listed."
+        return "Pick an app first."
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's "Screenshot": into Downloads, else the data folder, saying where
+        (Textual's own says only "Failed" when Downloads is missing)."""
+        from dusttui.tui.screenshot import screenshot_name
+
+        svg = self.export_screenshot()  # the screen as it is now; the file is written in a thread
+        self.write_screenshot(svg, filename or screenshot_name(self.title), path)
+        return None
+
+    @work(name="screenshot", exit_on_error=False, thread=True, group="screenshot")
+    def write_screenshot(self, svg: str, name: str, folder: str | None) -> None:
+        """Write a screenshot (in a thread) and say where it went, or why it did not."""
+        from platformdirs import user_downloads_path
+
+        from dusttui.tui.screenshot import save_screenshot
+
+        downloads = Path(folder) if folder else user_downloads_path()
+        fallback = (self._data_path or data_dir()) / "screenshots"
+        saved, message = save_screenshot(svg, name, downloads, fallback)
+        severity: Severity = "information" if saved else "error"
+        self.call_from_thread(self.say, message, severity=severity, timeout=10)
 
     # ------------------------------------------------------------------ the runs list
 
@@ -521,7 +575,13 @@ def run_tui(settings: Settings, backend: Backend, *, connector: Connector | None
         connector.start()
     journal = JournalIO(data_dir() / "journal.sqlite")
     gc.freeze()  # what is imported stays: spare the first frame full collections over it
-    app = DustApp(settings, backend=backend, connector=connector, journal=journal)
+    app = DustApp(
+        settings,
+        backend=backend,
+        connector=connector,
+        journal=journal,
+        settings_path=config_path(),
+    )
     try:
         app.run()
     finally:

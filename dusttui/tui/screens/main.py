@@ -64,6 +64,24 @@ def spec_view(app: App) -> Group:
     )
 
 
+def curl_note(key_source: str | None, base_url: str) -> str:
+    """What copying a launch as curl says: where the key comes from and, for the local engine,
+    that its port is temporary (never the key itself)."""
+    if key_source is None:
+        return "Copied the launch as curl (the key reads $DUST_API_KEY)."
+    where = (
+        f'export DUST_API_KEY="$(cat {key_source})"'
+        if not key_source.startswith("$")
+        else f'export DUST_API_KEY="{key_source}"'
+    )
+    port = base_url.rsplit(":", 1)[-1].strip("/")
+    return (
+        "Copied the launch as curl. It reads the key from $DUST_API_KEY: the local engine's key "
+        f"is in {key_source} ({where}). Port {port} is temporary: the local engine gets a new "
+        "one when it starts again (`dusttui engine status` shows it)."
+    )
+
+
 def hints_for(keymap: dict[str, str]) -> Hints:
     """The keys the run pane names, after the user's keymap."""
     return Hints(**{field.name: shown_key(field.name, keymap) for field in fields(Hints)})
@@ -345,7 +363,7 @@ class MainScreen(Screen[None]):
         """The app, config and inputs of the next launch, or None (and why) if one is invalid."""
         app = self.current_app
         if app is None:
-            self.dust.say("Pick an app first.", severity="warning")
+            self.dust.say(self.dust.no_app_reason(), severity="warning")
             return None
         config, inputs = self.query_one(ConfigEditor), self.query_one(InputsEditor)
         for editor, tab in ((config, "tab-config"), (inputs, "tab-inputs")):
@@ -391,7 +409,9 @@ class MainScreen(Screen[None]):
             blocking=mode == "blocking",
         )
         self.app.copy_to_clipboard(as_curl(http_request))
-        self.dust.say("Copied the launch as curl (the key reads $DUST_API_KEY).")
+        self.dust.say(
+            curl_note(self.dust.connector.local_key_source(), client.base_url), timeout=15
+        )
 
     def action_rerun(self) -> None:
         """Launch the shown run again with its hash, config and inputs."""

@@ -18,7 +18,10 @@ CONNECTION_GLYPHS = {
     "waiting": "◐",
     "done": "○",
     "offline": "✗",
+    "refused": "✗",
 }
+# States whose name alone would not say it.
+CONNECTION_WORDS = {"refused": "key refused"}
 
 
 class StatusLine(Horizontal):
@@ -33,6 +36,7 @@ class StatusLine(Horizontal):
     StatusLine > #status-connection.-reconnecting { color: $block-errored; }
     StatusLine > #status-connection.-waiting { color: $block-running; }
     StatusLine > #status-connection.-offline { color: $block-errored; }
+    StatusLine > #status-connection.-refused { color: $block-errored; }
     """
 
     backend = reactive("", init=False)
@@ -69,6 +73,6 @@ class StatusLine(Horizontal):
             self._paint()
 
     def _paint(self) -> None:
-        words = self.detail or self.connection
+        words = self.detail or CONNECTION_WORDS.get(self.connection, self.connection)
         glyph = CONNECTION_GLYPHS.get(self.connection, "○")
         self.query_one("#status-connection", Static).update(Text(f"{glyph} {words}"))
