@@ -177,3 +177,83 @@ def test_missing_python_is_reported_by_wait_ready(tmp_path: Path) -> None:
     engine.start()  # returns at once even though nothing could be launched
     with pytest.raises(EngineStartError, match=r"^Cannot start the engine process: "):
         engine.wait_ready()
+
+
+# `dusttui serve`, its modules already imported, started when a line arrives on stdin: two such
+# processes given their line together open one fresh data dir within a millisecond or so.
+_SERVE_ON_CUE = """
+import sys
+import dusttui.cli, dusttui.enginecmd, dusttui.engine.embedded
+print("ready", file=sys.stderr, flush=True)
+sys.stdin.readline()
+sys.argv = ["dusttui", "serve", "--port", "0"]
+dusttui.cli.main()
+"""
+
+
+def test_two_engines_started_at_the_same_instant_on_one_new_data_dir_both_serve(
+    tmp_path: Path,
+) -> None:
+    # issue 10: two `dusttui serve` on one fresh data dir at once failed 1 in 20 ("database is
+    # locked": WAL switch) and, with no DUSTTUI_SERVER_KEY, 10 in 20 (the key file made by both)
+    env = {k: v for k, v in os.environ.items() if k != "DUSTTUI_SERVER_KEY"}
+    body = {"specification_hash": "latest", "config": {}, "inputs": [{"n": 0}], "blocking": True}
+    for round_ in range(6):
+        data = tmp_path / f"round{round_}"
+        engines = [
+            subprocess.Popen(
+                [sys.executable, "-c", _SERVE_ON_CUE],
+                stdin=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**env, "DUSTTUI_DATA_DIR": str(data)},
+            )
+            for _ in range(2)
+        ]
+        try:
+            for engine in engines:
+                assert engine.stderr is not None and engine.stderr.readline() == "ready\n"
+            for engine in engines:  # both cues written before either is flushed
+                assert engine.stdin is not None
+                engine.stdin.write("go\n")
+            for engine in engines:
+                assert engine.stdin is not None
+                engine.stdin.flush()
+            urls = []
+            for engine in engines:
+                assert engine.stderr is not None
+                first = engine.stderr.readline()
+                assert first.startswith("dusttui engine listening on "), (
+                    first + engine.stderr.read()
+                )
+                urls.append(first.removeprefix("dusttui engine listening on ").strip())
+            key = (data / "engine" / "server_key").read_text().strip()
+            assert key.startswith("sk-")
+            runs = []
+            for url in urls:
+                answer = httpx.post(
+                    f"{url}{APPS}/load-1000/runs",
+                    json=body,
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=60,
+                )
+                assert answer.status_code == 200, answer.text
+                runs.append(answer.json()["run"])
+            assert [run["status"]["run"] for run in runs] == ["succeeded", "succeeded"]
+            # one database: each engine reads the run the other made
+            other = httpx.get(
+                f"{urls[0]}{APPS}/load-1000/runs/{runs[1]['run_id']}",
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert other.json()["run"]["results"] == runs[1]["results"]
+            for engine in engines:
+                engine.terminate()
+            for engine in engines:
+                assert engine.wait(timeout=30) == 0
+                assert engine.stderr is not None
+                assert "Traceback" not in engine.stderr.read()
+        finally:
+            for engine in engines:
+                if engine.poll() is None:
+                    engine.kill()
+                    engine.wait()
