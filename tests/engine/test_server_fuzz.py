@@ -128,3 +128,48 @@ def test_fuzzed_paths_methods_and_queries(http):
         _check(http.request(method, path, params=params))
 
     one()
+
+
+def test_fuzzed_deeply_nested_bodies(http):
+    # The campaign's deep family: JSON 980–1,000 deep in a config or an input gave HTTP 500 and
+    # runs stuck "running", and reset the connection in stream mode. Any depth past Dust's 128 is
+    # now a 400 naming the limit, in every flavour, before a run exists.
+    accepted: list[int] = []
+
+    @FUZZ
+    @given(
+        depth=st.integers(min_value=126, max_value=6000),
+        opener=st.sampled_from(["[", '{"k":', '{"":']),
+        where=st.sampled_from(["config", "inputs", "block_filter"]),
+        flavour=st.sampled_from(["", ', "blocking": true', ', "stream": true']),
+    )
+    def one(depth: int, opener: str, where: str, flavour: str) -> None:
+        closer = "]" if opener == "[" else "}"
+        deep = opener * depth + "1" + closer * depth
+        parts = {"config": "{}", "inputs": '[{"n": 1}]', "block_filter": "null"}
+        parts[where] = {
+            "config": '{"DOUBLE": ' + deep + "}",
+            "inputs": '[{"n": ' + deep + "}]",
+            "block_filter": deep,
+        }[where]
+        body = (
+            f'{{"specification_hash": "latest", "config": {parts["config"]}, '
+            f'"inputs": {parts["inputs"]}, "block_filter": {parts["block_filter"]}{flavour}}}'
+        )
+        response = http.post(runs_url("double"), content=body)
+        _check(response)
+        # the body's own level, then one or two levels around the value: past 128 is refused
+        outer = {"config": 2, "inputs": 3, "block_filter": 1}[where]
+        if depth + outer > 128:
+            assert response.status_code == 400
+            assert response.json()["error"]["message"].startswith(
+                "The request body is nested too deeply: arrays and objects may be nested at most "
+                "128 levels deep"
+            )
+        else:
+            accepted.append(depth)
+
+    one()
+    # refused bodies never made a run
+    assert http.get(runs_url("double")).json()["total"] == len(accepted)
+    _no_run_left_running(http)
