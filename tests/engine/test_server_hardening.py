@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import socket
 import subprocess
 import sys
@@ -252,6 +253,32 @@ def test_idle_connections_are_closed_and_capped_while_clients_are_served(engine_
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_a_kept_alive_connection_left_idle_after_its_answer_is_closed(engine_factory):
+    engine = engine_factory(connection_limits=ConnectionLimits(header_timeout=1.0, max_idle=50))
+    host, port = engine.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"GET /dusttui/v1/engine HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            f"{engine.api_key}\r\n\r\n".encode()
+        )
+        sock.settimeout(20)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert b"connection: close" not in answer.lower()  # kept alive, then idle
+        sock.settimeout(None)
+        while True:  # the rest of the answer, then nothing until the server closes
+            chunk = sock.recv(4096) if _readable(sock, 20) else None
+            if not chunk:
+                break
+        assert chunk == b"", "the idle kept-alive connection was never closed"
+
+
+def _readable(sock: socket.socket, seconds: float) -> bool:
+    return bool(select.select([sock], [], [], seconds)[0])
 
 
 def test_a_slow_sender_of_headers_is_cut_off(engine_factory):
