@@ -56,13 +56,15 @@ _fun = (env) => {
 
 
 def test_console_log_is_captured_like_core() -> None:
-    # core: `logs = logs.concat(args)`: each argument is one entry
+    # core/src/deno/js_executor.rs JSExecutor::exec: `__rust_logs = __rust_logs.concat(args)`:
+    # each argument is one entry
     code = "_fun = (env) => { console.log('a', 1, {b: [2]}); console.log([3, [4]]); return 0; }"
     assert run(code) == JSResult(0, ["a", 1, {"b": [2]}, [3, [4]]])
 
 
 def test_core_defines_only_console_log() -> None:
-    # core's console is `{ log }`: other levels are not functions (issue 11.6)
+    # core/src/deno/js_executor.rs JSExecutor::exec defines `const console = { log }`: other
+    # levels are not functions (issue 11.6)
     assert error("_fun = (env) => { console.error('e'); return 0; }") == (
         "TypeError: not a function\n    at _fun"
     )
@@ -93,7 +95,8 @@ def test_values(code: str, expected: object) -> None:
 
 
 def test_a_plain_function_returning_a_promise_gives_the_promise_as_core_does() -> None:
-    # core awaits only when `_fun.constructor.name === 'AsyncFunction'`; a Promise serializes as {}
+    # core/src/deno/js_executor.rs JSExecutor::exec awaits only when
+    # `_fun.constructor.name === 'AsyncFunction'`; serde_v8 reads a Promise as {}
     assert value("_fun = (env) => Promise.resolve(5)") == {}
     assert value("_fun = (env) => new Promise(() => {})") == {}
 
@@ -268,6 +271,8 @@ def test_settings_come_from_the_environment() -> None:
 
 
 def test_bad_settings_keep_the_defaults(caplog: pytest.LogCaptureFixture) -> None:
+    # core/src/deno/js_executor.rs builds its JsRuntime with `RuntimeOptions::default()`: no heap
+    # limit. A cap stays here (a local machine must not go down), a setting with a generous default.
     settings = JSSettings.from_env({"DUSTTUI_JS_WORKERS": "many", "DUSTTUI_JS_TIME_LIMIT": "-1"})
     assert (settings.time_limit, settings.memory_mb) == (10.0, 1024.0)
     assert settings.workers >= 1

@@ -435,8 +435,9 @@ async def test_dataset_hash_is_blake3_over_serde_json_to_string(tmp_path):
 
 
 def test_run_json_keys_come_in_fronts_order(engine, http):
-    # front's runs endpoints take core's Run (run_id, created, run_type, app_hash, config, status,
-    # traces), delete app_hash, then set specification_hash and results: both land last
+    # front/pages/api/v1/w/[wId]/spaces/[spaceId]/apps/[aId]/runs/index.ts (create) and
+    # runs/[runId]/index.ts (GET) take core's Run (run_id, created, run_type, app_hash, config,
+    # status, traces), `delete run.app_hash`, then set specification_hash and results: both last
     from tests.engine.conftest import runs_url
 
     body = {"specification_hash": "latest", "config": {}, "inputs": [{"n": 2}], "blocking": True}
