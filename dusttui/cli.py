@@ -70,6 +70,16 @@ def _backend(ctx: click.Context, kwargs: dict[str, Any]) -> tuple[Settings, Back
         )
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    apps_dir: Path | None = parent.get("apps_dir")
+    if apps_dir is not None:
+        if backend.kind != "embedded":
+            fail(
+                f"--apps serves a folder with the local engine, but the backend is "
+                f"{backend.label}: add --local to use the local engine.",
+                EXIT_USAGE,
+            )
+        # the same setting as apps_dir in config.toml / DUSTTUI_APPS_DIR, for this command only
+        settings.apps_dir = apps_dir
     return settings, backend
 
 
@@ -150,6 +160,14 @@ def _interrupted() -> NoReturn:
     "(or cancelled, interrupted), 2 usage/input, 3 API/connection/auth, 4 timeout, 130 interrupted.",
 )
 @click.version_option(__version__, prog_name="dusttui")
+@click.option(
+    "--apps",
+    "apps_dir",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, resolve_path=True, path_type=Path),
+    help="A folder of NAME.dust apps for the local engine, instead of apps_dir "
+    "(`dusttui locate apps`).",
+)
 @remote_options
 @click.pass_context
 def main(ctx: click.Context, /, **kwargs: Any) -> None:
@@ -160,11 +178,13 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
     \b
     Examples:
       dusttui                          # the TUI
+      dusttui --apps ./my-apps         # the TUI on your own folder of NAME.dust apps
       dusttui run qa-demo --input '{"question": "What is 2+2?"}'
       dusttui apps --json
     """
     if ctx.invoked_subcommand is not None:
         return
+    kwargs.pop("apps_dir", None)  # read by _backend from the root's params
     kwargs.pop("verbose", None)  # the TUI has its request log screen (`l`)
     settings, backend = _backend(ctx, dict(kwargs))
     from dusttui.session.backend import Connector
@@ -454,6 +474,7 @@ def serve(
     """
     from dusttui.enginecmd import cmd_serve
 
+    apps_dir = apps_dir or click.get_current_context().find_root().params.get("apps_dir")
     sys.exit(
         cmd_serve(
             host=host, port=port, apps_dir=apps_dir, db_path=db_path, allow_network=allow_network
@@ -490,49 +511,29 @@ def engine_stop() -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("what", type=click.Choice(["config", "data", "themes", "prices"]))
+@click.argument("what", type=click.Choice(["config", "data", "themes", "prices", "apps"]))
 @click.option(
     "--create",
     is_flag=True,
     help="Create it if missing: a commented starter file (config, prices) or the folder.",
 )
 def locate(what: str, create: bool) -> None:
-    """Print where dusttui keeps its config file, its data, the user's themes or model prices.
+    """Print where dusttui keeps its config file, its data, the user's themes, model prices or
+    the user's apps.
 
     The path is printed even when nothing is there yet (stderr then says so); --create makes
-    it: a commented starter for config and prices (never over an existing file).
+    it: a commented starter for config and prices (never over an existing file), the folder
+    for data, themes and apps. The apps folder is apps_dir (config.toml, DUSTTUI_APPS_DIR,
+    `dusttui --apps DIR`), else <config dir>/apps: its NAME.dust files are the local engine's
+    apps, beside the demos.
 
     \b
     Examples:
       dusttui locate config --create && $EDITOR "$(dusttui locate config)"
       dusttui locate prices --create     # add your models' prices (cost estimates)
+      dusttui locate apps --create && cp my-app.dust "$(dusttui locate apps)"
     """
-    from dusttui.config import config_path, data_dir, themes_dir
-    from dusttui.costs import user_prices_path
+    from dusttui.locate import cmd_locate
 
-    path = {
-        "config": config_path,
-        "data": data_dir,
-        "themes": themes_dir,
-        "prices": user_prices_path,
-    }[what]()
-    click.echo(path)
-    if path.exists():
-        if create:
-            click.echo(f"dusttui: {path} exists already: left as it is.", err=True)
-        return
-    if not create:
-        made = "a commented starter" if what in ("config", "prices") else "it"
-        click.echo(
-            f"dusttui: {path} does not exist yet: `dusttui locate {what} --create` makes {made}.",
-            err=True,
-        )
-        return
-    if what in ("config", "prices"):
-        from dusttui.starter import STARTER_CONFIG, STARTER_PRICES, write_starter
-
-        write_starter(path, STARTER_CONFIG if what == "config" else STARTER_PRICES)
-        click.echo(f"dusttui: wrote a commented starter {what} file: {path}", err=True)
-    else:
-        path.mkdir(parents=True, exist_ok=True)
-        click.echo(f"dusttui: created the folder {path}", err=True)
+    root = click.get_current_context().find_root().params
+    sys.exit(cmd_locate(what, create=create, apps_dir=root.get("apps_dir")))

@@ -55,6 +55,11 @@ def themes_dir() -> Path:
     return config_dir() / "themes"
 
 
+def default_apps_dir() -> Path:
+    """The apps folder used when ``apps_dir`` is not set (read only once it exists)."""
+    return config_dir() / "apps"
+
+
 class Profile(BaseModel):
     """A remote Dust workspace to talk to."""
 
@@ -91,7 +96,8 @@ class Settings(BaseSettings):
     keymap: dict[str, str] = Field(default_factory=dict)
     """Binding id → keys, e.g. `launch = "f5"`."""
     apps_dir: Path | None = None
-    """An extra folder of `.dust` apps for the embedded engine."""
+    """An extra folder of `.dust` apps for the embedded engine (default: `<config dir>/apps`
+    once it exists; `dusttui locate apps`)."""
     token_delay_ms: float = 15.0
     """Pace of the embedded engine's offline provider when it streams tokens."""
     reconnect_seconds: float = 60.0
@@ -109,12 +115,21 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
         except OSError as exc:
             raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
+    # DUSTTUI_<SETTING> wins over the file (pydantic-settings would let the file win)
+    in_env = {name.upper() for name in os.environ}
+    data = {k: v for k, v in data.items() if f"DUSTTUI_{k}".upper() not in in_env}
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path}: `{where}`: {first['msg']}") from exc
+    # `dusttui locate apps --create` makes the default folder: from then on it is the apps folder
+    if settings.apps_dir is not None:
+        settings.apps_dir = settings.apps_dir.expanduser()
+    elif default_apps_dir().is_dir():
+        settings.apps_dir = default_apps_dir()
+    return settings
 
 
 def read_keyring(profile: str) -> str | None:

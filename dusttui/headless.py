@@ -37,11 +37,10 @@ from dusttui.exitcodes import (
     EXIT_TIMEOUT,
     EXIT_USAGE,
 )
-from dusttui.output import Printer, emit_json, err, plural, progress, report
+from dusttui.output import Printer, apps_lines, emit_json, err, plural, progress, report
 from dusttui.runref import resolve_run_ref
 from dusttui.session.ends import EndReason, end_of
 from dusttui.session.runs import NoCancel, resume_command
-from dusttui.textsafe import safe_line
 
 if TYPE_CHECKING:
     from dusttui.api.client import DustClient
@@ -216,13 +215,8 @@ def cmd_apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
             return EXIT_OK
         if not apps:
             click.echo("No apps.")
-        rows = []
-        for app in apps:
-            description = (app.description or "").splitlines()[0] if app.description else ""
-            rows.append((safe_line(app.name), safe_line(app.sId), safe_line(description)))
-        width = max((len(name) for name, _, _ in rows), default=0)
-        for name, sid, description in rows:
-            click.echo(f"{name.ljust(width)}  {sid}  {description}".rstrip())
+        for line in apps_lines(apps):
+            click.echo(line)
         return EXIT_OK
 
     return _in_session(settings, backend, go, "")

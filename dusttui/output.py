@@ -20,6 +20,7 @@ from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED
 from dusttui.textsafe import safe_json, safe_json_bytes, safe_line, safe_text
 
 if TYPE_CHECKING:
+    from dusttui.api.models import App
     from dusttui.api.requestlog import RequestRecord
     from dusttui.api.state import BlockState, RunState
     from dusttui.costs import RunCost
@@ -360,3 +361,29 @@ def summary(
 def _indented(message: str, indent: int) -> str:
     """A message that may span lines, shown safely, its later lines indented."""
     return safe_text(message).replace("\n", "\n" + " " * indent)
+
+
+def apps_lines(apps: list[App]) -> list[str]:
+    """`dusttui apps` as text: name, sId and what to know of each app, in aligned columns."""
+    rows = []
+    for app in apps:
+        description = (app.description or "").splitlines()[0] if app.description else ""
+        note = safe_line(_app_note(app, description))
+        rows.append((safe_line(app.name), safe_line(app.sId), note))
+    width = max((len(name) for name, _, _ in rows), default=0)
+    return [f"{name.ljust(width)}  {sid}  {note}".rstrip() for name, sid, note in rows]
+
+
+def _app_note(app: App, description: str) -> str:
+    """An app's description, or why the local engine cannot run it (a .dust file that does not
+    parse) or skipped a file beside it."""
+    from dusttui.specs import engine_extension
+
+    ext = engine_extension(app)
+    error, problems = ext.get("specificationError"), ext.get("problems")
+    if isinstance(error, str) and error:
+        return f"✗ does not parse: {error}"
+    if isinstance(problems, list) and problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"⚠ {problems[0]}{more}" + (f" · {description}" if description else "")
+    return description
