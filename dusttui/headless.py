@@ -19,6 +19,7 @@ import click
 
 from dusttui.api.errors import AuthError, DustError, DustTimeoutError, RunError
 from dusttui.api.inputs import (
+    LOCAL_ENGINE_PROVIDER_IDS,
     InputError,
     blocks_of_saved_specification,
     check_body_size,
@@ -225,8 +226,11 @@ def cmd_apps(settings: Settings, backend: Backend, *, as_json: bool) -> int:
 # ------------------------------------------------------------------ run
 
 
-def read_config(value: str | None, app: App) -> dict[str, Any]:
-    """``--config`` as a file or inline JSON; without it, the app's saved config."""
+def read_config(
+    value: str | None, app: App, providers: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """``--config`` as a file or inline JSON; without it, the app's saved config. ``providers``:
+    the server's provider ids when known (the local engine's), checked before anything is sent."""
     if value is None:
         text = app.savedConfig or "{}"
         where = "saved config"
@@ -235,7 +239,7 @@ def read_config(value: str | None, app: App) -> dict[str, Any]:
     else:
         text, where = _read_file(value, "--config"), value
     config = parse_json(text, where)
-    check_config(config, blocks_of_saved_specification(app.savedSpecification))
+    check_config(config, blocks_of_saved_specification(app.savedSpecification), providers)
     return config  # type: ignore[no-any-return]
 
 
@@ -250,7 +254,14 @@ def read_inputs(items: tuple[str, ...], file: str | None) -> list[Any]:
                 text, fmt = sys.stdin.read(), None
             else:
                 text, fmt = _read_file(file, "--inputs"), inputs_format_for(file)
-            inputs += parse_inputs(text, fmt, file if file != "-" else "stdin")
+            from_file = parse_inputs(text, fmt, file if file != "-" else "stdin")
+            if not from_file:
+                where = "stdin" if file == "-" else f"`{file}`"
+                raise InputError(
+                    f"--inputs: {where} holds no inputs: a run of none would do nothing. "
+                    "Give at least one."
+                )
+            inputs += from_file
         check_inputs(inputs)
     except InputError as exc:
         # Inputs count from 0 everywhere (these errors, a run's errors, its traces): say so.
@@ -259,6 +270,11 @@ def read_inputs(items: tuple[str, ...], file: str | None) -> list[Any]:
             message = message.rstrip(".") + ". Inputs are counted from 0."
         raise InputError(message) from None
     return inputs
+
+
+def local_providers(session: RunSession) -> tuple[str, ...] | None:
+    """The provider ids a config may name: the local engine's, or None (dust.tt decides)."""
+    return LOCAL_ENGINE_PROVIDER_IDS if session.connector.local else None
 
 
 def _read_file(path: str, option: str) -> str:
@@ -332,7 +348,7 @@ def cmd_run(
             if not inputs:
                 raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
             progress(f"using the {plural(len(inputs), 'sample input')} of {found.name}")
-        cfg = read_config(config, found)
+        cfg = read_config(config, found, local_providers(session))
         spec = resolve_hash(found, spec_hash)
         check_body_size({"specification_hash": spec, "config": cfg, "inputs": inputs})
         progress(

@@ -14,6 +14,22 @@ from typing import Any, Literal
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # the hosted service refuses request bodies over 4 MB
 MODEL_BLOCK_TYPES = ("llm", "chat")
+# The providers the local engine serves, in its order (a test keeps this equal to the engine's
+# registry: the client floor never imports the engine). dust.tt's are not known in advance.
+LOCAL_ENGINE_PROVIDER_IDS = (
+    "offline",
+    "openai",
+    "azure_openai",
+    "anthropic",
+    "mistral",
+    "google_ai_studio",
+    "togetherai",
+    "deepseek",
+    "fireworks",
+    "xai",
+    "openai_compatible",
+    "ollama",
+)
 
 InputsFormat = Literal["json", "jsonl", "csv"]
 
@@ -106,9 +122,14 @@ def check_inputs(inputs: Sequence[Any]) -> None:
             )
 
 
-def check_config(config: Any, blocks: Iterable[tuple[str, str]] | None) -> None:
+def check_config(
+    config: Any,
+    blocks: Iterable[tuple[str, str]] | None,
+    providers: Sequence[str] | None = None,
+) -> None:
     """Config is ``{BLOCK_NAME: {...}}``; with the app's blocks known, keys must be its block names
-    and llm/chat blocks need ``provider_id`` and ``model_id``."""
+    and llm/chat blocks need ``provider_id`` and ``model_id`` (one of ``providers`` when the
+    server's providers are known)."""
     if not isinstance(config, dict):
         raise InputError(f"config: expected a JSON object of block names, got {_kind(config)}.")
     for name, value in config.items():
@@ -130,8 +151,28 @@ def check_config(config: Any, blocks: Iterable[tuple[str, str]] | None) -> None:
                 raise InputError(
                     f"config: {block_type} block `{name}` needs "
                     + " and ".join(f"`{k}`" for k in missing)
+                    + _misspelt(entry, missing)
                     + ', e.g. {"provider_id": "openai", "model_id": "gpt-4o-mini"}.'
                 )
+            provider = entry["provider_id"]
+            if providers is not None and provider not in providers:
+                known = ", ".join(providers)
+                raise InputError(
+                    f"config: {block_type} block `{name}`: `provider_id` {json.dumps(provider)} "
+                    f"is not a provider of this engine (known: {known})."
+                )
+
+
+def _misspelt(entry: dict[str, Any], missing: list[str]) -> str:
+    """`` (`providr_id` given: a typo of `provider_id`?)`` when a key of ``entry`` is close to a
+    missing one, so the message names what the user wrote."""
+    from difflib import get_close_matches
+
+    for key in entry:
+        close = get_close_matches(key, missing, n=1, cutoff=0.75)
+        if close and key not in missing:
+            return f" (`{key}` given: a typo of `{close[0]}`?)"
+    return ""
 
 
 def check_body_size(body: dict[str, Any]) -> int:

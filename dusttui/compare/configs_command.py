@@ -145,7 +145,7 @@ async def _main(
 ) -> int:
     from dusttui.api.inputs import check_body_size
     from dusttui.config import data_dir
-    from dusttui.headless import find_app, read_config, resolve_hash
+    from dusttui.headless import find_app, local_providers, read_config, resolve_hash
     from dusttui.output import err, progress
     from dusttui.session.journal_io import JournalIO
     from dusttui.session.runs import RunSession
@@ -161,7 +161,8 @@ async def _main(
             inputs = sample_inputs(found) or []
             if not inputs:
                 raise InputError("No inputs: give --input JSON (repeatable) or --inputs FILE.")
-        configs = [read_config(source, found) for source in sources]  # all checked, then sent
+        known = local_providers(session)
+        configs = [read_config(source, found, known) for source in sources]  # checked, then sent
         target: Path | None = None
         if options.get("keep") is not None:
             try:  # before anything runs: a config that cannot be kept costs no run
