@@ -27,24 +27,40 @@ def _app_of(app: Any, key: str) -> str | None:
     return None
 
 
+def _launched_at(app: Any, key: str) -> float | None:
+    """When run ``key`` was launched (epoch seconds): the server's creation time, else the
+    journal's, else when this session started following it (a run opened from the history is
+    listed first, at the time it was opened: its place in the list says nothing of its age)."""
+    run = app.session.runs.get(key)
+    run_id = run.run_id if run is not None else key[2:]
+    if run is not None and run.state is not None and run.state.created is not None:
+        return float(run.state.created) / 1000.0
+    entry = next((s for s in app.history if s.run_id == run_id), None)
+    if entry is not None:
+        return float(entry.recorded_at)
+    return float(run.started) if run is not None else None
+
+
 def diff_partner(app: Any, key: str) -> str | None:
     """The run to compare run ``key`` with: the one marked for diff, else the run of the same
-    app just before it in the runs list (a key of the session or ``j:<run id>`` of history)."""
+    app launched just before it (a key of the session or ``j:<run id>`` of history)."""
     marked = getattr(app, "diff_mark", None)
     if marked is not None and marked != key:
         return str(marked)
     shown = app.session.runs.get(key)
     shown_id = shown.run_id if shown is not None else key[2:]
     app_id = _app_of(app, key)
-    keys = [k for k, _ in app.run_labels_text()]
-    seen = False
-    for k in keys:  # newest first: the run before it comes after it
-        if k == key or (k.startswith("j:") and k[2:] == shown_id):
-            seen = True
+    shown_at = _launched_at(app, key)
+    best: tuple[float, str] | None = None
+    for k, _ in app.run_labels_text():  # newest first
+        if k == key or (k.startswith("j:") and k[2:] == shown_id) or _app_of(app, k) != app_id:
             continue
-        if seen and _app_of(app, k) == app_id:
-            return str(k)
-    return None
+        at = _launched_at(app, k)
+        if at is None or (shown_at is not None and at >= shown_at):
+            continue
+        if best is None or at > best[0]:
+            best = (at, k)
+    return best[1] if best is not None else None
 
 
 async def _ready(app: Any, key: str) -> TrackedRun | None:

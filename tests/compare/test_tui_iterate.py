@@ -83,6 +83,26 @@ async def test_d_reaches_into_the_history_and_D_marks_the_run_to_compare_with(ma
         assert detail(screen)[3] == '    ~ $.text: "today" → "latest"'
 
 
+async def test_d_on_an_older_run_of_the_history_compares_it_with_the_run_launched_before_it(
+    make_app,
+):
+    first = make_app()
+    async with first.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        for text in ("one", "two", "three"):
+            await launch(pilot, "echo", [{"text": text}])
+    app = make_app()  # a new session: the three runs are in the history, newest first
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        _three, two, one = (entry.run_id for entry in app.history[:3])
+        app.main.open_run(f"j:{two}")  # opening it puts it first in the runs list
+        await finish(pilot)
+        await pilot.press("d")  # still against the run launched before it, not the newest
+        screen = await diff_shown(pilot)
+        assert (screen.a.run_id, screen.b.run_id) == (one, two)
+        assert detail(screen)[3] == '    ~ $.text: "one" → "two"'
+
+
 async def test_F_re_runs_the_failed_inputs_and_shows_the_merged_run(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
