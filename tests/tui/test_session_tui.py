@@ -98,6 +98,37 @@ async def test_progress_moves_inside_a_running_block(slow_app):
         assert rows(app)["code:WAIT"][2:6] == ["✓ succeeded", "100", "0", "██████████ 100/100"]
 
 
+@pytest.mark.parametrize("mode", ["poll", "blocking"])
+async def test_while_a_block_runs_the_blocks_before_it_show_their_counts_in_every_mode(
+    slow_app, mode
+):
+    # Poll and blocking mode have no traces before the end: the counts are the status's.
+    app = slow_app()
+    shown: list[dict[str, list[str]]] = []  # the table each time WAIT ran partway
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        main = app.main
+        paint = main.refresh_run
+
+        def spy(run):
+            paint(run)
+            table = rows(app)
+            wait = table.get("code:WAIT")
+            if wait is not None and wait[2] == "● running" and 0 < _done(wait[5]) < 100:
+                shown.append(table)
+
+        main.refresh_run = spy
+        app.set_mode(mode)
+        await pick(pilot, "slow")
+        await pilot.press("r")
+        await finish(pilot)
+        assert shown, mode  # WAIT was seen partway, live
+        assert {tuple(t["input:INPUT"][2:6]) for t in shown} == {
+            ("✓ succeeded", "100", "0", "██████████ 100/100")
+        }
+        assert rows(app)["code:WAIT"][2:6] == ["✓ succeeded", "100", "0", "██████████ 100/100"]
+
+
 async def test_c_asks_then_cancels_the_run_and_says_why(slow_app):
     app = slow_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -41,8 +41,12 @@ def table_blocks(state: Any, spec: Sequence[tuple[str, str]] | None = None) -> l
     """The rows of ``state`` (a ``RunState``), with the spec's unreached blocks in place."""
     rows: list[TableBlock] = []
     live: dict[tuple[str, str], tuple[int, int]] = {}
+    traced = set(state.trace_keys())
     for block in state.blocks:
-        ok, err = trace_counts(state.executions(block.block_type, block.name))
+        if (block.block_type, block.name) in traced or block.status == "running":
+            ok, err = trace_counts(state.executions(block.block_type, block.name))
+        else:  # ended, no trace yet (poll and blocking mode until the end): the status's counts
+            ok, err = block.success_count, block.error_count
         row = TableBlock(
             block.block_type,
             block.name,
