@@ -8,6 +8,7 @@ API keys are never written here.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -101,12 +102,30 @@ def _dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+def _make_private(path: Path) -> None:
+    """Create the journal 0600 (SQLite gives its -wal and -shm files the same mode).
+
+    A journal an older version created readable by others is made private too: it holds run
+    inputs and outputs.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
+
+
 class Journal:
     """A small thread-safe SQLite journal; cheap enough to call from an event loop."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -44,3 +44,23 @@ def test_newest_first_short_ids_and_opened_runs(tmp_path):
         assert journal.get("bbbb").origin == "opened"
         assert journal.get("bbbb").can_rerun is False
         assert journal.get("zzzz") is None
+
+
+def test_the_journal_is_private_to_its_user(tmp_path):
+    # It holds every run's inputs and outputs: nobody else on the machine may read it.
+    path = tmp_path / "data" / "journal.sqlite"
+    with Journal(path) as journal:
+        journal.record_launch(run_id=RUN_A, workspace_id="w", app_id="a", inputs=[{}], config={})
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in path.parent.iterdir()}
+    assert modes["journal.sqlite"] == "0o600"
+    assert all(mode == "0o600" for mode in modes.values()), modes
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_journal_an_older_version_left_readable_is_made_private(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with Journal(path):
+        pass
+    path.chmod(0o644)
+    with Journal(path):
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
