@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from dusttui.api.client import DustClient
     from dusttui.api.journal import Journal, JournalSummary
     from dusttui.api.models import App as DustAppModel
+    from dusttui.api.requestlog import RequestLog
     from dusttui.session.backend import Connector
     from dusttui.session.journal_io import JournalIO
     from dusttui.tui.screens.main import MainScreen
@@ -129,6 +130,8 @@ class DustApp(App[int]):
         self.diff_mark: str | None = None
         """The run marked with D: what the next diff compares with."""
         self.keymap_in_use: dict[str, str] = {}
+        self.request_log: RequestLog | None = None
+        """Every API call of this session (`l` shows it), once the connection starts."""
         """The user's keymap as applied (entries refused at start left out)."""
         self._load_themes()
 
@@ -204,6 +207,7 @@ class DustApp(App[int]):
     async def connect(self) -> None:
         """Reach the backend (the local engine gets ready meanwhile), then list the apps."""
         self.connection = "connecting"
+        self._attach_request_log()
         client = await self.connector.ready()
         self.connection = "idle"
         if self.connector.mismatch:
@@ -215,6 +219,25 @@ class DustApp(App[int]):
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall frames for ~100 ms under a fast stream.
         gc.freeze()
+
+    def _attach_request_log(self) -> None:
+        # Here rather than at start: the log's module imports httpx, not needed for the first frame.
+        from dusttui.api.requestlog import RequestLog
+
+        log = self.connector.request_log or RequestLog()
+        self.connector.request_log = log  # kept for the clients of later engine restarts
+        self.request_log = log
+        if self.connector.connected and self.connector.client.request_log is None:
+            self.connector.client.request_log = log  # a client made elsewhere (tests, benches)
+
+    def open_requests(self) -> None:
+        """Push the request log screen: every API call of this session."""
+        if self.request_log is None:
+            self.say("No API call yet: the connection has not started.", severity="warning")
+            return
+        from dusttui.tui.screens.requests import RequestsScreen
+
+        self.push_screen(RequestsScreen(self.request_log))
 
     async def _keepalive(self) -> None:
         # A light request: the local engine stops by itself once nobody has asked it anything.

@@ -179,6 +179,14 @@ SCREEN_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "requests",
+        "l",
+        "requests",
+        "request log",
+        "The request log: every API call of this session (enter opens one: its body and answer)",
+        show=False,
+    ),
+    Key(
         "leave_editor",
         "escape",
         "leave_editor",
@@ -235,11 +243,12 @@ BINDING_IDS: frozenset[str] = frozenset(k.id for k in ALL_KEYS)
 EXPLORER_ID_PREFIX = "explorer."
 DIFF_ID_PREFIX = "diff."  # the diff screen's (dusttui/tui/diff/bindings.py), likewise
 CONFIGS_ID_PREFIX = "configs."  # the configs grid's (dusttui/tui/configs_screen.py), likewise
+REQUESTS_ID_PREFIX = "requests."  # the request log's (dusttui/tui/screens/requests.py)
 
 
 def is_binding_id(binding_id: str) -> bool:
     """True for an id a user may remap in `[keymap]`."""
-    prefixes = (EXPLORER_ID_PREFIX, DIFF_ID_PREFIX, CONFIGS_ID_PREFIX)
+    prefixes = (EXPLORER_ID_PREFIX, DIFF_ID_PREFIX, CONFIGS_ID_PREFIX, REQUESTS_ID_PREFIX)
     return binding_id in BINDING_IDS or binding_id.startswith(prefixes)
 
 

@@ -612,6 +612,10 @@ class MainScreen(Screen[None]):
         self.app.copy_to_clipboard(run.run_id)
         self.dust.say(f"Copied run id {run.run_id[:12]}… to the clipboard.")
 
+    def action_requests(self) -> None:
+        """Open the request log: every API call of this session."""
+        self.dust.open_requests()
+
     def action_export(self) -> None:
         """Write the shown run as JSON into the data folder."""
         self.dust.export_run(self.shown_key)
