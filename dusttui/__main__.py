@@ -14,7 +14,10 @@ from dusttui.cli import main  # noqa: E402
 # From here Ctrl-C is a KeyboardInterrupt, which every command turns into its exit 130.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-if __name__ == "__main__":
+
+def run() -> None:
+    """The `dusttui` command: the installed script and `python -m dusttui` both come here,
+    so Ctrl-C while the command line loads is covered for both (the handler above)."""
     try:
         main(prog_name="dusttui")
     except SystemExit as done:
@@ -24,3 +27,7 @@ if __name__ == "__main__":
             # by SIGINT (-2) whatever the exit code; an exec of our own clears that.
             exec("")
         raise
+
+
+if __name__ == "__main__":
+    run()
