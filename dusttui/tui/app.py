@@ -410,7 +410,13 @@ class DustApp(App[int]):
         """Cancel a run (or, where the API has no cancel, stop watching it)."""
         run = self.session.runs.get(key)
         if run is not None:
-            self.say(await self.session.cancel(run))
+            message = await self.session.cancel(run)
+            state = run.state
+            ended = run.end is not None or (
+                state is not None and state.status in ("succeeded", "errored")
+            )
+            if not ended:  # else the notification of its end says it all, with the reason
+                self.say(message)
 
     @work(name="export", exit_on_error=False, thread=True)
     def export_run(self, key: str | None) -> None:

@@ -147,7 +147,10 @@ async def test_c_asks_then_cancels_the_run_and_says_why(slow_app):
         assert text_of(app, "#run-errors").startswith("✗ Run cancelled.")
         # One count, the explorer's: the execution cut short is in the trace, as an error.
         assert rows(app)["code:WAIT"][2:6] == ["✗ errored", "0", "1", "██████████ 1/1"]
-        assert any(n.startswith("Run ") and n.endswith(" cancelled.") for n in notifications(app))
+        # One notification for one cancel: the run's end, with its reason.
+        cancel_toasts = [n for n in notifications(app) if "cancel" in n]
+        assert len(cancel_toasts) == 1, cancel_toasts
+        assert cancel_toasts[0].endswith(" of slow cancelled: Run cancelled."), cancel_toasts
 
 
 async def test_r_with_the_runs_list_focused_shows_the_new_run(slow_app):
