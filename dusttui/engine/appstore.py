@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dusttui.engine.logtext import shown
 from dusttui.engine.spec import Spec, SpecError, builder_blocks, parse_spec, read_spec_file
 from dusttui.engine.store import Store
 
@@ -215,12 +216,12 @@ class AppStore:
         self, name: str, dust: Path, source: str, signature: tuple[Any, ...]
     ) -> LoadedApp | None:
         if (why := _unreadable(dust)) is not None:
-            log.warning("App file %s %s", dust, why)
+            log.warning("App file %s %s", shown(dust), why)
             return None
         try:
             text = read_spec_file(dust)
         except (OSError, UnicodeDecodeError) as exc:
-            log.warning("Cannot read app %s: %s", dust, exc)
+            log.warning("Cannot read app %s: %s", shown(dust), shown(exc))
             return None
         problems: list[str] = []
         spec: Spec | None = None
@@ -229,7 +230,7 @@ class AppStore:
             spec = parse_spec(text)
         except SpecError as exc:
             spec_error = f"{dust.name}: {exc}"
-            log.warning("App %s does not parse: %s", name, exc)
+            log.warning("App %s does not parse: %s", shown(name), shown(exc))
         files = _companions(dust)
         description = None
         if files["description"].exists():

@@ -365,3 +365,50 @@ def test_idle_sockets_beyond_the_open_files_limit_never_block_service(tmp_path, 
     stderr = serve.stderr.read()
     assert "Too many open files" not in stderr and "Traceback" not in stderr
     assert stderr.splitlines()[-1] == "dusttui engine stopped (SIGTERM)."
+
+
+# ------------------------------------------------------------------ what `dusttui serve` prints
+
+
+def test_app_files_never_put_escape_sequences_on_the_terminal_of_dusttui_serve(tmp_path):
+    # An app folder is not ours: a file name, or a text quoted in a parse error, holding
+    # `ESC ] 52 ; …` would set the clipboard of whoever runs `dusttui serve` on it.
+    osc52, clear = "\x1b]52;c;cHduZWQ=\x07", "\x1b[2J"
+    apps = write_apps(
+        tmp_path / "hostile",
+        {
+            f"clip{osc52}.dust": "nope\n",
+            "quoted.dust": f"input INPUT {{ }}\n\n{clear}code X {{\n}}\n",
+        },
+    )
+    env = {**os.environ, "DUSTTUI_DATA_DIR": str(tmp_path / "data"), "DUSTTUI_SERVER_KEY": KEY}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "dusttui", "serve", "--port", "0", "--apps", str(apps)],
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    printed = ""
+    try:
+        assert serve.stderr is not None
+        while "dusttui engine listening on " not in printed:
+            line = serve.stderr.readline().decode()
+            assert line, printed
+            printed += line
+        url = printed.rsplit(" on ", 1)[1].strip()
+        with httpx.Client(base_url=url, headers=auth(KEY), timeout=30) as http:
+            listed = {app["name"] for app in http.get(apps_url()).json()["apps"]}
+        assert {f"clip{osc52}", "quoted"} <= listed  # served as they are: clients escape them
+    finally:
+        serve.terminate()
+        assert serve.wait(timeout=30) == 0
+    assert serve.stderr is not None
+    printed += serve.stderr.read().decode()
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert (
+        "App clip\\x1b]52;c;cHduZWQ=\\x07 does not parse: line 2, column 1: expected a block name "
+        "after `nope` (UPPER_CASE: A-Z, 0-9 and `_`), found the end of the file" in printed
+    )
+    assert (
+        "App quoted does not parse: line 3, column 1: expected a block type such as `input` or "
+        "`code`, found `\\x1b`" in printed
+    )
