@@ -6,6 +6,8 @@ The server builds one :class:`EngineContext` and hands it to every run; tests bu
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,23 @@ from dusttui.engine.js import JSExecutor, JSSettings
 from dusttui.engine.providers import ProviderRegistry
 
 BUNDLED_DATASETS_DIR = Path(__file__).parent / "apps" / "datasets"
+RUN_OUTPUT_MB = 128  # default of DUSTTUI_RUN_OUTPUT_MB
+
+log = logging.getLogger(__name__)
+
+
+def run_output_bytes_from_env() -> int:
+    """DUSTTUI_RUN_OUTPUT_MB in bytes (a value that is not a positive number keeps the default)."""
+    raw = os.environ.get("DUSTTUI_RUN_OUTPUT_MB", "").strip()
+    if raw:
+        try:
+            megabytes = float(raw)
+            if megabytes > 0:
+                return int(megabytes * 1024 * 1024)
+        except ValueError:
+            pass
+        log.warning("DUSTTUI_RUN_OUTPUT_MB=%r is not a positive number: using the default", raw)
+    return RUN_OUTPUT_MB * 1024 * 1024
 
 
 class LLMCache(Protocol):
@@ -104,6 +123,9 @@ class EngineContext:
     # Seconds between two streamed tokens of the offline provider (0 in tests).
     token_delay: float = 0.02
     http_timeout: float = 30.0
+    # JSON bytes the llm, chat, curl and data executions of one run may give together (code has
+    # the sandbox's own allowance): the engine's memory per run stays bounded; past it, refused.
+    run_output_bytes: int = field(default_factory=run_output_bytes_from_env)
 
     templates: Any = None  # a dusttui.engine.templates.TemplateRenderer; created on first use
 

@@ -18,6 +18,7 @@ from dusttui.engine.blocks import BATCH_EXECUTORS, EXECUTORS
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult, Env, RunScope
 from dusttui.engine.context import EngineContext
 from dusttui.engine.record import RunRecord
+from dusttui.engine.wirejson import EncodeError, dumps
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ Emit = Callable[[dict[str, Any]], Awaitable[None]]
 DEFAULT_CONCURRENCY = 64
 # core's `concurrency_for_block` defaults for the other types.
 CONCURRENCY_BY_TYPE = {"llm": 32, "chat": 32, "curl": 8, "data_source": 8, "search": 8}
+# Blocks whose outputs come from outside (models, the network, dataset files) and count against
+# the run's output allowance (`EngineContext.run_output_bytes`); code blocks have the sandbox's.
+MEASURED_OUTPUTS = frozenset({"llm", "chat", "curl", "data"})
 
 
 class RunRequestError(Exception):
@@ -72,6 +76,11 @@ def concurrency_for_block(config: dict[str, Any], block_type: str, name: str) ->
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return max(1, value)  # core would hang on 0; one at a time is the useful reading
     return CONCURRENCY_BY_TYPE.get(block_type, DEFAULT_CONCURRENCY)
+
+
+def _mb(size: float) -> str:
+    megabytes = size / (1024 * 1024)
+    return f"{megabytes:.1f} MB" if megabytes < 10 else f"{megabytes:.0f} MB"
 
 
 def _execution(value: Any = None, error: str | None = None, meta: Any = None) -> dict[str, Any]:
@@ -150,6 +159,7 @@ class _Run:
         self.emit = emit
         self.scope = RunScope(run_id=record.run_id, config=config, ctx=ctx, emit=emit)
         self.config = config
+        self.output_bytes = 0  # JSON of the measured outputs kept so far (MEASURED_OUTPUTS)
 
     async def run(self) -> None:
         envs: list[list[Env]] = [[Env(state={}, input_value=None, input_index=0, map=None)]]
@@ -380,6 +390,8 @@ class _Run:
         units = iter([jobs[k : k + size] for k in range(0, len(jobs), size)])
 
         def settle(i: int, j: int, outcome: Any) -> None:
+            if isinstance(outcome, BlockResult) and btype in MEASURED_OUTPUTS:
+                outcome = self._within_allowance(outcome)
             if isinstance(outcome, BlockResult):
                 outcomes[i][j] = _Outcome(outcome, None)
                 status["success_count"] += 1
@@ -410,6 +422,22 @@ class _Run:
         else:
             await asyncio.gather(*(worker() for _ in range(width)))
         return outcomes
+
+    def _within_allowance(self, result: BlockResult) -> BlockResult | BlockError:
+        """The output, or its refusal when it would take the run's outputs past the allowance."""
+        try:
+            size = len(dumps(result.value))
+        except EncodeError:
+            return result  # refused with its reason when the block's executions are sent
+        limit = self.scope.ctx.run_output_bytes
+        if self.output_bytes + size > limit:
+            allowed = f"{limit / (1024 * 1024):g} MB"
+            return BlockError(
+                f"Output refused: this output ({_mb(size)} of JSON) would take the run's outputs "
+                f"past {allowed}, the engine's limit per run (DUSTTUI_RUN_OUTPUT_MB sets it)."
+            )
+        self.output_bytes += size
+        return result
 
     def _record_trace(
         self,

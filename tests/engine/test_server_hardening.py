@@ -412,3 +412,55 @@ def test_app_files_never_put_escape_sequences_on_the_terminal_of_dusttui_serve(t
         "App quoted does not parse: line 3, column 1: expected a block type such as `input` or "
         "`code`, found `\\x1b`" in printed
     )
+
+
+# ------------------------------------------------------------------ bounded memory per run
+
+
+def test_model_outputs_past_the_runs_allowance_are_refused_with_the_setting_named(
+    engine_factory, monkeypatch
+):
+    # Only code blocks had a per-run allowance: an llm block echoing an 8 M-character prompt gave
+    # 64 MB per input, so enough inputs took the engine's memory without bound.
+    monkeypatch.setenv("DUSTTUI_RUN_OUTPUT_MB", "1")
+    engine = engine_factory()
+    config = {"MODEL": {"provider_id": "offline", "model_id": "upper", "concurrency": 1}}
+    body = {
+        "specification_hash": "latest",
+        "config": config,
+        "inputs": [{"q": "x" * 100_000} for _ in range(4)],
+        "blocking": True,
+    }
+    with httpx.Client(base_url=engine.url, headers=auth(engine.api_key), timeout=60) as http:
+        run = http.post(runs_url("shout"), json=body).json()["run"]
+        again = http.post(runs_url("shout"), json={**body, "inputs": body["inputs"][:2]})
+    refused = {
+        "value": None,
+        "error": "Output refused: this output (0.4 MB of JSON) would take the run's outputs past "
+        "1 MB, the engine's limit per run (DUSTTUI_RUN_OUTPUT_MB sets it).",
+        "meta": None,
+    }
+    rows = [row[0] for row in run["traces"][1][1]]
+    assert [row["value"]["completion"]["text"] for row in rows[:2]] == ["X" * 100_000] * 2
+    assert rows[2:] == [refused, refused]
+    assert run["status"]["run"] == "errored"
+    assert run["status"]["blocks"][1] == {
+        "block_type": "llm",
+        "name": "MODEL",
+        "status": "errored",
+        "success_count": 2,
+        "error_count": 2,
+    }
+    assert run["dusttui"]["end_reason"] is None  # a block failed: the run ended by itself
+    assert again.json()["run"]["status"]["run"] == "succeeded"  # each run has its own allowance
+
+
+def test_the_run_output_setting_is_megabytes_and_nonsense_keeps_the_default(monkeypatch, caplog):
+    from dusttui.engine.context import run_output_bytes_from_env
+
+    monkeypatch.setenv("DUSTTUI_RUN_OUTPUT_MB", "0.5")
+    assert run_output_bytes_from_env() == 524_288
+    for nonsense in ("lots", "-3", "0"):
+        monkeypatch.setenv("DUSTTUI_RUN_OUTPUT_MB", nonsense)
+        assert run_output_bytes_from_env() == 134_217_728  # 128 MB
+    assert "DUSTTUI_RUN_OUTPUT_MB='lots' is not a positive number: using the default" in caplog.text
