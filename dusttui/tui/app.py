@@ -539,9 +539,10 @@ class DustApp(App[int]):
         live_ids = set()
         for run in reversed(self.session.runs.values()):
             live_ids.add(run.run_id)
-            items.append(
-                (run.key, run_label(run.run_id, run.status, run.started, run.app_name, colours))
-            )
+            # A run opened from the history shows when it was created, not when it was opened.
+            created = run.state.created if run.state is not None else None
+            when = created / 1000 if created else run.started
+            items.append((run.key, run_label(run.run_id, run.status, when, run.app_name, colours)))
         for entry in self.history:
             if entry.run_id in live_ids:
                 continue

@@ -15,6 +15,15 @@ LABEL_WIDTH = 31
 LiveRun = TrackedRun  # the name the panes knew it by
 
 
+def short_label_id(run_id: str | None) -> str:
+    """Six characters that tell runs apart: a merged run (`merged-BASE-RERUN`) by its base."""
+    if not run_id:
+        return "……"
+    if run_id.startswith("merged-"):
+        return "⊕" + run_id[7:12]
+    return run_id[:6]
+
+
 def run_label(
     run_id: str | None, status: str, when: float, app_name: str, colours: dict[str, str]
 ) -> Text:
@@ -24,7 +33,7 @@ def run_label(
     if status == "detached":
         style = colours.get("block-running", "")
     label.append(GLYPH.get(status, "✗"), style=style)
-    label.append(f" {run_id[:6] if run_id else '……'} ")
+    label.append(f" {short_label_id(run_id)} ")
     label.append(time.strftime("%H:%M ", time.localtime(when)), style="dim")
     label.append(app_name)
     label.truncate(LABEL_WIDTH, overflow="ellipsis")  # one line each in the narrow runs list

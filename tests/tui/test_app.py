@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -253,3 +254,41 @@ async def test_explorer_keys_are_remappable_too(make_app):
         await pilot.press("j")
         await pilot.pause()
         assert "errors · error 1/2" in screen_text(app).splitlines()[0]
+
+
+async def test_a_run_opened_from_the_history_keeps_its_own_time_in_the_runs_list(
+    make_app, tmp_path: Path
+):
+    journal = tmp_path / "shared-journal.sqlite"
+    first = make_app(journal_path=journal)
+    async with first.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        run_id = next(iter(first.runs.values())).run_id
+    # Opened three hours later: the list still says when the run was created.
+    second = make_app(journal_path=journal, clock=lambda: time.time() + 3 * 3600)
+    async with second.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        runs_list = second.main.query_one("#runs")
+        runs_list.focus()
+        runs_list.highlighted = 0
+        await pilot.press("enter")
+        await finish(pilot)
+        opened = next(iter(second.runs.values()))
+        assert opened.run_id == run_id and opened.state.created is not None
+        label = second.run_labels()[0][1]
+        created = time.strftime("%H:%M", time.localtime(opened.state.created / 1000))
+        later = time.strftime("%H:%M", time.localtime(time.time() + 3 * 3600))
+        assert label.startswith(f"✓ {run_id[:6]} {created} qa-demo")
+        assert later not in label
+
+
+def test_merged_runs_are_told_apart_in_the_runs_list():
+    from dusttui.tui.runs import short_label_id
+
+    assert short_label_id("merged-7d8ee907f45d133e-76fd220f6af33389") == "⊕7d8ee"
+    assert short_label_id("merged-91ab22907f45d133-76fd220f6af33389") == "⊕91ab2"
+    assert short_label_id("5be2f4aa" * 8) == "5be2f4"
+    assert short_label_id(None) == "……"
