@@ -144,7 +144,7 @@ def _complete_app(
     return [CompletionItem(name) for name in names]
 
 
-_BACKEND_KEYS = ("profile", "local", "base_url", "workspace", "space")
+_BACKEND_KEYS = ("profile", "local", "base_url", "workspace", "space", "apps_dir")
 
 
 def _interrupted() -> NoReturn:

@@ -29,8 +29,10 @@ def complete_app_names(
     base_url: str | None = None,
     workspace: str | None = None,
     space: str | None = None,
+    apps_dir: Path | None = None,
 ) -> list[str]:
-    """The app names starting with ``incomplete`` on the backend these options choose."""
+    """The app names starting with ``incomplete`` on the backend these options choose
+    (``apps_dir``: the root's ``--apps``, over the setting)."""
     from dusttui.config import load_settings, resolve_backend
 
     settings = load_settings()
@@ -43,7 +45,7 @@ def complete_app_names(
         space=space,
     )
     if backend.kind == "embedded":
-        names = local_app_names(settings.apps_dir)
+        names = local_app_names(apps_dir or settings.apps_dir)
     else:
         names = _remote_names(backend, settings)
     return sorted(n for n in set(names) if n.startswith(incomplete) and _typeable(n))

@@ -287,12 +287,20 @@ def _read_file(path: str, option: str) -> str:
 
 
 def resolve_hash(app: App, requested: str | None) -> str:
-    """``--hash`` as given, or the hash of the app's saved specification (else ``latest``)."""
-    if requested:
-        return requested
+    """``--hash`` as given (64 hex characters or ``latest``), or the hash of the app's saved
+    specification (else ``latest``)."""
     from dusttui.specs import saved_specification_hash
 
-    return saved_specification_hash(app) or "latest"
+    saved = saved_specification_hash(app)
+    if not requested:
+        return saved or "latest"
+    if requested == "latest" or re.fullmatch(r"[0-9a-fA-F]{64}", requested):
+        return requested.lower()
+    hint = f"; the saved version of {app.name} is {saved}" if saved else ""
+    raise InputError(
+        f"--hash `{requested}` is not a specification hash: 64 hex characters (as `dusttui hash "
+        f"FILE.dust` prints) or `latest`{hint}."
+    )
 
 
 def pick_mode(stream: bool, poll: bool, blocking: bool) -> str:

@@ -89,3 +89,18 @@ def test_inputs_that_hold_none_launch_nothing(tmp_path, name, text):
         "dusttui: --inputs: stdin holds no inputs: a run of none would do nothing. "
         "Give at least one.\n"
     )
+
+
+def test_a_hash_that_cannot_be_one_is_refused_naming_the_saved_version():
+    from dusttui.engine.appstore import BUNDLED_APPS_DIR
+    from dusttui.engine.spec import parse_spec, read_spec_file
+
+    saved = parse_spec(read_spec_file(BUNDLED_APPS_DIR / "qa-demo.dust")).hash
+    result = invoke("run", "qa-demo", "--hash", "deadbeef", "--input", QUESTION)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "dusttui: --hash `deadbeef` is not a specification hash: 64 hex characters (as `dusttui "
+        f"hash FILE.dust` prints) or `latest`; the saved version of qa-demo is {saved}.\n"
+    )
+    result = invoke("run", "qa-demo", "--hash", saved.upper(), "--input", QUESTION, "--json")
+    assert result.exit_code == 0, result.stderr  # a hash pasted in capitals is still the hash

@@ -45,6 +45,17 @@ def test_the_local_engines_apps_complete_from_its_folders_without_starting_it(tm
     assert not (tmp_path / "data" / "engine").exists()  # no engine was started for it
 
 
+def test_the_apps_of_the_folder_given_with_apps_complete(tmp_path):
+    env = cli_env(tmp_path, apps={"my-app": "input INPUT { }\n"})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "shout.dust").write_text("input INPUT { }\n")
+    code, out, err = complete(f"dusttui --apps {other} run s", env)
+    assert (code, err, out.splitlines()) == (0, "", ["plain,shout"])
+    code, out, _ = complete(f"dusttui --apps {other} run m", env)
+    assert out.splitlines() == ["plain,map-reduce-demo"]  # instead of apps_dir's my-app
+
+
 class Workspace:
     """A Dust API serving an apps listing, that can be stopped (a workspace gone offline)."""
 
