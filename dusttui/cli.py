@@ -39,9 +39,9 @@ def remote_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-v",
             "--verbose",
-            is_flag=True,
+            count=True,
             help="Print every API call on stderr: method, URL, status, bytes, time, retry "
-            "(never the key).",
+            "(never the key); -vv adds the request's body and the answer's first bytes.",
         ),
     ]
     for option in reversed(options):
@@ -95,12 +95,14 @@ def with_backend(func: Callable[..., int]) -> Callable[..., Any]:
     """Resolve the backend from the options, run the command, exit with its code."""
 
     def wrapper(ctx: click.Context, /, **kwargs: Any) -> None:
-        verbose = bool(kwargs.pop("verbose", False) or ctx.find_root().params.get("verbose"))
+        verbose = int(kwargs.pop("verbose", 0) or 0) + int(
+            ctx.find_root().params.get("verbose") or 0
+        )
         settings, backend = _backend(ctx, kwargs)
         if verbose:
             from dusttui.output import log_requests
 
-            log_requests()
+            log_requests(bodies=verbose > 1)
         from dusttui.headless import run_guarded
 
         sys.exit(run_guarded(func, settings, backend, **kwargs))

@@ -92,8 +92,29 @@ def request_line(record: RequestRecord) -> str:
     return " · ".join(parts)
 
 
-def log_requests() -> None:
-    """`--verbose`: every API call of this process, one line on stderr as each one ends."""
+BODY_SHOWN = 500  # characters of a body `-vv` prints (the record keeps more)
+
+
+def request_bodies(record: RequestRecord) -> list[str]:
+    """`-vv`: the request's body and the answer's first bytes, one line each, escaped (the key
+    is never in them: the record scrubbed it)."""
+    lines = []
+    for label, data, size in (
+        ("sent", record.request_body, record.sent_bytes),
+        ("answer", record.response_head, record.received_bytes),
+    ):
+        if not size:
+            continue
+        text = safe_line(data.decode("utf-8", errors="replace"))
+        shown = text[:BODY_SHOWN]
+        cut = len(shown) < len(text) or len(data) < size
+        lines.append(f"  {label}: {shown}" + (f" … ({size_text(size)} in all)" if cut else ""))
+    return lines
+
+
+def log_requests(*, bodies: bool = False) -> None:
+    """`--verbose`: every API call of this process, one line on stderr as each one ends;
+    ``bodies`` (`-vv`): then what was sent and the answer's first bytes."""
     from dusttui.api.requestlog import RequestLog
     from dusttui.session.backend import set_process_request_log
 
@@ -102,6 +123,9 @@ def log_requests() -> None:
     def show(record: RequestRecord) -> None:
         if record.done:
             err(request_line(record))
+            if bodies:
+                for line in request_bodies(record):
+                    click.echo(line, err=True)
 
     log.subscribe(show)
     set_process_request_log(log)

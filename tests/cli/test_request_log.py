@@ -168,3 +168,26 @@ def test_a_closed_port_is_said_at_once_with_exit_3(tmp_path):
         f"dusttui: Could not connect to http://127.0.0.1:{port}: connection refused "
         "(nothing listens there)."
     )
+
+
+def test_vv_adds_what_was_sent_and_the_answers_first_bytes_never_the_key(remote, tmp_path):
+    env = cli_env(tmp_path)
+    env.update(DUST_BASE_URL=remote.url, DUST_WORKSPACE_ID="w", DUST_SPACE_ID="s")
+    env["DUST_API_KEY"] = remote.api_key
+    question = json.dumps({"question": f"is {remote.api_key} my key?"})  # a key pasted in a value
+    code, out, err = run_cli(["-vv", "run", "qa-demo", "--input", question, "--json"], env)
+    assert code == 0, err
+    assert json.loads(out)["status"]["run"] == "succeeded"  # stdout: still only the run
+    assert remote.api_key not in err
+    lines = err.splitlines()
+    post = next(n for n, ln in enumerate(lines) if ln.startswith("dusttui: POST"))
+    sent, answer = lines[post + 1], lines[post + 2]
+    assert sent.startswith('  sent: {"specification_hash":"')
+    assert '"inputs":[{"question":"is *** my key?"}],"stream":true}' in sent
+    assert answer.startswith('  answer: data: {"type":"run_status","content":{"status":"running"')
+    assert "\\n\\ndata: " in answer  # the stream's lines shown escaped, on one line
+    assert answer.endswith(" in all)")  # the first 500 characters, then the whole size
+    listing = next(n for n, ln in enumerate(lines) if ln.startswith("dusttui: GET"))
+    assert lines[listing + 1].startswith('  answer: {"apps":[{')  # a GET sends nothing: no "sent"
+    code, _, err = run_cli(["run", "qa-demo", "--input", question, "--json", "-v"], env)
+    assert code == 0 and "  sent: " not in err and "  answer: " not in err  # -v: lines only
