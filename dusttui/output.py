@@ -224,7 +224,8 @@ class Printer:
 
     def __call__(self, run: TrackedRun, change: Change) -> None:
         if change == "started" and run.run_id is not None:
-            err(f"run {run.run_id} started")
+            # `watch` and `get` open a run someone else started: never "started" for them.
+            err(f"run {run.run_id} {'opened' if run.opened else 'started'}")
             return
         if change == "ended":
             clear_live()
@@ -233,7 +234,13 @@ class Printer:
                 glyph = GLYPH.get(run.status, "✗")
                 said = "" if end.reason == "succeeded" else f": {end.message}"
                 took = duration(run.elapsed(self.clock()))
-                progress(f"{glyph} run {run.status} in {took}{said}", COLOR.get(run.status, "red"))
+                if not run.opened:
+                    when = f" in {took}"
+                elif run.followed:  # how long it ran is unknown: how long it was watched
+                    when = f" (watched for {took})"
+                else:
+                    when = ""  # it was over when opened
+                progress(f"{glyph} run {run.status}{when}{said}", COLOR.get(run.status, "red"))
             return
         if change != "updated" or not self.tty:
             return

@@ -63,3 +63,22 @@ def test_piped_the_summary_keeps_every_block(user):
         "  ✓ llm      ANSWER           1 ok",
         "  ✓ code     FORMAT           1 ok",
     ]
+
+
+def test_watch_of_a_run_over_long_ago_says_opened_not_started_nor_a_made_up_time(user):
+    done = subprocess.run(
+        [sys.executable, "-m", "dusttui", "run", "qa-demo", "--input", '{"question": "hi"}'],
+        env=user,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stderr.split("dusttui: run ", 1)[1].split(" started", 1)[0]
+    code, screen = run_on_a_terminal(["watch", run_id, "--app", "qa-demo"], user)
+    assert code == 0, screen
+    assert screen.splitlines()[:3] == [
+        f"dusttui: run {run_id} opened",
+        "✓ run succeeded",  # it was over when opened: how long it ran is not known here
+        f"run {run_id} ✓ succeeded",
+    ]
