@@ -67,7 +67,9 @@ def client_for(
     ``api_key``) must be ready. ``request_log``: where its calls are recorded (default: the
     process's, see :func:`set_process_request_log`)."""
     client = _client_for(backend, engine, local_client)
-    client.request_log = request_log or (_process_log[0] if _process_log else None)
+    if request_log is None and _process_log:  # not `or`: an empty log is falsy (it has a length)
+        request_log = _process_log[0]
+    client.request_log = request_log
     return client
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,6 +124,8 @@ class DustApp(App[int]):
         self._theme_dirs = theme_dirs
         self._data_path = data_path
         self._settings_path = settings_path
+        self._settings_lock = threading.Lock()
+        self._theme_to_keep = settings.theme
         self.cursor_blink = cursor_blink
         self._pending: set[str] = set()
         self._last_post: dict[str, float] = {}
@@ -224,7 +227,9 @@ class DustApp(App[int]):
         # Here rather than at start: the log's module imports httpx, not needed for the first frame.
         from dusttui.api.requestlog import RequestLog
 
-        log = self.connector.request_log or RequestLog()
+        log = self.connector.request_log
+        if log is None:  # not `or`: an empty log is falsy (it has a length)
+            log = RequestLog()
         self.connector.request_log = log  # kept for the clients of later engine restarts
         self.request_log = log
         if self.connector.connected and self.connector.client.request_log is None:
@@ -483,14 +488,17 @@ class DustApp(App[int]):
 
     def _theme_chosen(self, name: str) -> None:
         if self._settings_path is not None:
-            self.keep_theme(self._settings_path, name)
+            self._theme_to_keep = name
+            self.keep_theme(self._settings_path)
 
-    @work(name="keep theme", exclusive=True, exit_on_error=False, thread=True, group="settings")
-    def keep_theme(self, path: Path, name: str) -> None:
-        """Write the theme into the config file (in a thread), so the next start uses it."""
+    @work(name="keep theme", exit_on_error=False, thread=True, group="settings")
+    def keep_theme(self, path: Path) -> None:
+        """Write the latest theme chosen into the config file (in a thread), so the next start
+        uses it; writes one at a time, the last one with the last choice."""
         from dusttui.tui.settings_file import save_theme
 
-        problem = save_theme(path, name)
+        with self._settings_lock:
+            problem = save_theme(path, self._theme_to_keep)
         if problem is not None:
             self.call_from_thread(self.say, problem, severity="warning", timeout=10)
 

@@ -136,3 +136,15 @@ async def test_an_open_stream_updates_live_until_it_ends(make_app, slow_engine):
         row = post_row()
         assert row is not None and row[6].endswith(" s") and row[5].endswith(("B", "kB"))
         await finish(pilot)
+
+
+def test_a_client_made_for_the_local_engine_records_into_an_empty_log(engine):
+    """The Connector's clients get the TUI's log even while it is empty (it has a length, so an
+    empty log is falsy: it once fell back to no log at all, and the screen stayed empty)."""
+    from dusttui.api.requestlog import RequestLog
+    from dusttui.session.backend import client_for
+    from tests.tui.conftest import EMBEDDED
+
+    log = RequestLog()
+    client = client_for(EMBEDDED, engine=engine, local_client=True, request_log=log)
+    assert client.request_log is log

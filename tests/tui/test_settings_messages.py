@@ -109,6 +109,12 @@ async def test_the_theme_chosen_in_the_palette_is_kept_for_the_next_start(engine
         await palette(pilot, "switch theme: dusttui-light")
         assert app.theme == "dusttui-light"
         await app.workers.wait_for_complete()
+        assert 'theme = "dusttui-light"' in path.read_text()
+        # Choices in a row: the file ends with the last one, whatever order the writes run in.
+        for name in ("dusttui-high-contrast", "dusttui-dark", "dusttui-light"):
+            app.set_theme(name)
+            await pilot.pause()
+        await app.workers.wait_for_complete()
     assert path.read_text() == (
         '# my settings\nbell = false\ntheme = "dusttui-light"\n\n[keymap]\nlaunch = "f5"\n'
     )

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ class Terminal:
     env: dict[str, str]
     engine_dir: Path
     socket_path: Path | None = None
+    seen: list[str] = field(default_factory=list)
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -45,8 +46,10 @@ class Terminal:
         return done.stdout
 
     def screen(self) -> str:
-        """What the terminal shows now, as text."""
-        return self.tmux("capture-pane", "-p", "-t", "walk")
+        """What the terminal shows now, as text (each screen kept, to look for secrets)."""
+        shown = self.tmux("capture-pane", "-p", "-t", "walk")
+        self.seen.append(shown)
+        return shown
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         """Type keys (tmux key names, or text with ``literal``)."""
@@ -156,9 +159,19 @@ def test_a_new_user_walks_the_readme(terminal, width: int, height: int):
 
     term.keys("Escape")
     term.wait_for("r run  t traces")
+    term.keys("l")  # README: the request log
+    log = term.wait("the request log", lambda s: "Request log · " in s and " POST " in s)
+    calls = [" ".join(row.split()) for row in log.splitlines()]
+    assert any(row.startswith(("1 ", "2 ")) and " GET 200 " in row for row in calls)
+    assert any(" POST 200 " in row for row in calls)
+    term.keys("Escape")
+    term.wait_for("r run  t traces")
     term.keys("q")  # no run left running: it quits at once
     term.wait_for(f"{EXITED} 0")
 
+    # The local engine's key (in its data dir) never reached the screen.
+    key = (term.engine_dir / "server_key").read_text().strip()
+    assert len(key) >= 16 and not any(key in shown for shown in term.seen)
     # The local engine outlives the TUI (README: it stops by itself once idle); the walk stops it.
     assert find_local_engine(term.engine_dir) is not None
     assert stop_local_engine(term.engine_dir) is True
