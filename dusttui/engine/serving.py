@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -44,6 +45,12 @@ GRACEFUL_SHUTDOWN = 3  # seconds uvicorn waits for open connections once runs ar
 # EMFILE it keeps trying (and logging) for the rest of that count: small bursts let the idle cap
 # close old connections between bursts. The kernel's queue of pending connections stays long.
 LISTEN_QUEUE = 2048
+# What a connection gets for bytes that are not an HTTP/1.1 request (a control character in the
+# request line, a malformed header): Dust's error envelope, as every other refusal.
+MALFORMED_REQUEST = (
+    b'{"error":{"type":"invalid_request_error","message":"The request is not valid HTTP/1.1: '
+    b'its request line or a header is malformed."}}'
+)
 SIGNAL_NAMES: dict[int, str] = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
@@ -146,6 +153,19 @@ def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_waiting()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn answers bytes that are not HTTP in plain text: this one in Dust's envelope
+            self._stop_waiting()
+            body = MALFORMED_REQUEST
+            head = [(b"content-type", b"application/json"), (b"connection", b"close")]
+            for event in (
+                h11.Response(status_code=400, headers=head, reason=b"Bad Request"),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            ):
+                self.transport.write(self.conn.send(event) or b"")
+            self.transport.close()
 
     return TimedH11Protocol
 

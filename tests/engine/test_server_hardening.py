@@ -227,6 +227,36 @@ def test_an_output_json_cannot_carry_ends_the_run_errored_with_the_reason(
     assert run["dusttui"]["end_reason"] == "engine_error"
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /dusttui/v1/engine?x=\x1b]52;c;aGk=\x07 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello on the plain port
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    ],
+)
+def test_bytes_that_are_not_http_get_the_envelope(engine, request_bytes):
+    # uvicorn answered these in plain text ("Invalid HTTP request received.")
+    host, port = engine.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(request_bytes)
+        sock.settimeout(20)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body) == {
+        "error": {
+            "type": "invalid_request_error",
+            "message": "The request is not valid HTTP/1.1: its request line or a header is "
+            "malformed.",
+        }
+    }
+
+
 # ------------------------------------------------------------------ connections
 
 
