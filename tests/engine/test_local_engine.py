@@ -297,7 +297,14 @@ def test_sigterm_interrupts_a_running_run_with_its_reason_and_ends_its_stream(en
     listener = threading.Thread(target=listen)
     listener.start()
     assert started.wait(30)
-    time.sleep(0.3)  # let the 10 ms input finish: the trace keeps what finished
+    run_id = parse_sse(b"".join(received)).events[0]["content"]["run_id"]
+
+    def first_input_done() -> bool:  # the trace keeps what finished: wait for the 10 ms input
+        with _client(engine) as http:
+            run = http.get(runs_url("slow", run_id=run_id) + "/status").json()["run"]
+        return run["status"]["blocks"][1]["success_count"] == 1
+
+    _wait(first_input_done, "the 10 ms input to finish")
     os.kill(engine.pid, signal.SIGTERM)
     listener.join(30)
     _wait(lambda: _gone(engine.pid), "the engine to stop")
@@ -318,7 +325,7 @@ def test_sigterm_interrupts_a_running_run_with_its_reason_and_ends_its_stream(en
         "error_count": 0,
     }
     assert sse.events[-2]["content"]["status"] == "errored"
-    run_id = sse.events[0]["content"]["run_id"]
+    assert sse.events[0]["content"]["run_id"] == run_id
 
     again = ensure_local_engine(engine_dir, apps_dir=apps_dir, token_delay=0)
     with _client(again) as http:
