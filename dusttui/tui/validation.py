@@ -117,3 +117,33 @@ def load_inputs_file(path: Path) -> str:
     except InputError as exc:
         raise InputsFileError(str(exc)) from None
     return json.dumps(inputs, indent=2, ensure_ascii=False)
+
+
+HEX = frozenset("0123456789abcdef")
+
+
+def check_hash(text: str, known: list[str] | None = None) -> Check:
+    """The hash dialog's answer: empty (the saved specification), ``latest``, 64 hex characters,
+    or the unique start (4 characters or more) of a known version's hash."""
+    answer = text.strip().lower()
+    if answer in ("", "latest"):
+        return Check(True, value=answer)
+    if len(answer) == 64 and set(answer) <= HEX:
+        return Check(True, value=answer)
+    if not set(answer) <= HEX:
+        bad = next(c for c in answer if c not in HEX)
+        return Check(
+            False,
+            message=f"A hash has only the characters 0-9 and a-f (not `{bad}`): pick a known "
+            "version below, or type latest.",
+        )
+    matches = [h for h in known or [] if h.startswith(answer)] if len(answer) >= 4 else []
+    if len(matches) == 1:
+        return Check(True, value=matches[0])
+    if len(matches) > 1:
+        return Check(False, message=f"`{answer}` starts {len(matches)} known versions: type more.")
+    return Check(
+        False,
+        message=f"A hash is 64 hex characters; `{answer}` has {len(answer)} and starts no "
+        "known version: pick one below, or type latest.",
+    )

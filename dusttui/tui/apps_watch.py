@@ -1,0 +1,83 @@
+"""Noticing edits in the apps folders, and saying what changed once the apps are listed again.
+
+Pure functions (no Textual): :func:`folder_signature` is I/O the App runs in a thread every
+second (a few ``stat`` calls); :func:`describe_changes` compares two listings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dusttui.specs import engine_extension, saved_specification_hash
+
+if TYPE_CHECKING:
+    from dusttui.api.models import App
+
+__all__ = ["APP_FILE_SUFFIXES", "describe_changes", "folder_signature"]
+
+# The files of an app (PROTOCOL: NAME.dust and its companions).
+APP_FILE_SUFFIXES = (".dust", ".config.json", ".inputs.jsonl", ".description.txt")
+
+
+def folder_signature(folders: Iterable[str | Path]) -> tuple[Any, ...]:
+    """What the app files of these folders look like now: (folder, name, mtime, size) of each.
+
+    A folder that does not exist (yet) counts as empty: creating it later is noticed."""
+    entries: list[tuple[str, str, int, int]] = []
+    for folder in folders:
+        try:
+            with os.scandir(folder) as found:
+                for entry in found:
+                    if not entry.name.endswith(APP_FILE_SUFFIXES):
+                        continue
+                    try:
+                        stat = entry.stat()
+                    except OSError:
+                        continue
+                    entries.append((str(folder), entry.name, stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            continue
+    return tuple(sorted(entries))
+
+
+def _hash(app: App) -> str | None:
+    return saved_specification_hash(app)
+
+
+def _problem(app: App) -> str | None:
+    problem = engine_extension(app).get("specificationError")
+    return problem if isinstance(problem, str) and problem else None
+
+
+def describe_changes(before: Sequence[App], after: Sequence[App]) -> list[str]:
+    """A sentence for each app added, removed, changed to a new version or now broken."""
+    old = {app.sId: app for app in before}
+    new = {app.sId: app for app in after}
+    said: list[str] = []
+    for sid, app in new.items():
+        if sid not in old:
+            said.append(f"New app: {app.name}.")
+            continue
+        was = old[sid]
+        problem = _problem(app)
+        if problem is not None:
+            if problem != _problem(was):
+                said.append(
+                    f"{app.name}: the file does not parse ({problem.split(': ', 1)[-1]}). "
+                    "The Spec tab shows where; launches wait until it is fixed (or pick an "
+                    "earlier version with h)."
+                )
+            continue
+        now, then = _hash(app), _hash(was)
+        if now != then and now is not None:
+            fixed = " (it parses again)" if _problem(was) else ""
+            said.append(f"{app.name} changed{fixed}: now hash {now[:8]}; the next launch runs it.")
+        elif app.description != was.description or app.savedConfig != was.savedConfig:
+            said.append(f"{app.name}: its description or saved config changed.")
+    for sid, app in old.items():
+        if sid not in new:
+            said.append(f"{app.name} is gone from the apps folder.")
+    return said
