@@ -91,6 +91,7 @@ class EngineLife:
             "apps_dirs": self.apps_dirs,
             "running_runs": self.hub.running,
             "idle_stop_seconds": self.idle_stop_seconds,
+            "providers": self.hub.ctx.providers.ids(),  # the TUI checks provider_id before launch
         }
 
     # ------------------------------------------------------------ stopping

@@ -31,6 +31,7 @@ from dusttui.config import Backend, ConfigError, Settings, config_path, data_dir
 from dusttui.session.runs import Change, RunSession
 from dusttui.session.tracked import MODES, TrackedRun, short_id
 from dusttui.tui import keys
+from dusttui.tui.apps_reload import AppsFolder
 from dusttui.tui.commands import DustCommands
 from dusttui.tui.runs import run_label
 from dusttui.tui.screens.confirm import ConfirmScreen
@@ -136,6 +137,8 @@ class DustApp(App[int]):
         self.request_log: RequestLog | None = None
         """Every API call of this session (`l` shows it), once the connection starts."""
         """The user's keymap as applied (entries refused at start left out)."""
+        self.apps_folder = AppsFolder(self)
+        """The apps folders watched; the versions seen; the engine's providers."""
         self._load_themes()
 
     # ------------------------------------------------------------------ start
@@ -217,6 +220,7 @@ class DustApp(App[int]):
             self.say(f"Note: {self.connector.mismatch}.", severity="warning", timeout=10)
         self.apps = await client.list_apps()
         self.loaded.set()
+        await self.apps_folder.start()
         if self.connector.extensions:
             self.set_interval(KEEPALIVE_INTERVAL, self._keepalive, name="engine-keepalive")
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
@@ -565,6 +569,15 @@ class DustApp(App[int]):
         return items
 
     # ------------------------------------------------------------------ other actions
+
+    def action_reload_apps(self) -> None:
+        """Re-read the apps (a changed .dust is what the next launch runs)."""
+        self.apps_folder.ask_reload()
+
+    @property
+    def data_folder(self) -> Path:
+        """Where dusttui keeps its files (exports, drafts)."""
+        return self._data_path or data_dir()
 
     def action_help(self) -> None:
         """Show every key."""

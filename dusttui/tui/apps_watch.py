@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dusttui.specs import engine_extension, saved_specification_hash
+from dusttui.tui import safe
 
 if TYPE_CHECKING:
     from dusttui.api.models import App
@@ -58,15 +59,16 @@ def describe_changes(before: Sequence[App], after: Sequence[App]) -> list[str]:
     new = {app.sId: app for app in after}
     said: list[str] = []
     for sid, app in new.items():
+        name = safe.line(app.name)  # a file name: control characters shown, never run
         if sid not in old:
-            said.append(f"New app: {app.name}.")
+            said.append(f"New app: {name}.")
             continue
         was = old[sid]
         problem = _problem(app)
         if problem is not None:
             if problem != _problem(was):
                 said.append(
-                    f"{app.name}: the file does not parse ({problem.split(': ', 1)[-1]}). "
+                    f"{name}: the file does not parse ({safe.line(problem.split(': ', 1)[-1])}). "
                     "The Spec tab shows where; launches wait until it is fixed (or pick an "
                     "earlier version with h)."
                 )
@@ -74,10 +76,10 @@ def describe_changes(before: Sequence[App], after: Sequence[App]) -> list[str]:
         now, then = _hash(app), _hash(was)
         if now != then and now is not None:
             fixed = " (it parses again)" if _problem(was) else ""
-            said.append(f"{app.name} changed{fixed}: now hash {now[:8]}; the next launch runs it.")
+            said.append(f"{name} changed{fixed}: now hash {now[:8]}; the next launch runs it.")
         elif app.description != was.description or app.savedConfig != was.savedConfig:
-            said.append(f"{app.name}: its description or saved config changed.")
+            said.append(f"{name}: its description or saved config changed.")
     for sid, app in old.items():
         if sid not in new:
-            said.append(f"{app.name} is gone from the apps folder.")
+            said.append(f"{safe.line(app.name)} is gone from the apps folder.")
     return said

@@ -131,6 +131,15 @@ SCREEN_KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "save_back",
+        "S",
+        "save_back",
+        "save as the app's",
+        "Save the config and inputs as the app's saved config and sample inputs (local engine; "
+        "asks first)",
+        show=False,
+    ),
+    Key(
         "load_inputs",
         "o",
         "load_inputs",
@@ -200,6 +209,14 @@ SCREEN_KEYS: tuple[Key, ...] = (
 APP_KEYS: tuple[Key, ...] = (
     Key("help", "question_mark,f1", "help", "help", "Show every key (this overlay)"),
     Key("quit", "q,ctrl+c", "quit", "quit", "Quit (asks first while a run is still being watched)"),
+    Key(
+        "reload_apps",
+        "ctrl+r",
+        "reload_apps",
+        "reload apps",
+        "Re-read the apps (the apps folder is watched too): an edited .dust runs next",
+        show=False,
+    ),
 )
 
 # Keys that are not bindings of ours but appear in the help overlay.

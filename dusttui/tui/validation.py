@@ -61,8 +61,10 @@ def saved_config_text(saved_config: str | None) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def check_config_text(text: str, blocks: list[tuple[str, str]] | None) -> Check:
-    """Check the config editor's text against the app's blocks."""
+def check_config_text(
+    text: str, blocks: list[tuple[str, str]] | None, providers: list[str] | None = None
+) -> Check:
+    """Check the config editor's text against the app's blocks (and the engine's providers)."""
     try:
         config = parse_json(text if text.strip() else "{}", "config")
         if isinstance(config, list):  # several configs: one run each, side by side
@@ -70,21 +72,22 @@ def check_config_text(text: str, blocks: list[tuple[str, str]] | None) -> Check:
                 raise InputError("config: an empty list — give one config, or several in a list.")
             for n, item in enumerate(config, 1):
                 try:
-                    check_config(item, blocks)
+                    check_config(item, blocks, providers)
                 except InputError as exc:
                     why = str(exc).removeprefix("config: ")
                     raise InputError(f"config {n} of {len(config)}: {why}") from None
             return Check(True, value=config, count=len(config))
-        check_config(config, blocks)
+        check_config(config, blocks, providers)
     except InputError as exc:
         return Check(False, message=str(exc))
     return Check(True, value=config, count=len(config))
 
 
 def check_inputs_text(text: str) -> Check:
-    """Check the inputs editor's text: a JSON array or JSON lines of same-keyed objects ≤ 4 MB."""
+    """Check the inputs editor's text: a JSON array or JSON lines of same-keyed objects ≤ 4 MB,
+    at least one (a run of no input "succeeds" having done nothing)."""
     if not text.strip():
-        return Check(True, value=[], count=0)
+        return Check(False, message=NO_INPUTS)
     try:
         if len(text.encode("utf-8")) > MAX_BODY_BYTES:
             raise InputError("inputs: larger than 4 MB, the limit of a run request.")
@@ -93,7 +96,15 @@ def check_inputs_text(text: str) -> Check:
         check_body_size({"inputs": inputs})
     except InputError as exc:
         return Check(False, message=str(exc))
+    if not inputs:
+        return Check(False, message=NO_INPUTS)
     return Check(True, value=inputs, count=len(inputs))
+
+
+NO_INPUTS = (
+    "inputs: none — a run needs at least one input (an object; {} for an app whose input block "
+    "takes no field)."
+)
 
 
 class InputsFileError(ValueError):

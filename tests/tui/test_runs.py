@@ -232,7 +232,7 @@ async def test_a_typed_hash_the_engine_does_not_know_is_refused_with_its_reason(
         await pick(pilot, "qa-demo")
         await pilot.press("h")
         await pilot.pause()
-        app.screen.query_one("#prompt-input").value = "0" * 64
+        app.screen.query_one("#hash-input").value = "0" * 64
         await pilot.press("enter")
         await pilot.pause()
         assert "hash 00000000 (typed), h to change" in text_of(app, "#app-line")

@@ -98,7 +98,8 @@ def test_inputs_tab_with_invalid_inputs(snap_compare, make_app):
 
 
 async def _spec_tab(pilot) -> None:
-    pilot.app.main.query_one("#tabs").active = "tab-spec"
+    await pilot.press("s")  # the .dust source, read in a thread
+    await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 

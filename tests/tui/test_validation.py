@@ -10,6 +10,7 @@ import pytest
 from dusttui.tui.validation import (
     InputsFileError,
     check_config_text,
+    check_hash,
     check_inputs_text,
     load_inputs_file,
     saved_config_text,
@@ -34,8 +35,68 @@ def test_config_verdicts():
     assert check_config_text('{"X": {}}', None).ok  # blocks unknown: names go unchecked
 
 
+NO_INPUTS = (
+    "inputs: none — a run needs at least one input (an object; {} for an app whose input block "
+    "takes no field)."
+)
+
+
+def test_no_inputs_is_refused_not_launched():
+    # A run of [] "succeeds" having done nothing: the editor says so before any launch.
+    for text in ("   ", "[]", "[ ]\n", "\n\n"):
+        check = check_inputs_text(text)
+        assert (check.ok, check.message) == (False, NO_INPUTS), text
+    assert check_inputs_text("[{}]").count == 1
+
+
+def test_an_unknown_provider_is_refused_naming_the_engines():
+    providers = ["offline", "openai", "anthropic"]
+    typo = '{"TALK": {"provider_id": "opanai", "model_id": "gpt-4o-mini"}}'
+    assert check_config_text(typo, BLOCKS, providers).message == (
+        "config: chat block `TALK`: no provider `opanai` — the engine knows offline, openai, "
+        "anthropic."
+    )
+    good = '{"TALK": {"provider_id": "openai", "model_id": "gpt-4o-mini"}}'
+    assert check_config_text(good, BLOCKS, providers).ok
+    assert check_config_text(typo, BLOCKS, None).ok  # providers unknown (a remote workspace)
+
+
+def test_a_misspelt_key_is_named():
+    text = '{"TALK": {"providr_id": "openai", "model_id": "gpt-4o-mini"}}'
+    assert check_config_text(text, BLOCKS).message == (
+        "config: chat block `TALK`: unknown key `providr_id` — did you mean `provider_id`? (keys: "
+        "provider_id, model_id, use_cache, use_stream, temperature, function_call, response_format)"
+    )
+    cache = '{"TALK": {"provider_id": "openai", "model_id": "m", "use_cach": false}}'
+    assert (
+        "unknown key `use_cach` — did you mean `use_cache`?"
+        in check_config_text(cache, BLOCKS).message
+    )
+    # a key far from any known one is the engine's business (core ignores it), not a typo
+    other = '{"TALK": {"provider_id": "openai", "model_id": "m", "my_note": 1}}'
+    assert check_config_text(other, BLOCKS).ok
+
+
+def test_hash_answers():
+    known = ["ab" * 32, "abcd" + "0" * 60, "abcd" + "1" * 60, "1234" + "f" * 60]
+    assert check_hash("", known).value == ""
+    assert check_hash(" Latest ", known).value == "latest"
+    assert check_hash("AB" * 32, known).value == "ab" * 32
+    assert check_hash("1234", known).value == "1234" + "f" * 60  # a known version's unique start
+    assert check_hash("deadbeef", known).message == (
+        "A hash is 64 hex characters; `deadbeef` has 8 and starts no known version: pick one "
+        "below, or type latest."
+    )
+    assert check_hash("abcd", known).message == "`abcd` starts 2 known versions: type more."
+    assert check_hash("abcd1", known).value == "abcd" + "1" * 60
+    assert check_hash("xyz", known).message == (
+        "A hash has only the characters 0-9 and a-f (not `x`): pick a known version below, or "
+        "type latest."
+    )
+    assert check_hash("ab", known).message.startswith("A hash is 64 hex characters; `ab` has 2")
+
+
 def test_inputs_verdicts():
-    assert check_inputs_text("   ").value == []
     assert check_inputs_text('[{"a": 1}, {"a": 2}]').count == 2
     assert check_inputs_text('{"a": 1}\n\n{"a": 2}\n').count == 2
     big = json.dumps([{"text": "x" * 1000}] * 4200)

@@ -7,27 +7,24 @@ calls into it.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, TextArea
 
-from dusttui.specs import engine_extension, sample_inputs, saved_specification_hash
+from dusttui.specs import saved_specification_hash
 from dusttui.tui.keys import SCREEN_KEYS, bindings, shown_key
 from dusttui.tui.runs import MODES, TrackedRun
 from dusttui.tui.screens.confirm import ConfirmScreen
-from dusttui.tui.screens.prompt import PromptScreen
-from dusttui.tui.validation import saved_config_text, spec_blocks
-from dusttui.tui.widgets.app_line import AppLine, AppLineData, Clipped
+from dusttui.tui.screens.editing import EditingScreen
+from dusttui.tui.validation import spec_blocks
+from dusttui.tui.widgets.app_line import AppLine, Clipped
 from dusttui.tui.widgets.block_table import BlockTable
-from dusttui.tui.widgets.editors import ConfigEditor, InputsEditor
+from dusttui.tui.widgets.editors import ConfigEditor, InputsEditor, JsonEditor
 from dusttui.tui.widgets.lists import AppsList, AppsPane, RunsList
 from dusttui.tui.widgets.run_panel import Hints, RunPanel
 from dusttui.tui.widgets.run_rows import input_count
@@ -35,33 +32,6 @@ from dusttui.tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from dusttui.api.models import App
-    from dusttui.tui.app import DustApp
-
-
-@dataclass
-class Draft:
-    """What the user prepared for one app (kept when they look at another app)."""
-
-    config: str
-    inputs: str
-    hash_choice: str = ""  # "" = the saved specification (else latest), or "latest", or a hash
-
-
-def spec_view(app: App) -> Group:
-    """The app's description and specification (read-only, highlighted)."""
-    head = Text(app.description or "(no description)")
-    head.append("\n")
-    if not app.savedSpecification:
-        return Group(head, Text("This app has no saved specification."))
-    try:
-        pretty = json.dumps(json.loads(app.savedSpecification), indent=2, ensure_ascii=False)
-    except ValueError:
-        return Group(head, Text(app.savedSpecification))
-    from rich.syntax import Syntax  # pygments: loaded when a spec is first shown
-
-    return Group(
-        head, Syntax(pretty, "json", theme="ansi_dark", word_wrap=True, background_color="default")
-    )
 
 
 def curl_note(key_source: str | None, base_url: str) -> str:
@@ -87,7 +57,7 @@ def hints_for(keymap: dict[str, str]) -> Hints:
     return Hints(**{field.name: shown_key(field.name, keymap) for field in fields(Hints)})
 
 
-class MainScreen(Screen[None]):
+class MainScreen(EditingScreen):
     """The launcher and live monitor."""
 
     BINDINGS = bindings(SCREEN_KEYS)
@@ -95,18 +65,10 @@ class MainScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.current_app: App | None = None
-        self.drafts: dict[str, Draft] = {}
         self.shown_key: str | None = None
         self.input_index = 0
         self._stepped_run: str | None = None  # the run n / N last stepped through
-        self._hashes: dict[str, str | None] = {}
         self._follow_key: str | None = None  # a run just launched: the runs list moves to it
-
-    @property
-    def dust(self) -> DustApp:
-        """The App, typed."""
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -122,7 +84,9 @@ class MainScreen(Screen[None]):
                 with Container(id="panes"):  # stacked; side by side on wide screens
                     with TabbedContent(id="tabs"):
                         with TabPane("Config", id="tab-config"):
-                            yield ConfigEditor("{}", blocks=self.blocks, id="config")
+                            yield ConfigEditor(
+                                "{}", blocks=self.blocks, providers=self.providers, id="config"
+                            )
                         with TabPane("Inputs", id="tab-inputs"):
                             yield InputsEditor("[]", id="inputs")
                         with TabPane("Spec", id="tab-spec"), VerticalScroll(id="spec-scroll"):
@@ -154,7 +118,8 @@ class MainScreen(Screen[None]):
             tabs.get_tab(pane).label = Text.assemble((key, "bold"), f" {label}")
         dust.run_changed.subscribe(self, self._run_changed)
         dust.runs_changed.subscribe(self, self._runs_changed)
-        self.watch(dust, "apps", self._apps_listed, init=dust.loaded.is_set())
+        self.watch(dust, "apps", self.apps_listed, init=dust.loaded.is_set())
+        self.read_drafts()
         self.watch(dust, "connection", self._connection_changed)
         self.watch(dust, "mode", self._mode_changed, init=False)
         self.watch(dust, "theme", self._theme_changed, init=False)
@@ -162,79 +127,14 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ apps
 
-    def blocks(self) -> list[tuple[str, str]] | None:
-        """The blocks of the selected app (None: unknown, names go unchecked)."""
-        return spec_blocks(self.current_app.savedSpecification) if self.current_app else None
-
-    def _apps_listed(self, apps: list[App]) -> None:
-        pane = self.query_one(AppsPane)
-        pane.set_apps(apps)
-        if self.focused is None:
-            self.query_one(AppsList).focus()
-        if not apps:
-            self.query_one(AppLine).show_message("No apps in this workspace.")
-
     @on(AppsPane.Highlighted)
     def _app_highlighted(self, event: AppsPane.Highlighted) -> None:
         self.select_app(event.app)
+        self.keep_drafts()
 
-    def select_app(self, app: App) -> None:
-        """Show an app: its draft (or saved config and sample inputs), its spec and hash."""
-        self._save_draft()
-        self.current_app = app
-        draft = self.drafts.get(app.sId)
-        if draft is None:
-            sample = sample_inputs(app)
-            inputs = json.dumps(sample, indent=2, ensure_ascii=False) if sample else "[]"
-            draft = Draft(saved_config_text(app.savedConfig), inputs)
-            self.drafts[app.sId] = draft
-        self.query_one(ConfigEditor).load(draft.config)
-        self.query_one(InputsEditor).load(draft.inputs)
-        self.query_one("#spec", Static).update(spec_view(app))
-        description = app.description or "(no description)"
-        self.query_one("#app-description", Clipped).show(description)
-        self._show_app_line()
-
-    def _save_draft(self) -> None:
-        if self.current_app is None:
-            return
-        draft = self.drafts[self.current_app.sId]
-        draft.config = self.query_one(ConfigEditor).text
-        draft.inputs = self.query_one(InputsEditor).text
-
-    def hash_to_run(self) -> str:
-        """The specification hash the next launch uses."""
-        app = self.current_app
-        if app is None:
-            return "latest"
-        choice = self.drafts[app.sId].hash_choice
-        if choice:
-            return choice
-        if app.sId not in self._hashes:
-            self._hashes[app.sId] = saved_specification_hash(app)
-        return self._hashes[app.sId] or "latest"
-
-    def _show_app_line(self) -> None:
-        app = self.current_app
-        if app is None:
-            return
-        spec_hash = self.hash_to_run()
-        origin = "typed" if self.drafts[app.sId].hash_choice else "saved"
-        if spec_hash == "latest":
-            origin = "latest"
-        hints = self.query_one(RunPanel).hints
-        problem = engine_extension(app).get("specificationError")
-        self.query_one(AppLine).show_app(
-            AppLineData(
-                app.name,
-                spec_hash,
-                origin,
-                self.dust.mode,
-                hash_key=hints.hash,
-                mode_key=hints.mode,
-                problem=problem if isinstance(problem, str) else None,
-            )
-        )
+    @on(JsonEditor.Edited)
+    def _edited(self, event: JsonEditor.Edited) -> None:
+        self.keep_drafts()
 
     def _mode_changed(self, mode: str) -> None:
         self._show_app_line()
@@ -372,6 +272,16 @@ class MainScreen(Screen[None]):
                 self.query_one(TabbedContent).active = tab
                 self.dust.say(f"{refusal} — {editor.check.message}", severity="error")
                 return None
+        problem = self.app_problem()
+        if problem is not None and self.hash_to_run() == "latest":
+            self.query_one(TabbedContent).active = "tab-spec"
+            self.dust.say(
+                f"{refusal} — {problem}. Fix the file (the Spec tab shows where), or pick an "
+                f"earlier version with {self.query_one(RunPanel).hints.hash}.",
+                severity="error",
+                timeout=10,
+            )
+            return None
         return app, config.check.value, inputs.check.value
 
     def action_launch(self) -> None:
@@ -441,28 +351,6 @@ class MainScreen(Screen[None]):
         """stream → poll → blocking → stream."""
         self.dust.set_mode(MODES[(MODES.index(self.dust.mode) + 1) % len(MODES)])
         self.dust.say(f"Launch mode: {self.dust.mode}")
-
-    def action_change_hash(self) -> None:
-        """Ask which specification hash to run."""
-        app = self.current_app
-        if app is None:
-            return
-
-        def done(answer: str | None) -> None:
-            if answer is None:
-                return
-            self.drafts[app.sId].hash_choice = answer.strip()
-            self._show_app_line()
-
-        self.app.push_screen(
-            PromptScreen(
-                f"Specification hash to run for {app.name}",
-                value=self.drafts[app.sId].hash_choice,
-                placeholder="empty: the saved specification · latest · or a 64-hex hash",
-                hint="enter to use it · escape to cancel",
-            ),
-            done,
-        )
 
     def action_traces(self) -> None:
         """Open the trace explorer on the shown run."""
@@ -541,21 +429,6 @@ class MainScreen(Screen[None]):
         """Focus the apps filter."""
         self.query_one("#apps-filter", Input).focus()
 
-    def action_focus_config(self) -> None:
-        """Focus the config editor."""
-        self.query_one(TabbedContent).active = "tab-config"
-        self.query_one(ConfigEditor).text_area.focus()
-
-    def action_focus_inputs(self) -> None:
-        """Focus the inputs editor."""
-        self.query_one(TabbedContent).active = "tab-inputs"
-        self.query_one(InputsEditor).text_area.focus()
-
-    def action_focus_spec(self) -> None:
-        """Show the Spec tab (the .dust source) and give it the keys (to scroll it)."""
-        self.query_one(TabbedContent).active = "tab-spec"
-        self.query_one("#spec-scroll").focus()
-
     def action_leave_editor(self) -> None:
         """Back from an editor or the filter to the apps list; the filter is cleared."""
         focused = self.focused
@@ -563,45 +436,6 @@ class MainScreen(Screen[None]):
             self.query_one(AppsPane).clear_filter()
         if isinstance(focused, TextArea | Input) or focused is self.query_one("#spec-scroll"):
             self.query_one(AppsList).focus()
-
-    def action_load_inputs(self) -> None:
-        """Ask for a file and load inputs from it."""
-
-        def done(answer: str | None) -> None:
-            if answer and answer.strip():
-                self.load_inputs_file(answer.strip())
-
-        self.app.push_screen(
-            PromptScreen(
-                "Load inputs from a file",
-                placeholder="path to a .json, .jsonl or .csv file",
-                hint="a JSON array, JSON lines, or CSV with a header row · escape to cancel",
-            ),
-            done,
-        )
-
-    @work(name="load inputs", exclusive=True, exit_on_error=False, thread=True)
-    def load_inputs_file(self, path: str) -> None:
-        """Read an inputs file in a thread; errors become a notification."""
-        from pathlib import Path
-
-        from dusttui.tui.validation import InputsFileError
-        from dusttui.tui.validation import load_inputs_file as read
-
-        try:
-            text = read(Path(path))
-        except InputsFileError as exc:
-            self.app.call_from_thread(self.dust.say, f"Inputs not loaded — {exc}", severity="error")
-            return
-        self.app.call_from_thread(self.inputs_loaded, text, Path(path).name)
-
-    def inputs_loaded(self, text: str, source: str) -> None:
-        """An inputs file was read: put it in the editor."""
-        self.query_one(TabbedContent).active = "tab-inputs"
-        editor = self.query_one(InputsEditor)
-        editor.load(text)
-        count = editor.check.count
-        self.dust.say(f"Loaded {count} input{'s' if count != 1 else ''} from {source}.")
 
     def action_copy(self) -> None:
         """Copy the shown run's id."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static, TextArea
 
 from dusttui.tui.validation import Check, check_config_text, check_inputs_text
@@ -22,6 +24,12 @@ class JsonEditor(Vertical):
     JsonEditor > .verdict.-invalid { color: $block-errored; }
     JsonEditor > .verdict.-valid { color: $block-succeeded; }
     """
+
+    @dataclass
+    class Edited(Message):
+        """The text changed (typed, pasted or loaded): drafts are kept from it."""
+
+        editor: JsonEditor
 
     def __init__(self, text: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -61,6 +69,7 @@ class JsonEditor(Vertical):
         event.stop()
         self.check = self._check(event.text_area.text)
         self._show_verdict()
+        self.post_message(self.Edited(self))
 
     def recheck(self) -> None:
         """Check again (the rules changed, e.g. another app was selected)."""
@@ -91,13 +100,15 @@ class ConfigEditor(JsonEditor):
         text: str = "{}",
         *,
         blocks: Callable[[], list[tuple[str, str]] | None] = lambda: None,
+        providers: Callable[[], list[str] | None] = lambda: None,
         id: str | None = None,
     ) -> None:
         self._blocks = blocks
+        self._providers = providers
         super().__init__(text, id=id)
 
     def _check(self, text: str) -> Check:
-        return check_config_text(text, self._blocks())
+        return check_config_text(text, self._blocks(), self._providers())
 
     def _verdict_text(self) -> str:
         count = self.check.count

@@ -41,6 +41,7 @@ class Hints:
     focus_config: str = "e"
     focus_inputs: str = "i"
     focus_spec: str = "s"
+    save_back: str = "S"
 
 
 def run_title(run: TrackedRun, now: float) -> Text:

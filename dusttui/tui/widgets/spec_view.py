@@ -81,7 +81,7 @@ def source_view(text: str, problem: ParseProblem | None = None) -> Text:
 def _code_lines(
     out: Text, code: list[str], start: int, width: int, problem: ParseProblem | None
 ) -> None:
-    pieces = _highlight_code("\n".join(code)).split("\n") if code else []
+    pieces: list[Text] = list(_highlight_code("\n".join(code)).split("\n")) if code else []
     for offset, piece in enumerate(pieces[: len(code)]):
         _number(out, start + offset, width, problem)
         out.append_text(piece)
