@@ -326,3 +326,18 @@ async def test_drafts_file_unreadable_is_no_drafts(make_app, tmp_path):
         await pick(pilot, "qa-demo")
         await asyncio.sleep(0)
         assert app.main.query_one("#inputs").check.ok  # the sample inputs, nothing lost
+
+
+async def test_edits_made_just_before_quitting_are_kept(make_app, tmp_path):
+    drafts = tmp_path / "data" / "drafts.json"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        area = app.main.query_one("#inputs").text_area
+        area.load_text('[{"question": "first"}]')
+        await pilot.pause()
+        area.load_text('[{"question": "last"}]')  # while the first is being written
+        await pilot.pause()
+    kept = json.loads(drafts.read_text())["drafts"]["local|local"]
+    assert [json.loads(d["inputs"]) for d in kept.values()] == [[{"question": "last"}]]

@@ -9,6 +9,7 @@ inputs on the local engine.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -19,12 +20,13 @@ from textual import work
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent
 
-from dusttui.specs import engine_extension, sample_inputs, saved_specification_hash
+from dusttui.specs import engine_extension, saved_specification_hash
 from dusttui.tui import safe
+from dusttui.tui.app_files import defaults_of, replace_file, same_text, spec_source
 from dusttui.tui.drafts import Draft, DraftStore, backend_key
 from dusttui.tui.screens.hash import HashScreen, Version
 from dusttui.tui.screens.prompt import PromptScreen
-from dusttui.tui.validation import saved_config_text, spec_blocks
+from dusttui.tui.validation import spec_blocks
 from dusttui.tui.widgets.app_line import AppLine, AppLineData, Clipped
 from dusttui.tui.widgets.editors import ConfigEditor, InputsEditor
 from dusttui.tui.widgets.lists import AppsList, AppsPane
@@ -34,63 +36,6 @@ from dusttui.tui.widgets.spec_view import parse_problem, source_view
 if TYPE_CHECKING:
     from dusttui.api.models import App
     from dusttui.tui.app import DustApp
-
-MAX_SPEC_BYTES = 512 * 1024  # the Spec tab shows this much of a source (a 16 MB file would crawl)
-
-
-def defaults_of(app: App) -> tuple[str, str]:
-    """The editors' text for an app nobody edited: its saved config and sample inputs."""
-    sample = sample_inputs(app)
-    inputs = json.dumps(sample, indent=2, ensure_ascii=False) if sample else "[]"
-    return saved_config_text(app.savedConfig), inputs
-
-
-def same_text(a: str, b: str) -> bool:
-    """Two editor texts that hold the same JSON (a JSON array and its JSON lines are the same
-    inputs; indentation does not matter)."""
-    if a == b:
-        return True
-
-    def value(text: str) -> object:
-        try:
-            return json.loads(text)
-        except ValueError:
-            try:
-                return [json.loads(line) for line in text.splitlines() if line.strip()]
-            except ValueError:
-                return text
-
-    return value(a) == value(b)
-
-
-def spec_source(app: App) -> tuple[str | None, str]:
-    """(source, where it comes from) of an app's specification, read now (call in a thread)."""
-    ext = engine_extension(app)
-    where = ext.get("path")
-    if isinstance(where, str) and where.endswith(".dust"):
-        shown = f"{Path(where).name}, a bundled demo" if ext.get("source") == "bundled" else where
-        try:
-            with open(where, encoding="utf-8", errors="replace") as handle:
-                text = handle.read(MAX_SPEC_BYTES + 1)
-        except OSError as exc:
-            return None, f"{shown} cannot be read ({exc.strerror or exc})"
-        if len(text) > MAX_SPEC_BYTES:
-            return text[:MAX_SPEC_BYTES], f"{shown} (only its first 512 KB shown)"
-        return text, shown
-    if not app.savedSpecification:
-        return None, "This app has no saved specification."
-    from dusttui.specs import dust_text_of_builder_blocks
-
-    dumped: str | None = None
-    try:
-        blocks = json.loads(app.savedSpecification)
-        if isinstance(blocks, list):
-            dumped = dust_text_of_builder_blocks(blocks)
-    except ValueError:
-        pass
-    if dumped is None:
-        return app.savedSpecification, "the saved specification (it has no .dust form here)"
-    return dumped, "the saved specification, as .dust"
 
 
 class EditingScreen(Screen[None]):
@@ -378,6 +323,12 @@ class EditingScreen(Screen[None]):
         if self._writing:
             self._dirty = True
             return
+        changes = self._changes()
+        self._writing = True
+        self._write_drafts(changes)
+
+    def _changes(self) -> dict[str, Draft | None]:
+        """Each shown app's draft, or None where it is just the app's defaults (not kept)."""
         changes: dict[str, Draft | None] = {}
         for sid, draft in self.drafts.items():
             defaults = self._defaults.get(sid)
@@ -389,8 +340,13 @@ class EditingScreen(Screen[None]):
                 and not draft.hash_choice
             )
             changes[sid] = None if same else Draft(draft.config, draft.inputs, draft.hash_choice)
-        self._writing = True
-        self._write_drafts(changes)
+        return changes
+
+    async def on_unmount(self) -> None:
+        """Quitting while a write was under way: the last edits are written too (in a thread)."""
+        if self._stored is not None and self._dirty:
+            self._dirty = False
+            await asyncio.to_thread(self._store.save, self._backend(), self._changes())
 
     @work(name="drafts-write", exit_on_error=False, thread=True, group="drafts")
     def _write_drafts(self, changes: dict[str, Draft | None]) -> None:
@@ -454,25 +410,10 @@ class EditingScreen(Screen[None]):
         try:
             write_config(target, config)
             lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in inputs)
-            _replace(inputs_file, lines)
+            replace_file(inputs_file, lines)
         except (SaveError, OSError) as exc:
             self.app.call_from_thread(self.dust.say, f"Not saved — {exc}", severity="error")
             return
         said = f"Saved {target.name} and {inputs_file.name}: the app's own config and inputs now."
         self.app.call_from_thread(self.dust.say, said)
         self.app.call_from_thread(self.dust.apps_folder.ask_reload)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write ``path`` whole (a temporary file renamed over it): the engine may read it any time."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".inputs-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        raise
