@@ -153,10 +153,14 @@ async def test_server_and_user_text_is_never_read_as_markup(make_app):
         await pick(pilot, MARKUP_APP)
         option = app.main.query_one("#apps-list").highlighted_option
         assert isinstance(option.prompt, Text) and option.prompt.plain == MARKUP_APP
-        app.main.query_one("#tabs").active = "tab-spec"
+        assert " ".join(text_of(app, "#app-description").split()) == (
+            "[/x] a description with [b]markup[/b]"
+        )
+        await pilot.press("s")  # the source, read in a thread
+        await app.workers.wait_for_complete()
         await pilot.pause()
         shown = screen_text(app)
-        assert "[/x] a description with [b]markup[/b]" in shown
+        assert 'throw new Error("[/x] closing tag and [bold]not bold[/bold]");' in shown
         assert f" {MARKUP_APP} " in shown
         await pilot.press("r")
         await finish(pilot)

@@ -113,7 +113,7 @@ def test_help_overlay(snap_compare, make_app):
         await pilot.press("f1")
         await pilot.pause()
 
-    app = make_app(Settings(bell=False, keymap={"launch": "f5,ctrl+r"}), clock=fixed_clock)
+    app = make_app(Settings(bell=False, keymap={"launch": "f5,g"}), clock=fixed_clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_before("qa-demo", then=help_))
 
 
@@ -157,3 +157,15 @@ def test_light_theme(snap_compare, make_app, fixed_run_ids):
 def test_high_contrast_theme(snap_compare, make_app, fixed_run_ids):
     app = make_app(Settings(bell=False, theme="dusttui-high-contrast"), clock=fixed_clock)
     assert snap_compare(app, terminal_size=SIZE, run_before=_before("qa-demo", launch=True))
+
+
+def test_hash_dialog_refusing_a_short_hash(snap_compare, make_app):
+    async def hash_dialog(pilot) -> None:
+        await pilot.press("h")
+        await pilot.pause()
+        pilot.app.screen.query_one("#hash-input").value = "deadbeef"
+        await pilot.press("enter")
+        await pilot.pause()
+
+    app = make_app(clock=fixed_clock)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_before("qa-demo", then=hash_dialog))
