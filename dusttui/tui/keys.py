@@ -54,7 +54,7 @@ SCREEN_KEYS: tuple[Key, ...] = (
         "h",
         "change_hash",
         "hash",
-        "Choose the specification hash to run (saved, latest, typed)",
+        "Choose the version to run: the saved one, a known version, latest or a typed hash",
         show=False,
     ),
     Key("traces", "t", "traces", "traces", "Open the trace explorer on the shown run"),

@@ -3,15 +3,15 @@
 App names, descriptions, error messages and values can hold escape sequences (``\\x1b]52;…``
 writes the clipboard) and text such as ``[/x]`` that Textual would read as markup. Every such
 string on the main screen goes through :func:`line` (one line) or :func:`lines` (lines kept) and
-into a ``rich.text.Text`` (never markup). Pure.
+into a ``rich.text.Text`` (never markup). The rules are the CLI's (:mod:`dusttui.textsafe`). Pure.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
-from dusttui.tui.explorer.safe_text import lines as _lines
-from dusttui.tui.explorer.safe_text import one_line as _one_line
+from dusttui.textsafe import safe_line as _one_line
+from dusttui.textsafe import safe_text as _lines
 
 __all__ = ["line", "line_text", "lines"]
 

@@ -216,8 +216,8 @@ async def test_the_hash_dialog_refuses_a_short_hash_and_offers_the_versions(make
         versions = app.screen.query_one("#hash-versions")
         labels = [str(versions.get_option_at_index(i).prompt) for i in range(versions.option_count)]
         assert labels == [
-            f"saved         the saved version ({saved[:8]})",
-            f"{saved[:12]}  now in the app's file",
+            f"saved         the saved version: follows the app's file (now {saved[:8]})",
+            f"{saved[:12]}  this version, pinned",
             "latest        whatever the app's file holds at launch",
         ]
         app.screen.query_one("#hash-input").value = saved[:6]  # a known version's start

@@ -194,14 +194,13 @@ class EditingScreen(Screen[None]):
             self.dust.say("Pick an app first.", severity="warning")
             return
         saved = saved_specification_hash(app)
-        versions = [
-            Version("", f"the saved version ({saved[:8]})" if saved else "the saved version")
-        ]
+        now = f" (now {saved[:8]})" if saved else ""
+        versions = [Version("", f"the saved version: follows the app's file{now}")]
         seen = self.dust.apps_folder.versions(app.sId)
         for spec_hash, when in seen:
             at = time.strftime("%H:%M:%S", time.localtime(when))
             what = (
-                "now in the app's file" if spec_hash == saved else f"an earlier version, seen {at}"
+                "this version, pinned" if spec_hash == saved else f"an earlier version, seen {at}"
             )
             versions.append(Version(spec_hash, what))
         for run in reversed(self.dust.runs.values()):

@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from dusttui.tui import safe
+
 if TYPE_CHECKING:
     from dusttui.api.models import App
 
@@ -94,7 +96,7 @@ class AppsPane(Vertical):
     def _refill(self) -> None:
         option_list = self.query_one(AppsList)
         shown = self.shown_apps
-        option_list.set_options(Option(Text(app.name), id=app.sId) for app in shown)
+        option_list.set_options(Option(Text(safe.line(app.name)), id=app.sId) for app in shown)
         if not shown:
             return
         ids = [a.sId for a in shown]
