@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dusttui.api.errors import DustError
+from dusttui.api.inputs import LOCAL_ENGINE_PROVIDER_IDS
 from dusttui.specs import engine_extension, saved_specification_hash
 from dusttui.tui.apps_watch import describe_changes, folder_signature
 
@@ -82,6 +83,8 @@ class AppsFolder:
         providers = info.get("providers")
         if isinstance(providers, list) and all(isinstance(p, str) for p in providers):
             self.providers = providers
+        else:  # an engine from before it listed them: those of this version
+            self.providers = list(LOCAL_ENGINE_PROVIDER_IDS)
         self._signature = await asyncio.to_thread(folder_signature, self.folders())
         app.set_interval(WATCH_INTERVAL, self._tick, name="apps-folder-watch")
 
