@@ -92,13 +92,16 @@ class AppsFolder:
         # A worker, not an awaited callback: the App's messages (keys) never wait for it.
         if not (self._looking or self._reloading):
             self._looking = True
-            self._app.run_worker(self._look(), name="apps-look", group="apps", exit_on_error=False)
+            # The coroutine function, not a coroutine: a worker the App never starts (it is
+            # closing) then leaves nothing unawaited.
+            self._app.run_worker(self._look, name="apps-look", group="apps", exit_on_error=False)
 
     def ask_reload(self) -> None:
         """``ctrl+r``: re-list the apps in a worker, and say what changed (or that nothing did)."""
-        self._app.run_worker(
-            self.reload(asked=True), name="apps-reload", group="apps", exit_on_error=False
-        )
+        async def reload() -> None:
+            await self.reload(asked=True)
+
+        self._app.run_worker(reload, name="apps-reload", group="apps", exit_on_error=False)
 
     async def _look(self) -> None:
         try:
