@@ -19,6 +19,8 @@ from dusttui.specs import engine_extension, saved_specification_hash
 from dusttui.tui.apps_watch import describe_changes, folder_signature
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from dusttui.api.models import App
     from dusttui.tui.app import DustApp
 
@@ -35,6 +37,7 @@ class AppsFolder:
         self._signature: tuple[Any, ...] | None = None
         self._looking = False
         self._reloading = False
+        self._worker: Worker[None] | None = None  # the latest look or reload
         self._seen: dict[str, dict[str, float]] = {}  # app sId → version hash → first seen
         self.providers: list[str] | None = None
         """The provider ids the engine knows (local engine only; None: unknown)."""
@@ -94,14 +97,19 @@ class AppsFolder:
             self._looking = True
             # The coroutine function, not a coroutine: a worker the App never starts (it is
             # closing) then leaves nothing unawaited.
-            self._app.run_worker(self._look, name="apps-look", group="apps", exit_on_error=False)
+            self._worker = self._app.run_worker(
+                self._look, name="apps-look", group="apps", exit_on_error=False
+            )
 
     def ask_reload(self) -> None:
         """``ctrl+r``: re-list the apps in a worker, and say what changed (or that nothing did)."""
+
         async def reload() -> None:
             await self.reload(asked=True)
 
-        self._app.run_worker(reload, name="apps-reload", group="apps", exit_on_error=False)
+        self._worker = self._app.run_worker(
+            reload, name="apps-reload", group="apps", exit_on_error=False
+        )
 
     async def _look(self) -> None:
         try:
