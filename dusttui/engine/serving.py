@@ -158,7 +158,11 @@ def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
             # uvicorn answers bytes that are not HTTP in plain text: this one in Dust's envelope
             self._stop_waiting()
             body = MALFORMED_REQUEST
-            head = [(b"content-type", b"application/json"), (b"connection", b"close")]
+            head = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
             for event in (
                 h11.Response(status_code=400, headers=head, reason=b"Bad Request"),
                 h11.Data(data=body),

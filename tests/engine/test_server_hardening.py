@@ -248,6 +248,7 @@ def test_bytes_that_are_not_http_get_the_envelope(engine, request_bytes):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"content-type: application/json" in head.lower()
+    assert f"content-length: {len(body)}".encode() in head.lower()
     assert json.loads(body) == {
         "error": {
             "type": "invalid_request_error",
