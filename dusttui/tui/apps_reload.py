@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 from dusttui.api.errors import DustError
 from dusttui.api.inputs import LOCAL_ENGINE_PROVIDER_IDS
 from dusttui.specs import engine_extension, saved_specification_hash
-from dusttui.tui.apps_watch import describe_changes, folder_signature
+from dusttui.tui.apps_watch import (
+    describe_changes,
+    folder_signature,
+    load_versions,
+    save_versions,
+)
+from dusttui.tui.drafts import backend_key
 
 if TYPE_CHECKING:
     from textual.worker import Worker
@@ -44,16 +50,38 @@ class AppsFolder:
 
     # ------------------------------------------------------------------ versions
 
-    def record(self, apps: list[App]) -> None:
-        """Remember each app's current version (the hash dialog offers them)."""
+    def record(self, apps: list[App]) -> bool:
+        """Remember each app's current version (the hash dialog offers them); True if one is new."""
         now = time.time()
+        new = False
         for app in apps:
             spec_hash = saved_specification_hash(app)
-            if spec_hash is not None:
-                self._seen.setdefault(app.sId, {}).setdefault(spec_hash, now)
+            seen = self._seen.setdefault(app.sId, {})
+            if spec_hash is not None and spec_hash not in seen:
+                seen[spec_hash] = now
+                new = True
+        return new
+
+    @property
+    def _versions_file(self) -> Path:
+        return self._app.data_folder / "versions.json"
+
+    def _backend(self) -> str:
+        backend = self._app.backend
+        return backend_key(backend.base_url, backend.workspace_id)
+
+    async def _remember(self, apps: list[App]) -> None:
+        """Record the versions listed; write the file (in a thread) when one is new."""
+        if self.record(apps):
+            seen = {sid: dict(versions) for sid, versions in self._seen.items()}
+            try:
+                await asyncio.to_thread(save_versions, self._versions_file, self._backend(), seen)
+            except OSError as exc:  # the hash dialog then offers this session's versions only
+                self._app.say(f"Versions not kept — {exc}", severity="warning")
 
     def versions(self, app_id: str) -> list[tuple[str, float]]:
-        """(hash, first seen) of every version of an app seen in this session, newest first."""
+        """(hash, first seen) of every version of an app seen (this session or before), newest
+        first."""
         seen = self._seen.get(app_id, {})
         return sorted(seen.items(), key=lambda item: item[1], reverse=True)
 
@@ -76,7 +104,10 @@ class AppsFolder:
     async def start(self) -> None:
         """After the first listing: remember it, learn the engine's providers, start watching."""
         app = self._app
-        self.record(app.apps)
+        stored = await asyncio.to_thread(load_versions, self._versions_file, self._backend())
+        for sid, versions in stored.items():
+            self._seen.setdefault(sid, {}).update(versions)
+        await self._remember(app.apps)
         if not app.connector.extensions:
             return  # a remote workspace: ctrl+r only
         try:
@@ -137,7 +168,7 @@ class AppsFolder:
             except DustError as exc:
                 app.say(f"Apps not re-read — {exc.user_message}", severity="error")
                 return
-            self.record(after)
+            await self._remember(after)
             if app.connector.extensions:
                 self._signature = await asyncio.to_thread(folder_signature, self.folders())
             changes = describe_changes(before, after)

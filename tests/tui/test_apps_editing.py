@@ -340,3 +340,33 @@ async def test_edits_made_just_before_quitting_are_kept(make_app, tmp_path):
         await pilot.pause()
     kept = json.loads(drafts.read_text())["drafts"]["local|local"]
     assert [json.loads(d["inputs"]) for d in kept.values()] == [[{"question": "last"}]]
+
+
+async def test_versions_seen_before_are_offered_after_a_restart(make_app, own_engine):
+    eng, apps = own_engine
+    app = make_app(on=eng)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        first = saved_specification_hash(echo_app(app))
+    (apps / "echo.dust").write_text(ECHO_TWO)  # edited while dusttui is closed
+    app = make_app(on=eng)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "echo")
+        second = saved_specification_hash(echo_app(app))
+        assert second != first
+        await pilot.press("h")
+        await pilot.pause()
+        versions = app.screen.query_one("#hash-versions")
+        labels = [str(versions.get_option_at_index(i).prompt) for i in range(versions.option_count)]
+        assert labels[1:3] == [
+            f"{second[:12]}  this version, pinned",
+            f"{first[:12]}  an earlier version, seen " + labels[2][-8:],
+        ]
+        versions.focus()
+        versions.highlighted = 2
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("r")  # the engine still has the first version: it runs
+        await finish(pilot)
+        assert last_output(app) == {"said": "one a"}

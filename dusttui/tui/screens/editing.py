@@ -198,7 +198,8 @@ class EditingScreen(Screen[None]):
         versions = [Version("", f"the saved version: follows the app's file{now}")]
         seen = self.dust.apps_folder.versions(app.sId)
         for spec_hash, when in seen:
-            at = time.strftime("%H:%M:%S", time.localtime(when))
+            today = time.strftime("%Y-%m-%d") == time.strftime("%Y-%m-%d", time.localtime(when))
+            at = time.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M", time.localtime(when))
             what = (
                 "this version, pinned" if spec_hash == saved else f"an earlier version, seen {at}"
             )
