@@ -370,3 +370,26 @@ async def test_versions_seen_before_are_offered_after_a_restart(make_app, own_en
         await pilot.press("r")  # the engine still has the first version: it runs
         await finish(pilot)
         assert last_output(app) == {"said": "one a"}
+
+
+async def test_an_app_only_looked_at_leaves_no_draft(make_app, tmp_path):
+    drafts = tmp_path / "data" / "drafts.json"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pick(pilot, "while-demo")
+        # the same inputs as the sample, typed as JSON lines: still the app's own
+        app.main.query_one("#inputs").text_area.load_text(
+            "\n".join(json.dumps(item) for item in echo_inputs(app, "while-demo"))
+        )
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    kept = json.loads(drafts.read_text())["drafts"] if drafts.exists() else {}
+    assert kept == {}
+
+
+def echo_inputs(app, name: str) -> list:
+    from dusttui.specs import sample_inputs
+
+    return sample_inputs(next(a for a in app.apps if a.name == name)) or []

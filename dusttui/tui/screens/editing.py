@@ -46,6 +46,8 @@ class EditingScreen(Screen[None]):
         self.current_app: App | None = None
         self.drafts: dict[str, Draft] = {}
         self._defaults: dict[str, tuple[str, str]] = {}  # app sId → its defaults when shown
+        self._default_values: dict[str, tuple[object, object]] = {}  # the same, parsed
+        self._verdicts: dict[str, Draft | None] = {}  # what the drafts file keeps of each app
         self._hashes: dict[tuple[str, str | None], str | None] = {}
         self._stored: dict[str, Draft] | None = None  # the drafts file, once read
         self._writing = False
@@ -87,6 +89,7 @@ class EditingScreen(Screen[None]):
         draft = self.drafts[app.sId]
         self.current_app = app
         self._defaults[app.sId] = new
+        self._default_values.pop(app.sId, None)
         config, inputs = self.query_one(ConfigEditor), self.query_one(InputsEditor)
         if old is not None and same_text(draft.config, old[0]) and new[0] != old[0]:
             draft.config = new[0]
@@ -103,6 +106,7 @@ class EditingScreen(Screen[None]):
         self._save_draft()
         self.current_app = app
         self._defaults[app.sId] = defaults = defaults_of(app)
+        self._default_values.pop(app.sId, None)
         draft = self.drafts.get(app.sId)
         if draft is None:
             draft = Draft(*defaults)
@@ -323,30 +327,39 @@ class EditingScreen(Screen[None]):
         if self._writing:
             self._dirty = True
             return
-        changes = self._changes()
+        self._verdict()
+        changes = dict(self._verdicts)
         self._writing = True
         self._write_drafts(changes)
 
-    def _changes(self) -> dict[str, Draft | None]:
-        """Each shown app's draft, or None where it is just the app's defaults (not kept)."""
-        changes: dict[str, Draft | None] = {}
-        for sid, draft in self.drafts.items():
-            defaults = self._defaults.get(sid)
-            if defaults is None:
-                continue  # restored, never shown: kept as it is in the file
-            same = (
-                same_text(draft.config, defaults[0])
-                and same_text(draft.inputs, defaults[1])
-                and not draft.hash_choice
+    def _verdict(self) -> None:
+        """The selected app's entry in the drafts file: None while it is the app's defaults.
+
+        Compared through what the editors parsed already (an inputs text of megabytes is not
+        parsed again at each key)."""
+        app = self.current_app
+        if app is None or app.sId not in self._defaults:
+            return
+        draft, (config, inputs) = self.drafts[app.sId], self._defaults[app.sId]
+        values = self._default_values.get(app.sId)
+        if values is None:
+            values = self._default_values[app.sId] = (_parsed(config), _parsed(inputs))
+        checks = (self.query_one(ConfigEditor).check, self.query_one(InputsEditor).check)
+        same = not draft.hash_choice and all(
+            text == default or (check.ok and check.value == value)
+            for text, default, check, value in zip(
+                (draft.config, draft.inputs), (config, inputs), checks, values, strict=True
             )
-            changes[sid] = None if same else Draft(draft.config, draft.inputs, draft.hash_choice)
-        return changes
+        )
+        self._verdicts[app.sId] = (
+            None if same else Draft(draft.config, draft.inputs, draft.hash_choice)
+        )
 
     async def on_unmount(self) -> None:
         """Quitting while a write was under way: the last edits are written too (in a thread)."""
         if self._stored is not None and self._dirty:
             self._dirty = False
-            await asyncio.to_thread(self._store.save, self._backend(), self._changes())
+            await asyncio.to_thread(self._store.save, self._backend(), dict(self._verdicts))
 
     @work(name="drafts-write", exit_on_error=False, thread=True, group="drafts")
     def _write_drafts(self, changes: dict[str, Draft | None]) -> None:
@@ -417,3 +430,11 @@ class EditingScreen(Screen[None]):
         said = f"Saved {target.name} and {inputs_file.name}: the app's own config and inputs now."
         self.app.call_from_thread(self.dust.say, said)
         self.app.call_from_thread(self.dust.apps_folder.ask_reload)
+
+
+def _parsed(text: str) -> object:
+    """A default's JSON value (a text that is not JSON stands for itself)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
