@@ -3,14 +3,16 @@
 A ``block_execution`` event of a big block is megabytes of JSON: parsing it holds the GIL for
 the whole parse (a thread would not help), and the UI would freeze meanwhile. Above
 :data:`BIG_EVENT` bytes, :func:`read_in_worker` hands the event's text to one worker process,
-which checks its shape as the fast validator does and returns only what the reducer needs
-(:class:`ExecutionSummary`); the reducer keeps the text itself, decoded only when a row is read.
+which checks its shape as the fast validator does and returns what the reducer needs
+(:class:`ExecutionSummary`): the block's trace already packed (each input's row as JSON text, its
+counts beside), so neither the first repaint (the counts) nor a row read decodes the block.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import pickle
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from typing import IO, NamedTuple
 
 import orjson
 
-from dusttui.api.traces import Note, note
+from dusttui.api.traces import BlockTrace, Note, TraceShapeError
 
 __all__ = ["BIG_EVENT", "ExecutionSummary", "read_in_worker", "summarize_execution"]
 
@@ -35,6 +37,7 @@ class ExecutionSummary(NamedTuple):
     inputs: int  # rows (one per input)
     notes: list[Note]  # failures and token usage, as the reducer scans them
     map_sizes: list[int] | None  # a map block: how many elements each input maps over
+    trace: tuple[bytes, bytes, bytes, bytes, bytes, bool]  # BlockTrace.to_parts()
 
 
 def summarize_execution(raw: bytes) -> ExecutionSummary | None:
@@ -53,24 +56,17 @@ def summarize_execution(raw: bytes) -> ExecutionSummary | None:
     if type(block_type) is not str or type(name) is not str or type(execution) is not list:
         return None
     notes: list[Note] = []
-    for i, row in enumerate(execution):
-        if type(row) is not list:
-            return None
-        for j, e in enumerate(row):
-            if type(e) is not dict:
-                return None
-            error, meta = e.get("error"), e.get("meta")
-            if error is not None and type(error) is not str:
-                return None
-            if error is not None or (type(meta) is dict and "token_usage" in meta):
-                notes.append(note(i, j, error, meta))
+    try:  # the rows as the reducer keeps them, checked as the fast validator checks them
+        trace = BlockTrace.from_dicts(execution, check=True, notes=notes)
+    except TraceShapeError:
+        return None
     sizes = None
     if block_type == "map":
         sizes = []
         for row in execution:
             value = row[0].get("value") if row else None
             sizes.append(len(value) if type(value) is list else 1)
-    return ExecutionSummary(block_type, name, len(execution), notes, sizes)
+    return ExecutionSummary(block_type, name, len(execution), notes, sizes, trace.to_parts())
 
 
 class _Worker:
@@ -134,6 +130,10 @@ async def read_in_worker(raw: bytes) -> ExecutionSummary | None:
 def _serve() -> None:
     """The worker's loop: read an event, answer its summary, until stdin closes."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:  # a busy machine gives its cores to the UI first: this work is not the one waited on
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
     while True:
         try:
             raw = _read(stdin, int.from_bytes(_read(stdin, 8), "big"))

@@ -29,9 +29,9 @@ from dusttui.api.offload import ExecutionSummary
 from dusttui.api.run_json import Built, built_traces, parse_run
 from dusttui.api.state_parts import BlockState, ErrorRef, PrerunError
 from dusttui.api.trace_views import Executions
-from dusttui.api.traces import BlockTrace, RowCache
+from dusttui.api.traces import BlockCounts, BlockTrace, RowCache, is_not_run, tally_rows
 
-__all__ = ["BlockState", "ErrorRef", "PrerunError", "RunState", "TokenKey"]
+__all__ = ["BlockCounts", "BlockState", "ErrorRef", "PrerunError", "RunState", "TokenKey"]
 
 BlockKey = tuple[str, str]  # (block_type, name)
 TokenKey = tuple[str, int, int]  # (block_name, input_index, iteration)
@@ -84,6 +84,7 @@ class RunState:
         # BlockTrace (each input's row as JSON text; models built only for the rows read, kept
         # in a small cache). Models per execution weigh ~35× their JSON on big runs.
         self._traces: dict[BlockKey, BlockTrace | bytes] = {}
+        self._counts: dict[BlockKey, BlockCounts] = {}  # a block kept as an event's text: counted
         self._views: dict[BlockKey, Executions] = {}  # one per trace: readers compare identities
         self._cache = RowCache()
         self._tokens: dict[TokenKey, list[str]] = {}
@@ -151,6 +152,17 @@ class RunState:
         """
         key = (block_type, name)
         return self._view(key) if key in self._traces else []
+
+    def block_counts(self, block_type: str, name: str) -> BlockCounts:
+        """The block's executions by the one count (ok, errored, not run; inputs), counted when
+        they arrived: never decodes the block (the run table reads it on every repaint)."""
+        key = (block_type, name)
+        value = self._traces.get(key)
+        if value is None:
+            return BlockCounts()
+        if type(value) is bytes:
+            return self._counts[key]
+        return value.tally()  # type: ignore[union-attr]
 
     def trace_keys(self) -> list[BlockKey]:
         """(block_type, name) of every block with executions, in execution order."""
@@ -251,6 +263,7 @@ class RunState:
         if type(value) is bytes:
             value = BlockTrace.from_event(value, cache=self._cache)
             self._traces[key] = value
+            self._counts.pop(key, None)
         return value  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ events
@@ -286,14 +299,14 @@ class RunState:
 
     def apply_execution_summary(self, summary: ExecutionSummary, raw: bytes) -> None:
         """Fold a big ``block_execution`` event read elsewhere (:mod:`dusttui.api.offload`): its
-        text is kept as is, its failures and usage indexed. Not for a block inside a while loop
+        trace comes packed from there, its failures and usage indexed. Not for a block inside a while loop
         (those merge their executions: see :attr:`in_loop`)."""
         key = (summary.block_type, summary.block_name)
-        self._traces[key] = raw
+        self._traces[key] = BlockTrace.from_parts(summary.trace, cache=self._cache)
         self._views.pop(key, None)
         block = self._index.get(key)
         for i, j, error, p, c in summary.notes:
-            if error is not None:
+            if error is not None and not is_not_run(error):
                 self.errors.append(ErrorRef(key[0], key[1], i, j, error))
             if p or c:
                 self._add_usage(p, c, block)
@@ -378,7 +391,11 @@ class RunState:
                 on_execution=scan,
             )
         else:
-            self._traces[key] = raw if raw is not None else self._build(execution)
+            if raw is not None:  # kept as text until a row is read: counted now
+                self._counts[key] = tally_rows(execution)
+                self._traces[key] = raw
+            else:
+                self._traces[key] = self._build(execution)
             self._scan(key, execution, 0)
         if block_type == "input":
             self._streams = len(execution)
@@ -412,7 +429,7 @@ class RunState:
     def _scan_one(
         self, key: BlockKey, error: str | None, meta: Any, i: int, j: int, block: BlockState | None
     ) -> None:
-        if error is not None:
+        if error is not None and not is_not_run(error):
             self.errors.append(ErrorRef(key[0], key[1], i, j, error))
         if type(meta) is dict:
             usage = meta.get("token_usage")
@@ -552,11 +569,12 @@ class RunState:
             traces[key] = trace
             block = self._index.get(key)
             for i, j, error, p, c in notes:
-                if error is not None:
+                if error is not None and not is_not_run(error):
                     self.errors.append(ErrorRef(key[0], key[1], i, j, error))
                 if p or c:
                     self._add_usage(p, c, block)
         self._traces = traces
+        self._counts = {}  # every block is a BlockTrace now
         self._views = {k: v for k, v in self._views.items() if traces.get(k) is v.trace}
         self.version += 1
         return True

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, overload
 from dusttui.api.models import Execution
 
 if TYPE_CHECKING:
-    from dusttui.api.traces import BlockTrace
+    from dusttui.api.traces import BlockCounts, BlockTrace
 
 __all__ = ["ExecutionRow", "Executions"]
 
@@ -47,6 +47,10 @@ class ExecutionRow(Sequence[Execution]):
     def counts(self) -> tuple[int, int]:
         """(successes, errors) over these executions, without building them."""
         return self._trace.counts(self._i)
+
+    def tally(self) -> BlockCounts:
+        """These executions by the one count (ok, errored, not run), without building them."""
+        return self._trace.tally_row(self._i)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ExecutionRow):

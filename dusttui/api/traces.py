@@ -20,7 +20,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import TypeAdapter
@@ -28,14 +28,17 @@ from pydantic import TypeAdapter
 from dusttui.api.models import Execution
 
 __all__ = [
+    "BlockCounts",
     "BlockTrace",
     "Note",
     "RowCache",
     "TraceShapeError",
     "check_rows",
+    "is_not_run",
     "loads",
     "note",
     "own",
+    "tally_rows",
 ]
 
 _ROW: TypeAdapter[list[Execution]] = TypeAdapter(list[Execution])
@@ -45,6 +48,45 @@ _KEYS = ("value", "error", "meta")
 # (input, iteration, error, prompt tokens, completion tokens) of an execution that failed or
 # reported token usage (``meta.token_usage``); the error text is a copy (see :func:`own`).
 Note = tuple[int, int, "str | None", int, int]
+
+# What the engine records for an execution a cancelled or interrupted run never ran (contract
+# A.3): ``{"value": null, "error": "Not run: the run was cancelled.", "meta": null}``.
+NOT_RUN_PREFIX = "Not run: the run was "
+
+
+def is_not_run(error: str | None) -> bool:
+    """The one count's rule: an execution whose error says the run stopped before it ran is
+    neither a success nor an error, it did not run (a cut block shows what ran, 11/20)."""
+    return error is not None and error.startswith(NOT_RUN_PREFIX)
+
+
+class BlockCounts(NamedTuple):
+    """A block's executions by the one count: ``ok`` + ``err`` ran, ``not_run`` never did."""
+
+    ok: int = 0
+    err: int = 0
+    not_run: int = 0
+    inputs: int = 0  # rows (one per input)
+
+    @property
+    def done(self) -> int:
+        """Executions that ran, successes and errors."""
+        return self.ok + self.err
+
+
+def tally_rows(execution: Sequence[Sequence[Any]]) -> BlockCounts:
+    """The :class:`BlockCounts` of rows of executions (models or decoded dicts)."""
+    total = err = skip = 0
+    for row in execution:
+        total += len(row)
+        for e in row:
+            error = e.get("error") if type(e) is dict else e.error
+            if error is not None:
+                if is_not_run(error):
+                    skip += 1
+                else:
+                    err += 1
+    return BlockCounts(total - err - skip, err, skip, len(execution))
 
 
 def own(text: str) -> str:
@@ -142,7 +184,7 @@ class BlockTrace:
     iteration axis, keeps a list of row texts instead.
     """
 
-    __slots__ = ("_buf", "_cache", "_offs", "_rows", "_stdlib", "errs", "lens")
+    __slots__ = ("_buf", "_cache", "_offs", "_rows", "_stdlib", "_tally", "errs", "lens", "skips")
 
     def __init__(
         self,
@@ -150,23 +192,25 @@ class BlockTrace:
         lens: array[int],
         errs: array[int],
         *,
+        skips: array[int] | None = None,
         cache: RowCache | None = None,
         stdlib: bool = False,
         packed: bool = True,
     ) -> None:
         self.lens = lens  # executions per input
-        self.errs = errs  # failed executions per input
+        self.errs = errs  # failed executions per input (the not-run ones included)
+        # executions per input the run never ran (:func:`is_not_run`; counted in errs too)
+        self.skips = skips if skips is not None else array("q", [0]) * len(lens)
+        self._tally: BlockCounts | None = None  # the block's counts, once summed
         self._cache: weakref.ref[RowCache] | None = None  # weak: the cache refers to the trace
         if cache is not None:
             self.cache = cache
         self._stdlib = stdlib  # rows written by the stdlib (NaN, lone surrogates): read them so
+        self._buf: bytes | None = None
+        self._offs: array[int] | None = None
+        self._rows: list[bytes] | None = rows
         if packed:
-            self._buf: bytes | None = b"".join(rows)
-            self._offs: array[int] | None = array("q", accumulate(map(len, rows), initial=0))
-            self._rows: list[bytes] | None = None
-        else:
-            self._buf = self._offs = None
-            self._rows = rows
+            self.pack()
 
     # -------------------------------------------------------------- building
 
@@ -187,12 +231,13 @@ class BlockTrace:
         rows: list[bytes] = []
         lens = array("q")
         errs = array("q")
+        skips = array("q")
         dumps = _dumps
         for i, row in enumerate(execution):
             if check and type(row) is not list:
                 raise TraceShapeError(f"{i}", "Input should be a valid list")
             out = row
-            n_err = 0
+            n_err = n_skip = 0
             for j, e in enumerate(row):
                 if type(e) is not dict:
                     if check:
@@ -204,6 +249,7 @@ class BlockTrace:
                     if type(err) is not str:
                         raise TraceShapeError(f"{i}.{j}.error", "Input should be a valid string")
                     n_err += 1
+                    n_skip += is_not_run(err)
                     if notes is not None:
                         notes.append(note(i, j, err, meta))
                 elif notes is not None and type(meta) is dict and "token_usage" in meta:
@@ -215,7 +261,8 @@ class BlockTrace:
             rows.append(dumps(out, stdlib))
             lens.append(len(row))
             errs.append(n_err)
-        return cls(rows, lens, errs, cache=cache, stdlib=stdlib)
+            skips.append(n_skip)
+        return cls(rows, lens, errs, skips=skips, cache=cache, stdlib=stdlib)
 
     @classmethod
     def from_models(
@@ -229,15 +276,17 @@ class BlockTrace:
         rows: list[bytes] = []
         lens = array("q")
         errs = array("q")
+        skips = array("q")
         dump = _ROW.dump_json
         for i, row in enumerate(execution):
             row = list(row)
-            n_err = 0
+            n_err = n_skip = 0
             for j, e in enumerate(row):
                 err = e.error
                 meta = e.meta
                 if err is not None:
                     n_err += 1
+                    n_skip += is_not_run(err)
                     if notes is not None:
                         notes.append(note(i, j, err, meta))
                 elif notes is not None and type(meta) is dict and "token_usage" in meta:
@@ -245,7 +294,8 @@ class BlockTrace:
             rows.append(dump(row))
             lens.append(len(row))
             errs.append(n_err)
-        return cls(rows, lens, errs, cache=cache)
+            skips.append(n_skip)
+        return cls(rows, lens, errs, skips=skips, cache=cache)
 
     @classmethod
     def from_event(cls, raw: bytes, *, cache: RowCache | None = None) -> BlockTrace:
@@ -265,6 +315,7 @@ class BlockTrace:
             [b"[]"] * inputs,
             array("q", [0]) * inputs,
             array("q", [0]) * inputs,
+            skips=array("q", [0]) * inputs,
             cache=cache,
             packed=False,
         )
@@ -278,17 +329,22 @@ class BlockTrace:
             self._rows.append(b"[]")
             self.lens.append(0)
             self.errs.append(0)
+            self.skips.append(0)
+            self._tally = None
         if type(execution) is dict:
             item = _dumps(execution if tuple(execution) == _KEYS else _normal(execution), stdlib)
-            failed = execution.get("error") is not None
+            error = execution.get("error")
         else:
             item = _EXECUTION.dump_json(execution)
-            failed = execution.error is not None
+            error = execution.error
+        failed = error is not None
         self._stdlib = self._stdlib or stdlib
         old = self._rows[i]
         self._rows[i] = old[:-1] + (b"," if self.lens[i] else b"") + item + b"]"
         self.lens[i] += 1
         self.errs[i] += failed
+        self.skips[i] += is_not_run(error)
+        self._tally = None
         cache = self.cache
         if cache is not None:
             cache.drop(self, i)
@@ -297,8 +353,10 @@ class BlockTrace:
         """Pack the rows of a grown block into one buffer (fewer objects); returns self."""
         if self._rows is not None:
             rows = self._rows
-            self._buf = b"".join(rows)
-            self._offs = array("q", accumulate(map(len, rows), initial=0))
+            # Rows joined by commas: the block's JSON array is then the buffer in brackets (the
+            # journal writes a huge run without a pass over its rows); offsets step over them.
+            self._buf = b",".join(rows)
+            self._offs = array("q", accumulate((len(r) + 1 for r in rows), initial=0))
             self._rows = None
         return self
 
@@ -323,10 +381,12 @@ class BlockTrace:
             return self._rows[i]
         offs = self._offs
         assert self._buf is not None and offs is not None
-        return self._buf[offs[i] : offs[i + 1]]
+        return self._buf[offs[i] : offs[i + 1] - 1]
 
     def json_text(self) -> bytes:
         """The block's executions as one JSON array text (no decoding, no models)."""
+        if self._buf is not None:
+            return b"[" + self._buf + b"]"
         return b"[" + b",".join([self.row_bytes(i) for i in range(len(self.lens))]) + b"]"
 
     def row_dicts(self, i: int) -> list[dict[str, Any]]:
@@ -360,9 +420,46 @@ class BlockTrace:
         return [self.row_dicts(i) for i in range(len(self.lens))]
 
     def counts(self, i: int) -> tuple[int, int]:
-        """(successes, errors) of row ``i``, without building it."""
+        """(successes, failed executions) of row ``i``, without building it; the failed include
+        the not-run ones (see :meth:`tally_row` for the one count)."""
         err = self.errs[i]
         return self.lens[i] - err, err
+
+    def tally_row(self, i: int) -> BlockCounts:
+        """Row ``i`` by the one count (ran ok, errored, not run), without building it."""
+        err, skip = self.errs[i], self.skips[i]
+        return BlockCounts(self.lens[i] - err, err - skip, skip, 1)
+
+    def tally(self) -> BlockCounts:
+        """The whole block by the one count, from the per-input counts (no decoding); summed
+        once (a repaint reads every block's counts)."""
+        if self._tally is None:
+            total, err, skip = sum(self.lens), sum(self.errs), sum(self.skips)
+            self._tally = BlockCounts(total - err, err - skip, skip, len(self.lens))
+        return self._tally
+
+    def to_parts(self) -> tuple[bytes, bytes, bytes, bytes, bytes, bool]:
+        """The packed trace as plain bytes (to pass between processes): see :meth:`from_parts`."""
+        self.pack()
+        assert self._buf is not None and self._offs is not None
+        return (
+            self._buf,
+            self._offs.tobytes(),
+            self.lens.tobytes(),
+            self.errs.tobytes(),
+            self.skips.tobytes(),
+            self._stdlib,
+        )
+
+    @classmethod
+    def from_parts(
+        cls, parts: tuple[bytes, bytes, bytes, bytes, bytes, bool], *, cache: RowCache | None = None
+    ) -> BlockTrace:
+        """A trace from :meth:`to_parts`, without decoding or copying its rows."""
+        buf, offs, lens, errs, skips, stdlib = parts
+        trace = cls([], _array(lens), _array(errs), skips=_array(skips), cache=cache, stdlib=stdlib)
+        trace._buf, trace._offs = buf, _array(offs)
+        return trace
 
     def notes(self) -> list[Note]:
         """Failed executions and token usage, in order (decodes every row)."""
@@ -378,7 +475,7 @@ class BlockTrace:
         """True if both hold equal executions (as their models would compare)."""
         if self is other:
             return True
-        if self.lens != other.lens or self.errs != other.errs:
+        if self.lens != other.lens or self.errs != other.errs or self.skips != other.skips:
             return False
         if (
             self._buf is not None
@@ -418,6 +515,12 @@ def check_rows(execution: Any) -> None:
             err = e.get("error")
             if err is not None and type(err) is not str:
                 raise TraceShapeError(f"{i}.{j}.error", "Input should be a valid string")
+
+
+def _array(data: bytes) -> array[int]:
+    out = array("q")
+    out.frombytes(data)
+    return out
 
 
 def _model_fields(e: Any) -> dict[str, Any]:

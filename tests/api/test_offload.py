@@ -113,3 +113,63 @@ def _run_json(evs: list[dict]) -> bytes:
     for e in evs:
         state.apply(parse_event(e), orjson.dumps(e))
     return state.to_wire_json()
+
+
+def test_a_big_block_is_counted_and_read_by_row_without_decoding_the_whole_event(monkeypatch):
+    # The run table counts every block on each repaint and the output pane reads one row: with
+    # the trace packed in the worker, neither parses the event again on the event loop.
+    from dusttui.api.traces import BlockCounts, BlockTrace
+    from dusttui.tui.widgets.run_rows import input_count, table_blocks
+
+    evs = events(20_000)
+    raw = orjson.dumps(evs[2])
+    summary = summarize_execution(raw)
+    assert summary is not None
+    state = RunState()
+    for event in evs[:2]:
+        state.apply(parse_event(event), orjson.dumps(event))
+    state.apply_execution_summary(summary, raw)
+
+    def whole_event(*args, **kwargs):
+        raise AssertionError("the whole event was decoded")
+
+    monkeypatch.setattr(BlockTrace, "from_event", whole_event)
+    assert state.block_counts("code", "A") == BlockCounts(19_980, 20, 0, 20_000)
+    row = table_blocks(state)[0]
+    assert (row.status, row.success_count, row.error_count) == ("running", 19_980, 20)
+    assert input_count(state) == 20_000
+    assert state.executions("code", "A")[19_007][0].error == "boom 19007"
+    assert state.executions("code", "A")[3][0].value == {"i": 3, "pad": "x" * 60}
+
+
+def test_what_a_cancel_cut_short_is_counted_as_not_run_not_as_an_error():
+    cut = "Not run: the run was cancelled."
+    stopped = "Not run: the run was interrupted (the engine stopped)."
+    execution = [
+        [{"value": 1, "error": None, "meta": None}],
+        [{"value": None, "error": "boom", "meta": None}],
+        [{"value": None, "error": cut, "meta": None}],
+        [{"value": None, "error": stopped, "meta": None}],
+    ]
+    event = {
+        "type": "block_execution",
+        "content": {"block_type": "code", "block_name": "A", "execution": execution},
+    }
+    from dusttui.api.traces import BlockCounts
+
+    state = RunState()
+    for e in (events(1)[0], event):
+        state.apply(parse_event(e), orjson.dumps(e))
+    assert state.block_counts("code", "A") == BlockCounts(1, 1, 2, 4)  # counted as it came
+    assert [(e.input_index, e.message) for e in state.errors] == [(1, "boom")]
+    assert [state.executions("code", "A")[i].tally() for i in range(4)] == [
+        BlockCounts(1, 0, 0, 1),
+        BlockCounts(0, 1, 0, 1),
+        BlockCounts(0, 0, 1, 1),
+        BlockCounts(0, 0, 1, 1),
+    ]
+    assert state.block_counts("code", "A") == BlockCounts(1, 1, 2, 4)  # and once decoded
+    # The same from a GET answer of the run.
+    again = RunState.from_run_json(state.to_wire_json())
+    assert again.block_counts("code", "A") == BlockCounts(1, 1, 2, 4)
+    assert len(again.errors) == 1

@@ -5,6 +5,7 @@ engine noticed and the run's real end shown, the quit question true per backend.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -63,7 +64,7 @@ async def _until(pilot, condition: Callable[[], bool], seconds: float = 30.0) ->
         if condition():
             return
         await pilot.pause(0.05)
-    raise AssertionError("the screen never showed it")
+    raise AssertionError(f"the screen never showed it: {rows(pilot.app)}")
 
 
 def _done(progress: str) -> int:
@@ -134,10 +135,17 @@ async def test_c_asks_then_cancels_the_run_and_says_why(slow_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pick(pilot, "slow")
-        app.main.query_one("#inputs").load('[{"ms": 60000}]')
+        # 2 quick inputs, then 2 that would wait a minute: cancelled once the 2 are done.
+        app.main.query_one("#inputs").load(json.dumps([{"ms": 1}] * 2 + [{"ms": 60000}] * 2))
         await pilot.pause()
         await pilot.press("r")
-        await _until(pilot, lambda: rows(app).get("code:WAIT", [""] * 3)[2] == "● running")
+        await _until(
+            pilot,
+            lambda: (
+                (row := rows(app).get("code:WAIT", [""] * 6))[2] == "● running"
+                and row[5].endswith(" 2/4")
+            ),
+        )
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -145,8 +153,9 @@ async def test_c_asks_then_cancels_the_run_and_says_why(slow_app):
         await finish(pilot)
         assert "· ✗ cancelled ·" in text_of(app, "#run-title")
         assert text_of(app, "#run-errors").startswith("✗ Run cancelled.")
-        # One count, the explorer's: the execution cut short is in the trace, as an error.
-        assert rows(app)["code:WAIT"][2:6] == ["✗ errored", "0", "1", "██████████ 1/1"]
+        # One count, the explorer's: the 2 executions the cancel cut short never ran (the
+        # engine's "Not run: the run was cancelled." placeholders are neither ok nor errors).
+        assert rows(app)["code:WAIT"][2:6] == ["✗ errored", "2", "0", "█████░░░░░ 2/4"]
         # One notification for one cancel: the run's end, with its reason.
         cancel_toasts = [n for n in notifications(app) if "cancel" in n]
         assert len(cancel_toasts) == 1, cancel_toasts

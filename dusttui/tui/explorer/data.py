@@ -19,6 +19,7 @@ from typing import Any
 
 from dusttui.api.models import Execution, Run
 from dusttui.api.trace_views import ExecutionRow, Executions
+from dusttui.api.traces import tally_rows
 
 # A position in a run: (block index in run order, input index, iteration).
 Pos = tuple[int, int, int]
@@ -257,25 +258,20 @@ class TraceData:
 
 
 def row_counts(row: Sequence[Execution]) -> tuple[int, int]:
-    """(successes, errors) over one input's iterations."""
+    """(successes, errors) over one input's iterations; what never ran (a cancelled or
+    interrupted run's placeholders, :func:`~dusttui.api.traces.is_not_run`) is neither."""
     if isinstance(row, ExecutionRow):  # a RunState row (JSON text until read): counted as is
-        return row.counts()
-    err = sum(1 for e in row if e.error is not None)
-    return len(row) - err, err
+        counts = row.tally()
+    else:
+        counts = tally_rows([row])
+    return counts.ok, counts.err
 
 
 def trace_counts(rows: Rows) -> tuple[int, int]:
-    """(successes, errors) over every execution of a block, every input and iteration."""
-    if isinstance(rows, Executions):  # a RunState view: per-input counts kept beside the JSON
-        trace = rows.trace
-        err = sum(trace.errs)
-        return sum(trace.lens) - err, err
-    ok = err = 0
-    for row in rows:
-        o, e = row_counts(row)
-        ok += o
-        err += e
-    return ok, err
+    """(successes, errors) over every execution of a block, every input and iteration (the one
+    count of :class:`~dusttui.api.traces.BlockCounts`: what never ran is neither)."""
+    counts = rows.trace.tally() if isinstance(rows, Executions) else tally_rows(rows)
+    return counts.ok, counts.err
 
 
 def _add_live_counts(info: BlockInfo, ok: int, err: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dusttui.api.models import Execution
+from dusttui.api.traces import is_not_run
 from dusttui.costs import NO_PRICE, BlockCost, PriceTable, RunCost, block_costs, format_cost
 from dusttui.tui.explorer.data import TraceData, row_counts
 from dusttui.tui.explorer.jsonpath import preview
@@ -19,7 +20,7 @@ BLOCK_KIND: dict[str, str] = {"succeeded": "ok", "errored": "err", "running": "r
 
 def execution_kind(e: Execution | None) -> str:
     """Status kind of one execution (``none`` when it does not exist yet)."""
-    if e is None:
+    if e is None or is_not_run(e.error):  # a cancelled or interrupted run never ran it
         return "none"
     return "err" if e.error is not None else "ok"
 
@@ -61,6 +62,8 @@ def grid_cell(data: TraceData, b: int, i: int) -> Cell:
         kind = "running" if data.blocks[b].status == "running" else "none"
         return Cell(kind, GLYPHS[kind], target)
     ok, err = row_counts(row)
+    if not ok and not err:  # only what a cancelled or interrupted run never ran
+        return Cell("none", GLYPHS["none"], target)
     kind = "err" if err else "ok"
     if data.blocks[b].in_loop or len(row) > 1:
         text = f"{ok}✓ {err}✗" if err else f"{ok}✓"

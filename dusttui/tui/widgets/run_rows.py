@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dusttui.tui.explorer.data import NOT_RUN, WAITING, trace_counts
+from dusttui.tui.explorer.data import NOT_RUN, WAITING
 
 __all__ = ["NOT_RUN", "WAITING", "TableBlock", "input_count", "table_blocks"]
 
@@ -44,7 +44,8 @@ def table_blocks(state: Any, spec: Sequence[tuple[str, str]] | None = None) -> l
     traced = set(state.trace_keys())
     for block in state.blocks:
         if (block.block_type, block.name) in traced or block.status == "running":
-            ok, err = trace_counts(state.executions(block.block_type, block.name))
+            # counted when the executions arrived: a repaint never decodes a block
+            ok, err, _not_run, _inputs = state.block_counts(block.block_type, block.name)
         else:  # ended, no trace yet (poll and blocking mode until the end): the status's counts
             ok, err = block.success_count, block.error_count
         row = TableBlock(
@@ -80,7 +81,7 @@ def table_blocks(state: Any, spec: Sequence[tuple[str, str]] | None = None) -> l
 
 def input_count(state: Any) -> int:
     """How many inputs the run has so far (its widest block)."""
-    return max((len(state.executions(b.block_type, b.name)) for b in state.blocks), default=0)
+    return max((state.block_counts(b.block_type, b.name).inputs for b in state.blocks), default=0)
 
 
 def _add_unrun(rows: list[TableBlock], spec: Sequence[tuple[str, str]], word: str) -> None:
