@@ -76,6 +76,7 @@ async def _journal_ids(session: RunSession, app: App, prefix: str) -> set[str]:
 
 
 async def _engine_ids(session: RunSession, app: App, prefix: str) -> set[str]:
+    await session.connector.ready()  # a server reached by URL: whether it is a dusttui engine
     if not session.connector.extensions:
         return set()  # dust.tt cannot list runs
     from dusttui.api.errors import DustError

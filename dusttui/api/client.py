@@ -562,10 +562,11 @@ class DustClient:
             raise StreamProtocolError("This server does not list runs by tag.")
         return [r["run_id"] for r in runs if type(r) is dict and type(r.get("run_id")) is str]
 
-    async def engine_info(self) -> dict[str, Any]:
-        """The local engine's own description (``GET /dusttui/v1/engine``); a light request."""
+    async def engine_info(self, *, retries: int | None = None) -> dict[str, Any]:
+        """The local engine's own description (``GET /dusttui/v1/engine``); a light request.
+        ``retries``: at most this many (default: the client's)."""
         request = self._http.build_request("GET", "/dusttui/v1/engine")
-        payload = await self._json(request, idempotent=True)
+        payload = self._loads(await self._send(request, idempotent=True, retries=retries))
         engine = payload.get("engine") if type(payload) is dict else None
         if type(engine) is not dict:
             raise StreamProtocolError("This server is not a dusttui engine.")

@@ -13,6 +13,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from dusttui.config import Backend, ConfigError, Settings, data_dir
 
@@ -149,6 +150,9 @@ class Connector:
         self._start_error: BaseException | None = None
         self._client: DustClient | None = None
         self._fixed = False
+        # A server reached by URL that answers GET /dusttui/v1/engine is a dusttui engine (a
+        # `dusttui serve`): asked once per connection by ready(); None until asked.
+        self._served_engine: bool | None = None
 
     @classmethod
     def for_client(
@@ -164,8 +168,23 @@ class Connector:
 
     @property
     def extensions(self) -> bool:
-        """The backend is the local engine: its extensions (status, cancel, tags) answer."""
-        return self.local
+        """The backend is a dusttui engine — the local one, or a ``dusttui serve`` reached by
+        URL (found out by :meth:`ready`) — whose extensions (status, cancel, tags) answer."""
+        return self.local or self._served_engine is True
+
+    async def _probe_engine(self, client: DustClient) -> bool:
+        """True when the server reached by URL is a dusttui engine (one light request; never for
+        dust.tt, whose API has no such extension)."""
+        from dusttui.api.errors import DustError
+
+        host = (urlsplit(client.base_url).hostname or "").lower()
+        if host == "dust.tt" or host.endswith(".dust.tt"):
+            return False
+        try:
+            await client.engine_info(retries=0)
+        except (DustError, OSError):
+            return False
+        return True
 
     @property
     def outlives_front_end(self) -> bool:
@@ -250,10 +269,14 @@ class Connector:
         )
 
     async def ready(self) -> DustClient:
-        """:meth:`wait_ready` without blocking the event loop; the client."""
+        """:meth:`wait_ready` without blocking the event loop; the client. The first time, a
+        server reached by URL is asked whether it is a dusttui engine (see :attr:`extensions`)."""
         if self._client is None:
             await asyncio.to_thread(self.wait_ready)
-        return self.client
+        client = self.client
+        if not self.local and self._served_engine is None:
+            self._served_engine = await self._probe_engine(client)
+        return client
 
     @property
     def client(self) -> DustClient:
@@ -278,6 +301,7 @@ class Connector:
         """A local engine again (found or started) and a new client, after the last one died."""
         old = self._client
         self._client = None
+        self._served_engine = None
         self._engine = None
         if old is not None:
             await old.aclose()

@@ -223,6 +223,7 @@ class RunSession:
         stop watching it; returns the sentence to show."""
         if run.done:
             return f"Run {short_id(run.run_id)} is already over ({run.status})."
+        await self.connector.ready()  # a server reached by URL: whether it is a dusttui engine
         if not self.connector.extensions:
             message = (
                 f"{self.connector.host} cannot cancel runs (its API has no cancel): "
@@ -243,6 +244,7 @@ class RunSession:
         and whether this call cancelled it (False: it was over already)."""
         from dusttui.api.state import RunState
 
+        await self.connector.ready()  # a server reached by URL: whether it is a dusttui engine
         if not self.connector.extensions:
             raise NoCancel(
                 f"{self.connector.host} cannot cancel runs (its API has no cancel): "

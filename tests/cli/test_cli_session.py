@@ -3,6 +3,7 @@ unknown runs, cancel where there is none — each in a real process, on real soc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -10,8 +11,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.procs import (
@@ -151,20 +154,86 @@ def test_watch_of_an_unknown_run_or_app_is_one_line_and_journals_nothing(remote,
     assert journal_rows(tmp_path) == []
 
 
-def test_cancel_where_the_api_has_none_says_the_run_continues(remote, tmp_path):
-    env = cli_env(tmp_path)
-    env.update(
-        DUST_BASE_URL=remote.url,
-        DUST_WORKSPACE_ID="w",
-        DUST_SPACE_ID="s",
-        DUST_API_KEY=remote.api_key,
+def test_cancel_where_the_api_has_none_says_the_run_continues(tmp_path):
+    # A Dust API without the engine's extensions (GET /dusttui/v1/engine answers 404 there).
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "stalling_server.py")],
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    code, out, err = run_cli(["cancel", "f" * 64, "--app", "slow"], env)
+    try:
+        url = server.stdout.readline().strip()
+        env = cli_env(tmp_path)
+        env.update(DUST_BASE_URL=url, DUST_WORKSPACE_ID="w", DUST_SPACE_ID="s", DUST_API_KEY="sk-x")
+        code, out, err = run_cli(["cancel", "f" * 64, "--app", "remote-app"], env)
+    finally:
+        server.kill()
+        server.wait()
     assert (code, out) == (2, "")
-    host = remote.url.split("://", 1)[1]
+    host = url.split("://", 1)[1]
     assert err == (
         f"dusttui: {host} cannot cancel runs (its API has no cancel): the run continues there.\n"
     )
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[str]:
+    """A real `dusttui serve` with the `slow` app, on a port of its own; its URL."""
+    apps = tmp_path / "served-apps"
+    apps.mkdir()
+    (apps / "slow.dust").write_text(SLOW_BLOCK_APP)
+    env = cli_env(tmp_path / "server", DUSTTUI_SERVER_KEY="sk-served-engine-1")
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "dusttui", "serve", "--port", "0", "--apps", str(apps)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert serve.stderr is not None
+        first = serve.stderr.readline()
+        assert first.startswith("dusttui engine listening on http://127.0.0.1:"), first
+        yield first.split(" on ", 1)[1].strip()
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+
+
+def test_a_dusttui_serve_reached_by_url_can_cancel_a_run(served, tmp_path):
+    # `dusttui serve` has the engine's extensions though it is not this user's local engine:
+    # found out once per connection (GET /dusttui/v1/engine), so cancel stops the run there.
+    env = cli_env(tmp_path / "user")
+    env.update(
+        DUST_BASE_URL=served,
+        DUST_WORKSPACE_ID="w",
+        DUST_SPACE_ID="s",
+        DUST_API_KEY="sk-served-engine-1",
+    )
+    inputs = ["--input", '{"ms": 1}'] * 2 + ["--input", '{"ms": 30000}'] * 2
+    follower = Cli(["run", "slow", *inputs], env)
+    run_id = follower.wait_for(rf"dusttui: run ({RUN_ID}) started").group(1)
+    status_url = f"{served}/api/v1/w/w/spaces/s/apps/slow/runs/{run_id}/status"
+    headers = {"Authorization": "Bearer sk-served-engine-1"}
+    for _ in range(600):  # until the two quick inputs are done (the engine's live counts)
+        blocks = httpx.get(status_url, headers=headers, timeout=10).json()["run"]["status"]
+        if blocks["blocks"] and blocks["blocks"][-1]["success_count"] >= 2:
+            break
+        time.sleep(0.05)
+    code, out, err = run_cli(["cancel", run_id, "--app", "slow"], env)
+    assert code == 0, err
+    assert out.splitlines()[:2] == [f"run {run_id} ✗ cancelled", "  why: Run cancelled."]
+    code, out, err = follower.finish()
+    assert code == 1, err
+    assert out.splitlines() == [
+        f"run {run_id} ✗ cancelled",
+        "  why: Run cancelled.",
+        "  ✓ input    INPUT            4 ok",
+        "  ✗ code     WAIT             2 ok · ran 2/4",
+    ]
 
 
 def test_a_server_gone_mid_run_is_said_with_the_resume_command(tmp_path):
@@ -190,3 +259,47 @@ def test_a_server_gone_mid_run_is_said_with_the_resume_command(tmp_path):
     assert last.startswith(f"dusttui: Connection lost to {host}: "), err
     assert last.endswith(f"The run may go on there: dusttui watch {run_id} --app remote-app")
     assert journal_rows(tmp_path) == [(run_id, "running")]
+
+
+async def test_a_dusttui_serve_reached_by_url_gives_live_counts_inside_a_block(served):
+    from pydantic import SecretStr
+
+    from dusttui.config import Backend, Settings
+    from dusttui.session.backend import Connector
+    from dusttui.session.runs import RunSession
+
+    backend = Backend("remote", served, "w", "s", SecretStr("sk-served-engine-1"))
+    connector = Connector(backend, Settings())
+    session = RunSession(connector)
+    try:
+        client = await connector.ready()
+        assert connector.extensions is True  # asked once: GET /dusttui/v1/engine answered
+        app = next(a for a in await client.list_apps() if a.name == "slow")
+        seen: list[tuple[str, int, int | None]] = []  # WAIT while it runs: (status, ok, total)
+
+        def listen(run, change) -> None:
+            block = run.state.block("code", "WAIT") if run.state is not None else None
+            if block is not None and block.status == "running":
+                seen.append((block.status, block.success_count, block.expected))
+
+        session.subscribe(listen)
+        inputs = [{"ms": 1}, {"ms": 1}, {"ms": 30000}, {"ms": 30000}]
+        run = session.launch(app, "latest", {}, inputs, "stream")
+        for _ in range(600):  # the stream says nothing of WAIT until it ends: these are live
+            if ("running", 2, 4) in seen:
+                break
+            await asyncio.sleep(0.05)
+        assert ("running", 2, 4) in seen, seen[-5:]
+        assert await session.cancel(run) == f"Run {run.run_id[:6]}… cancelled."
+        for _ in range(600):
+            if run.finished:
+                break
+            await asyncio.sleep(0.05)
+        assert run.state.end_reason == "cancelled"
+        assert [(b.name, b.status, b.success_count, b.error_count) for b in run.state.blocks] == [
+            ("INPUT", "succeeded", 4, 0),
+            ("WAIT", "errored", 2, 0),
+        ]
+    finally:
+        await session.aclose()
+        await connector.aclose()

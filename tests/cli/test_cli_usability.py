@@ -105,9 +105,10 @@ def test_a_prefix_of_several_runs_says_which_and_one_of_none_says_where_it_looke
     )
     result = invoke("watch", "0123", "--app", "slow")
     assert result.exit_code == 2
+    # `remote` is a dusttui engine reached by URL: it can list its runs, so they are looked in.
     assert result.stderr == (
         "dusttui: No run of slow has an id starting with `0123` (looked in this machine's "
-        "history); give the whole id.\n"
+        "history and the engine's runs); give the whole id.\n"
     )
 
 
