@@ -148,3 +148,97 @@ def test_a_client_made_for_the_local_engine_records_into_an_empty_log(engine):
     log = RequestLog()
     client = client_for(EMBEDDED, engine=engine, local_client=True, request_log=log)
     assert client.request_log is log
+
+
+def _record(**fields):
+    from dusttui.api.requestlog import RequestRecord
+
+    base = dict(
+        seq=7,
+        method="GET",
+        url="http://127.0.0.1:9/api/v1/w/w/apps?limit=10",
+        started=0.0,
+        retry=0,
+        request_headers={"authorization": "Bearer ***"},
+        request_body=b"",
+        sent_bytes=0,
+        stream=False,
+    )
+    return RequestRecord(**{**base, **fields})
+
+
+def test_a_retry_a_query_and_a_server_error_read_as_they_happened():
+    from dusttui.tui.screens.requests import detail_of, row_of
+
+    record = _record(
+        retry=2,
+        status=503,
+        response_headers={"retry-after": "1"},
+        response_head=b'{"error": {"type": "unavailable", "message": "down"}}',
+        received_bytes=53,
+        elapsed=0.0123,
+        done=True,
+    )
+    assert row_of(record)[2:] == (
+        "GET",
+        "503",
+        "0 B",
+        "53 B",
+        "0.01 s",
+        "2",
+        "/api/v1/w/w/apps?limit=10",
+    )
+    detail = detail_of(record).plain
+    assert detail.startswith(
+        "#7 GET http://127.0.0.1:9/api/v1/w/w/apps?limit=10\n"
+        "status 503 · 0 B sent · 53 B received · 0.01 s · retry 2\n"
+    )
+    assert "\nrequest body\n(empty)\n" in detail
+    assert detail.endswith(
+        "\nanswer (first 53 B)\n"
+        '{\n  "error": {\n    "type": "unavailable",\n    "message": "down"\n  }\n}\n'
+    )
+
+
+def test_escape_sequences_from_a_server_never_reach_the_terminal_and_cut_bodies_say_so():
+    from dusttui.tui.screens.requests import detail_of, row_of
+
+    hostile = b"data: \x1b]52;c;cGF3bmVk\x07 and \x1b[2J and [/x] markup\n"
+    record = _record(
+        method="POST",
+        url="http://127.0.0.1:9/api/v1/w/w/apps/a\x1b[31m/runs",
+        request_body=b'{"inputs": [' + b"1," * 2000,
+        sent_bytes=10_000,
+        status=200,
+        response_headers={"x-evil": "\x1b[31mred"},
+        response_head=hostile,
+        received_bytes=20_000,
+        stream=True,
+    )
+    cells = row_of(record)
+    assert cells[6] == "open" and cells[8] == "/api/v1/w/w/apps/a\\x1b[31m/runs"
+    detail = detail_of(record).plain
+    assert "\x1b" not in detail and "\x07" not in detail
+    assert "x-evil: \\x1b[31mred" in detail
+    assert "\nrequest body (first 4.0 kB of 10.0 kB)\n" in detail
+    assert "\nanswer (first 48 B of 20.0 kB, still coming)\n" in detail
+    assert "data: \\x1b]52;c;cGF3bmVk\\x07 and \\x1b[2J and [/x] markup" in detail
+
+
+async def test_help_on_the_request_log_lists_its_own_keys(make_app):
+    from dusttui.tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(screen_text(app).split())
+        assert "Request log keys — escape, q, ? or F1 closes this" in shown
+        assert "c Forget the calls listed so far (new ones are numbered on) requests.clear" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RequestsScreen)

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -127,6 +128,23 @@ def detail_of(record: RequestRecord) -> Text:
     return out
 
 
+def help_table() -> Table:
+    """The request log's keys, with their ids for `[keymap]`."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_column(style="dim", no_wrap=True)
+    for keys, text, binding_id in (
+        ("up / down", "Move in the calls", ""),
+        ("enter", "Open the call: headers, request body, the answer's first bytes", ""),
+        ("c", "Forget the calls listed so far (new ones are numbered on)", "requests.clear"),
+        ("esc / l", "Back to the runs", "requests.close"),
+        ("? / F1", "This list of keys", "requests.help"),
+    ):
+        table.add_row(Text(keys), Text(text), Text(binding_id))
+    return table
+
+
 class RequestsScreen(Screen[None]):
     """Every API call of this session; enter opens one."""
 
@@ -140,6 +158,9 @@ class RequestsScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,l", "close", "back", id="requests.close", tooltip="Back to the runs"),
         Binding("c", "clear", "clear", id="requests.clear", tooltip="Forget the calls listed"),
+        Binding(
+            "question_mark,f1", "help", "help", id="requests.help", tooltip="This screen's keys"
+        ),
     ]
 
     def __init__(self, log: RequestLog) -> None:
@@ -230,6 +251,14 @@ class RequestsScreen(Screen[None]):
         self.opened = None
         self.query_one("#requests-body", Static).update(Text("Cleared."))
         self._catch_up()
+
+    def action_help(self) -> None:
+        """This screen's keys (the app's own help lists the main screen's)."""
+        from dusttui.tui.screens.help import CLOSE, HelpScreen
+
+        if not isinstance(self.app.screen, HelpScreen):
+            title = f"Request log keys — {CLOSE}"
+            self.app.push_screen(HelpScreen({}, title=title, table=help_table()))
 
     def action_close(self) -> None:
         """Back to the screen below."""
