@@ -113,7 +113,7 @@ async def test_a_broken_file_is_reported_at_its_line_and_an_earlier_version_stil
             "`n`). The Spec tab shows where; launches wait until it is fixed (or pick an earlier "
             "version with h)."
         ]
-        assert "✗ file does not parse (s: Spec tab)" in text_of(app, "#app-line")
+        assert text_of(app, "#app-line").endswith(" · ✗ does not parse")
         await pilot.press("s")
         await until(pilot, lambda: "│   nothing here" in screen_text(app), "the Spec tab")
         shown = screen_text(app).splitlines()
@@ -393,3 +393,15 @@ def echo_inputs(app, name: str) -> list:
     from dusttui.specs import sample_inputs
 
     return sample_inputs(next(a for a in app.apps if a.name == name)) or []
+
+
+def test_the_app_line_keeps_room_to_say_the_file_does_not_parse():
+    from dusttui.tui.widgets.app_line import AppLineData, app_line_text
+
+    broken = AppLineData("echo", "latest", "latest", "stream", spec_key="F3", problem="x")
+    assert [app_line_text(broken, width).plain for width in (100, 88, 40)] == [
+        "echo · hash latest, h to change · mode stream, m to change · ✗ file does not parse (F3: "
+        "Spec tab)",
+        "echo · hash latest, h to change · mode stream, m to change · ✗ does not parse",
+        "echo · latest · stream · ✗ does not parse",
+    ]

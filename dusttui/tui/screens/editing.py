@@ -187,6 +187,7 @@ class EditingScreen(Screen[None]):
                 self.dust.mode,
                 hash_key=hints.hash,
                 mode_key=hints.mode,
+                spec_key=hints.focus_spec,
                 problem=self.app_problem(),
             )
         )

@@ -24,6 +24,7 @@ class AppLineData:
     mode: str
     hash_key: str = "h"
     mode_key: str = "m"
+    spec_key: str = "s"
     problem: str | None = None  # the app's file does not parse: the launch runs an older version
 
 
@@ -39,10 +40,19 @@ def app_line_text(data: AppLineData, width: int) -> Text:
         f"{name} · {short} ({h}) · {data.mode} ({m})",
         f"{name} · {short} · {data.mode}",
     ]
-    chosen = next((v for v in variants if len(v) <= width), variants[-1])
+    # A file that does not parse is said whole: the rest is worded to leave it room.
+    problems = (
+        [f" · ✗ file does not parse ({data.spec_key}: Spec tab)", " · ✗ does not parse"]
+        if data.problem
+        else [""]
+    )
+    chosen, problem = next(
+        ((v, p) for v in variants for p in problems if len(v) + len(p) <= width),
+        (variants[-1], problems[-1]),
+    )
     text = Text(chosen, no_wrap=True, overflow="ellipsis")
-    if data.problem:
-        text.append(" · ✗ file does not parse (s: Spec tab)", style="bold")
+    if problem:
+        text.append(problem, style="bold")
     return text
 
 
