@@ -405,3 +405,19 @@ def test_the_app_line_keeps_room_to_say_the_file_does_not_parse():
         "echo · hash latest, h to change · mode stream, m to change · ✗ does not parse",
         "echo · latest · stream · ✗ does not parse",
     ]
+
+
+async def test_a_workspace_app_shows_its_saved_specification_as_dust(make_app):
+    """An app of dust.tt has no file here: the Spec tab writes its builder blocks as .dust."""
+    from dusttui.api.models import App
+    from dusttui.tui.app_files import spec_source
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        local = next(a for a in app.apps if a.name == "qa-demo")
+    remote = App(id=1, sId="abc", name="qa-demo", savedSpecification=local.savedSpecification)
+    text, where = spec_source(remote)
+    assert where == "the saved specification, as .dust"
+    assert text is not None and text.startswith("input INPUT {")
+    assert "code PREP {" in text and "llm ANSWER {" in text

@@ -200,7 +200,8 @@ class EditingScreen(Screen[None]):
             return
         saved = saved_specification_hash(app)
         now = f" (now {saved[:8]})" if saved else ""
-        versions = [Version("", f"the saved version: follows the app's file{now}")]
+        follows = "the app's file" if engine_extension(app).get("path") else "its saved spec"
+        versions = [Version("", f"the saved version: follows {follows}{now}")]
         seen = self.dust.apps_folder.versions(app.sId)
         for spec_hash, when in seen:
             today = time.strftime("%Y-%m-%d") == time.strftime("%Y-%m-%d", time.localtime(when))
