@@ -160,7 +160,11 @@ class OldCounts:
         RunState.apply_execution_summary, RunState.block_counts = self.saved  # type: ignore[method-assign]
 
 
-async def key_to_paint(url: str, journal_path: Path, before: bool) -> dict[str, Any]:
+async def key_to_paint(
+    url: str, journal_path: Path, before: bool, idle: float | None = None
+) -> dict[str, Any]:
+    """Key → paint times around a huge run's end; ``idle``: no run, keys for that many seconds
+    (what the machine's load alone costs)."""
     from textual import events
     from textual._compositor import CompositorUpdate
 
@@ -203,6 +207,8 @@ async def key_to_paint(url: str, journal_path: Path, before: bool) -> dict[str, 
         def on_key(real: Any) -> Any:
             def action() -> None:
                 real()
+                if idle is not None:  # no run to step through: repaint the run pane anyway
+                    screen.query_one("#run").refresh()
                 state["handled"] = True
 
             return action
@@ -213,7 +219,11 @@ async def key_to_paint(url: str, journal_path: Path, before: bool) -> dict[str, 
         await pilot.pause()
         screen.query_one("#inputs").load('[{"n": 1}]')
         marks["launch"] = time.perf_counter()
-        screen.action_launch()
+        if idle is None:
+            screen.action_launch()
+        else:
+            marks["saving"] = marks["launch"]
+            marks["saved"] = marks["launch"] + idle
         driver = app._driver
         flip = True
         while "saved" not in marks or time.perf_counter() < marks["saved"] + 0.3:
@@ -225,9 +235,9 @@ async def key_to_paint(url: str, journal_path: Path, before: bool) -> dict[str, 
                 event.set_sender(app)
                 state["sent"] = time.perf_counter()
                 driver.send_message(event)
-        run = next(iter(app.runs.values()))
-        status = run.status
-        executions = sum(b.success_count for b in run.state.blocks)
+        run = next(iter(app.runs.values()), None)
+        status = run.status if run is not None else None
+        executions = sum(b.success_count for b in run.state.blocks) if run is not None else 0
     journal.close()
     saving = [p - s for s, p in keys if s >= marks["saving"] - 1.0]
     return {
@@ -235,7 +245,7 @@ async def key_to_paint(url: str, journal_path: Path, before: bool) -> dict[str, 
         "executions": executions,
         "all": [p - s for s, p in keys],
         "end": saving,
-        "save_seconds": marks["saved"] - marks["saving"],
+        "save_seconds": marks["saved"] - marks["saving"] if idle is None else 0.0,
     }
 
 
@@ -255,17 +265,24 @@ async def bench(rounds: int, end_only: bool = False) -> dict[str, Any]:
             Journal(empty).close()
             run_bytes = heavy_journal(heavy)
             start: dict[str, list[float]] = {"empty": [], "heavy": [], "before": []}
-            ends: dict[str, list[dict[str, Any]]] = {"thread": [], "loop": [], "counts": []}
+            ends: dict[str, list[dict[str, Any]]] = {
+                "thread": [],
+                "loop": [],
+                "counts": [],
+                "none": [],
+            }
             for n in range(0 if end_only else rounds):
                 order = [("empty", empty, False, 0), ("heavy", heavy, False, 3)]
                 order.append(("before", heavy, True, 3))
                 for name, path, before, expected in order[n % 3 :] + order[: n % 3]:
                     start[name].append(await start_to_history(url, path, before, expected))
-            names = ["thread", "loop", "counts"]
+            names = ["thread", "loop", "counts", "none"]
             for n in range(max(1, rounds // 2)):
-                for name in names[n % 3 :] + names[: n % 3]:
+                for name in names[n % 4 :] + names[: n % 4]:
                     path = folder / f"saved-{name}-{n}.sqlite"
-                    if name == "counts":
+                    if name == "none":  # the machine's own lag: as long as a run takes
+                        ends[name].append(await key_to_paint(url, path, False, idle=6.0))
+                    elif name == "counts":
                         with OldCounts():
                             ends[name].append(await key_to_paint(url, path, False))
                     else:
@@ -317,6 +334,7 @@ def main() -> None:
         ("thread", "in the journal's thread, blocks counted once as they arrive (now)"),
         ("counts", "in the journal's thread, blocks decoded on the loop to count them (before)"),
         ("loop", "on the event loop (as before the journal's thread)"),
+        ("none", "no run at all: keys for 6 s (this machine's own lag, the baseline)"),
     ):
         runs = result["ends"][name]
         end = [v for r in runs for v in r["end"]]
