@@ -1,7 +1,8 @@
 """Live runs: each run is its own asyncio task; stream clients are queues that come and go.
 
 A client that disconnects only drops its queue; the run goes on. Runs are written to the store
-when they start, whenever a block starts or ends (writes coalesce), and when they end.
+when they start, whenever a block starts or ends (writes coalesce), and when they end; while a
+block runs, its live counts are saved every second (an engine killed mid-block keeps them).
 
 A run the engine itself ends carries why on its record (``end_reason`` and ``error``, shown in the
 run JSON's ``dusttui`` extension): ``cancelled`` (a client asked), ``interrupted`` (the engine
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 FINAL_EVENT: dict[str, Any] = {"type": "final", "content": None}
 CANCELLED_MESSAGE = "Run cancelled."
+PROGRESS_SAVE_SECONDS = 1.0  # a running block's counts are saved this often (when they moved)
 
 Frame = bytes  # one event's JSON, encoded once for every subscriber
 
@@ -197,6 +199,7 @@ class RunHub:
         self, live: LiveRun, spec: Spec, config: dict[str, Any], inputs: list[Any]
     ) -> None:
         record = live.record
+        progress = asyncio.create_task(self._save_progress(live))
         try:
             await execute_run(spec, config, inputs, record, partial(self._emit, live), self.ctx)
         except asyncio.CancelledError:
@@ -206,6 +209,7 @@ class RunHub:
             log.exception("Run %s failed inside the engine", record.run_id)
             record.end_reason = record.end_reason or "engine_error"
             record.error = record.error or f"Internal engine error: {type(exc).__name__}: {exc}"
+        progress.cancel()
         if record.status == "running" and record.end_reason is None:
             record.end_reason = "engine_error"
             record.error = "Internal engine error: the run ended without a final status."
@@ -223,6 +227,24 @@ class RunHub:
         finally:
             live.done.set()
             self._live.pop(record.run_id, None)
+
+    async def _save_progress(self, live: LiveRun) -> None:
+        """While the run runs, save its live counts every PROGRESS_SAVE_SECONDS when they moved:
+        an engine killed mid-block then still says how far the block got."""
+        record, last = live.record, None
+        while True:
+            await asyncio.sleep(PROGRESS_SAVE_SECONDS)
+            counts = [(b.get("success_count"), b.get("error_count")) for b in record.blocks]
+            if counts == last or record.status != "running":
+                continue
+            last = counts
+            try:
+                listing = dumps(live.listing_wire())
+                await asyncio.to_thread(self.store.update_progress, record.run_id, listing)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Could not save the progress of run %s", record.run_id)
 
     def _finish(self, live: LiveRun) -> None:
         """A run the engine ended: running blocks and the run become errored, streams are told."""

@@ -119,6 +119,26 @@ def mark_interrupted(run: dict[str, Any], message: str) -> dict[str, Any]:
     return run
 
 
+def _keep_live_counts(run: dict[str, Any], listing: dict[str, Any]) -> None:
+    """Give the saved run the newer counts of its listing (saved while a block ran).
+
+    A run is saved whole only when a block starts or ends: after a crash the block that was
+    running keeps the executions that finished (their count; their values are lost with the
+    process)."""
+    blocks = (run.get("status") or {}).get("blocks") or []
+    live = (listing.get("status") or {}).get("blocks") or []
+    if len(blocks) != len(live):
+        return  # the listing is older than the run (a block started since): nothing newer
+    for block, newer in zip(blocks, live, strict=True):
+        same = (block.get("block_type"), block.get("name")) == (
+            newer.get("block_type"),
+            newer.get("name"),
+        )
+        if same and block.get("status") == "running" == newer.get("status"):
+            for key in ("success_count", "error_count"):
+                block[key] = max(block.get(key) or 0, newer.get(key) or 0)
+
+
 def private_file(path: Path) -> None:
     """Create `path` readable by its owner only (0600) unless it exists; tighten an older file."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -268,6 +288,16 @@ class Store:
                 (status, run_json, listing_json, run_id),
             )
 
+    def update_progress(self, run_id: str, listing_json: bytes) -> None:
+        """Save a running run's live counts (its listing JSON, no traces: cheap at any size).
+
+        A run that has ended meanwhile is left as it is (its final snapshot is newer)."""
+        with self._lock:
+            self.db.execute(
+                "UPDATE runs SET listing_json = ? WHERE run_id = ? AND status = 'running'",
+                (listing_json, run_id),
+            )
+
     def get_run(self, app: str, run_id: str) -> StoredRun | None:
         """A run of an app by id, or None (a run of another app is not found either)."""
         with self._lock:
@@ -330,8 +360,10 @@ class Store:
     def _finish_interrupted(
         self, run_id: str, run_json: bytes, listing_json: bytes, message: str
     ) -> None:
-        run = mark_interrupted(orjson.loads(run_json), message)
-        listing = mark_interrupted(orjson.loads(listing_json), message)
+        run, listing = orjson.loads(run_json), orjson.loads(listing_json)
+        _keep_live_counts(run, listing)
+        run = mark_interrupted(run, message)
+        listing = mark_interrupted(listing, message)
         self.update_run(run_id, "errored", orjson.dumps(run), orjson.dumps(listing))
 
     def _is_orphan(self, owner: str) -> bool:

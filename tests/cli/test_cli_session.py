@@ -4,6 +4,7 @@ unknown runs, cancel where there is none — each in a real process, on real soc
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -303,3 +304,49 @@ async def test_a_dusttui_serve_reached_by_url_gives_live_counts_inside_a_block(s
     finally:
         await session.aclose()
         await connector.aclose()
+
+
+def test_an_engine_killed_mid_block_still_says_how_far_the_block_got(tmp_path):
+    from dusttui.engine.local import find_local_engine
+
+    env = cli_env(
+        tmp_path, apps={"slow": SLOW_BLOCK_APP}, DUSTTUI_JS_TIME_LIMIT="120", DUSTTUI_JS_WORKERS="2"
+    )
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('{"ms": 10}\n' * 19 + '{"ms": 100000}\n')  # the last one never ends
+    follower = Cli(["run", "slow", "--inputs", str(inputs)], env)
+    try:
+        run_id = follower.wait_for(rf"dusttui: run ({RUN_ID}) started").group(1)
+        saved = tmp_path / "data" / "engine" / "engine.sqlite3"
+
+        def saved_counts() -> list[int]:
+            with sqlite3.connect(saved) as db:
+                (listing,) = db.execute(
+                    "SELECT listing_json FROM runs WHERE run_id = ?", (run_id,)
+                ).fetchone()
+            return [b["success_count"] for b in json.loads(listing)["status"]["blocks"]]
+
+        # Until the engine has saved the block's progress (every second) and it stopped moving:
+        # the quick inputs are done, the rest waits behind the endless one.
+        counts, previous = saved_counts(), None
+        for _ in range(60):
+            if counts == previous and len(counts) == 2 and counts[1] > 0:
+                break
+            time.sleep(1.5)
+            previous, counts = counts, saved_counts()
+        assert counts[0] == 20 and 0 < counts[1] < 20, counts
+        done = counts[1]
+        engine = find_local_engine(tmp_path / "data" / "engine")
+        assert engine is not None
+        os.kill(engine.pid, signal.SIGKILL)
+        code, out, err = follower.finish()
+        assert code == 1, err
+        code, out, _ = run_cli(["get", run_id, "--app", "slow"], env)
+        assert code == 1
+        assert out.splitlines()[0] == f"run {run_id} ✗ interrupted"
+        assert out.splitlines()[2:] == [
+            "  ✓ input    INPUT            20 ok",
+            f"  ✗ code     WAIT             {done} ok · ran {done}/20",
+        ]
+    finally:
+        stop_engines(tmp_path / "data")
