@@ -5,6 +5,7 @@ binary and the real local engine."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -140,7 +141,7 @@ def test_the_tui_started_with_apps_lists_the_folders_apps(tmp_path):
     mine.mkdir()
     (mine / "shout.dust").write_text(SHOUT)
     env = cli_env(tmp_path)
-    tmux = ["tmux", "-L", f"dusttui-apps-test-{tmp_path.name}", "-f", "/dev/null"]
+    tmux = ["tmux", "-L", f"dusttui-apps-test-{os.getpid()}-{tmp_path.name}", "-f", "/dev/null"]
     command = f'{sys.executable} -m dusttui --apps {mine}; echo "dusttui exited with $?"; sleep 30'
     subprocess.run(
         [*tmux, "new-session", "-d", "-x", "120", "-y", "40", command], env=env, check=True
