@@ -29,7 +29,8 @@ from dusttui.engine import jspool, jsworker
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
-BATCH_MAX = 32  # executions per request to a worker
+BATCH_MAX = 64  # executions per request to a worker
+BATCH_MIN = 2  # …and at least this many, but for the very last ones
 _RUNS_TRACKED = 4096  # runs whose output totals are remembered (the oldest are forgotten)
 _SETTINGS = {  # field: (environment variable, type)
     "workers": ("DUSTTUI_JS_WORKERS", int),
@@ -209,13 +210,21 @@ class JSExecutor:
         pool = self._pool
         return [] if pool is None else [w.proc.pid for w in pool.workers if not w.gone]
 
-    def batch_size(self, jobs: int, width: int) -> int:
-        """Executions per request for `jobs` executions run `width` at a time.
+    def batch_sizes(self, jobs: int, width: int) -> list[int]:
+        """How to cut `jobs` executions, run `width` at a time, into requests (in order).
 
-        Enough requests to keep every worker busy with a few queued, each at most BATCH_MAX long.
+        Guided: each request takes a share of what is left (at most BATCH_MAX), so the first ones
+        are long (few round trips) and the last ones short, and the workers end a block together
+        rather than one waiting for the other's last long request.
         """
-        requests = max(1, min(width, self.workers * 4))
-        return max(1, min(BATCH_MAX, -(-jobs // requests)))
+        lanes = max(1, min(width, self.workers)) * jspool.PREFETCH
+        sizes: list[int] = []
+        left = jobs
+        while left > 0:
+            size = min(left, BATCH_MAX, max(BATCH_MIN, -(-left // lanes)))
+            sizes.append(size)
+            left -= size
+        return sizes
 
     async def run(
         self,
@@ -256,6 +265,15 @@ class JSExecutor:
         return await self._submit(
             self._batch(code, texts, limits, run_id if isinstance(run_id, str) else "")
         )
+
+    async def run_many_json(
+        self, code: str, texts: list[bytes], run_id: str
+    ) -> list[JSResult | JSError]:
+        """`run_many` on envs already written as JSON (UTF-8), all of run `run_id`."""
+        if not texts:
+            return []
+        limits = Limits(self.settings.time_limit, int(self.settings.memory_mb * MB))
+        return await self._submit(self._batch(code, texts, limits, run_id))
 
     async def _run_each(
         self, code: str, envs: list[dict[str, Any]], limits: Limits

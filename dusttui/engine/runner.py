@@ -386,8 +386,15 @@ class _Run:
             return outcomes
         execute = EXECUTORS.get(btype, _unsupported)
         batch = BATCH_EXECUTORS.get(btype)
-        size = self.scope.ctx.executor().batch_size(len(jobs), width) if batch is not None else 1
-        units = iter([jobs[k : k + size] for k in range(0, len(jobs), size)])
+        if batch is None:
+            units = iter([[job] for job in jobs])
+        else:  # long requests first, short ones last (see JSExecutor.batch_sizes)
+            cuts: list[list[tuple[int, int]]] = []
+            start = 0
+            for size in self.scope.ctx.executor().batch_sizes(len(jobs), width):
+                cuts.append(jobs[start : start + size])
+                start += size
+            units = iter(cuts)
 
         def settle(i: int, j: int, outcome: Any) -> None:
             if isinstance(outcome, BlockResult) and btype in MEASURED_OUTPUTS:

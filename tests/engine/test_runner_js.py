@@ -281,3 +281,37 @@ async def test_one_bad_execution_errors_alone_in_its_batch():
     assert [e["error"] for e in rows].count(None) == 39
     assert record.blocks[1]["success_count"] == 39
     assert record.blocks[1]["error_count"] == 1
+
+
+async def test_code_sees_the_env_keys_in_protocol_order_in_a_map_and_with_huge_integers():
+    # The env is written once per batch from shared parts; what `_fun` sees must not change.
+    spec = (
+        "input INPUT { }\n\n"
+        + code_block("SPLIT", "_fun = (env) => env.state.INPUT.s.split(' ');")
+        + "map EACH {\n  from: SPLIT\n}\n\n"
+        + code_block(
+            "KEYS",
+            "_fun = (env) => [Object.keys(env), Object.keys(env.input), env.map, "
+            "env.secrets, env.config, typeof env.input.value.big];",
+        )
+        + "reduce EACH { }\n"
+    )
+    config = {"KEYS": {"b": 1, "a": [2]}}
+    ctx = EngineContext(token_delay=0, secrets={"Z": "zz", "A": "aa"})
+    for inputs in ([{"s": "x y"}], [{"s": "x y", "big": 2**70}]):  # orjson refuses 2**70
+        _, record = await run_app(spec, config, inputs, ctx)
+        keys = {tuple(t[0]): t[1] for t in record.traces}[("code", "KEYS")]
+        big = "number" if "big" in inputs[0] else "undefined"
+        assert values(keys) == [
+            [
+                [
+                    ["config", "state", "input", "map", "secrets", "run_id"],
+                    ["value", "index"],
+                    {"name": "EACH", "iteration": k},
+                    {"Z": "••••••", "A": "••••••"},
+                    {"blocks": {"KEYS": {"b": 1, "a": [2]}}},
+                    big,
+                ]
+                for k in range(2)
+            ]
+        ]
