@@ -1,6 +1,6 @@
 """Code-block throughput of the engine versus bare quickjs, for 1, 2, 4… worker processes.
 
-    python bench/engine_code_blocks.py [--rounds 5] [--workers 1,2,4] [--boost -10] [--no-write]
+    python bench/engine_code_blocks.py [--rounds 9] [--workers 1,2,4] [--boost -10] [--no-write]
 
 Engine: the bundled `load-1000` demo (1,000 inputs through two code blocks, 2,000 executions) run
 in-process with `execute_run`, its JavaScript in N worker processes (the pool started and warm);
@@ -8,9 +8,11 @@ rate = code executions / wall time of the whole run (everything the engine does,
 Bare: the same two `_fun` bodies on the same envs, each call in a fresh `quickjs.Context` (create,
 eval the code, call `_fun` on the env JSON, read the result JSON) in a plain loop in one thread.
 Ratio = engine rate / bare rate (goal on 2 cores with 2 workers: ≥ 1.5). Rounds alternate bare and
-every worker count, so all see the same machine; best of `--rounds` each. The load average is
-printed beside the figures (the machine is shared). Writes its section of BENCHMARKS.md unless
-`--no-write`.
+every worker count, so all see the same machine; the ratio is the median of the rounds' own ratios.
+CPU is read from /proc/<pid>/task/*/schedstat (nanoseconds): the engine process and its workers
+apart, and how long the workers waited for a CPU (run queue) or for work (neither running nor
+runnable: the engine's pipeline). The load average is printed beside the figures (the machine is
+shared). Writes its section of BENCHMARKS.md unless `--no-write`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -49,32 +52,55 @@ def load_demo() -> tuple[Any, list[Any]]:
     return spec, inputs
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def sched(pid: int) -> tuple[float, float]:
+    """(CPU seconds, seconds waiting for a CPU) of every thread of a process so far."""
+    run = wait = 0
+    for path in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            fields = path.read_text().split()
+        except OSError:  # a thread that just ended
+            continue
+        run, wait = run + int(fields[0]), wait + int(fields[1])
+    return run / 1e9, wait / 1e9
 
 
-async def engine_round(
-    spec: Any, inputs: list[Any], ctx: EngineContext
-) -> tuple[float, int, float]:
-    """One run of load-1000 on a warm engine context: (seconds, code executions, CPU seconds of
-    the engine process and its workers)."""
+@dataclass
+class Round:
+    seconds: float
+    engine_cpu: float  # the engine's process (the run loop, env building, the pool)
+    workers_cpu: float
+    workers_queued: float  # workers runnable, waiting for a CPU (the machine's load)
+    workers_idle: float  # workers neither running nor runnable: waiting for work
+
+
+async def engine_round(spec: Any, inputs: list[Any], ctx: EngineContext) -> tuple[Round, int]:
+    """One run of load-1000 on a warm engine context: its figures and its code executions."""
     record = RunRecord.new(spec.hash, "load-1000", {})
 
     async def emit(event: dict[str, Any]) -> None:
         return None
 
     pids = ctx.executor().worker_pids()
-    cpu = time.process_time() + sum(cpu_seconds(p) for p in pids)
+    me = os.getpid()
+    before = [sched(p) for p in pids], sched(me)
     start = time.perf_counter()
     await execute_run(spec, {}, inputs, record, emit, ctx)
     elapsed = time.perf_counter() - start
-    cpu = time.process_time() + sum(cpu_seconds(p) for p in pids) - cpu
+    after = [sched(p) for p in pids], sched(me)
     assert record.status == "succeeded", record.status
+    # the first run starts the pool; later ones must keep it (a replaced worker's CPU is lost)
+    assert not pids or ctx.executor().worker_pids() == pids, "a worker was replaced mid-run"
     executions = sum(b["success_count"] for b in record.blocks if b["block_type"] == "code")
-    return elapsed, executions, cpu
+    cpu = sum(a[0] - b[0] for a, b in zip(after[0], before[0], strict=True))
+    queued = sum(a[1] - b[1] for a, b in zip(after[0], before[0], strict=True))
+    figures = Round(
+        seconds=elapsed,
+        engine_cpu=after[1][0] - before[1][0],
+        workers_cpu=cpu,
+        workers_queued=queued,
+        workers_idle=max(0.0, elapsed * len(pids) - cpu - queued),
+    )
+    return figures, executions
 
 
 def bare_envs(spec: Any, inputs: list[Any], run_id: str) -> list[tuple[str, str]]:
@@ -93,24 +119,29 @@ def bare_envs(spec: Any, inputs: list[Any], run_id: str) -> list[tuple[str, str]
 
 def bare_round(calls: list[tuple[str, str]]) -> tuple[float, float]:
     """Every call in a fresh Context, in a plain loop: (seconds, CPU seconds)."""
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu = time.perf_counter(), time.thread_time()
     for code, env_json in calls:
         ctx = quickjs.Context()
         ctx.eval(code)
         json.loads(ctx.eval(f"JSON.stringify(_fun({env_json}))"))
         del ctx
-    return time.perf_counter() - start, time.process_time() - cpu
+    return time.perf_counter() - start, time.thread_time() - cpu
 
 
 @dataclass
 class Figures:
-    bare_seconds: float = float("inf")
-    bare_cpu: float = float("inf")
     bare_calls: int = 0
     executions: int = 0
-    seconds: dict[int, float] = field(default_factory=dict)
-    cpu: dict[int, float] = field(default_factory=dict)
+    bare: list[tuple[float, float]] = field(default_factory=list)  # (seconds, CPU) a round
+    engine: dict[int, list[Round]] = field(default_factory=dict)
     loads: list[float] = field(default_factory=list)
+
+    def ratio(self, n: int) -> float:
+        """Median over the rounds of (bare seconds ÷ engine seconds) in the same round."""
+        pairs = zip(self.bare, self.engine[n], strict=True)
+        return statistics.median(
+            b[0] / e.seconds * self.executions / self.bare_calls for b, e in pairs
+        )
 
 
 def set_autogroup_nice(pid: int | str, nice: int) -> None:
@@ -129,16 +160,12 @@ async def measure(rounds: int, counts: list[int], boost: int | None) -> Figures:
             for pid in ctx.executor().worker_pids():  # each worker is a session of its own
                 set_autogroup_nice(pid, boost)
     figures = Figures(bare_calls=len(calls), loads=[os.getloadavg()[0]])
-    figures.seconds = dict.fromkeys(counts, float("inf"))
-    figures.cpu = dict.fromkeys(counts, float("inf"))
+    figures.engine = {n: [] for n in counts}
     for _ in range(rounds):  # alternate, so all see the same machine state
-        seconds, cpu = bare_round(calls)
-        figures.bare_seconds = min(figures.bare_seconds, seconds)
-        figures.bare_cpu = min(figures.bare_cpu, cpu)
+        figures.bare.append(bare_round(calls))
         for n, ctx in contexts.items():
-            seconds, figures.executions, cpu = await engine_round(spec, inputs, ctx)
-            figures.seconds[n] = min(figures.seconds[n], seconds)
-            figures.cpu[n] = min(figures.cpu[n], cpu)
+            done, figures.executions = await engine_round(spec, inputs, ctx)
+            figures.engine[n].append(done)
         figures.loads.append(os.getloadavg()[0])
     for ctx in contexts.values():
         ctx.executor().close()
@@ -160,7 +187,7 @@ def write_section(body: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument(
         "--boost",
@@ -174,41 +201,67 @@ def main() -> None:
     counts = [int(n) for n in args.workers.split(",")]
 
     if args.boost is not None:
+        # the autogroup is the whole terminal session's: give its niceness back afterwards
+        before = Path("/proc/self/autogroup").read_text().split("nice")[-1].strip()
         set_autogroup_nice("self", args.boost)
-    f = asyncio.run(measure(args.rounds, counts, args.boost))
-    bare_rate = f.bare_calls / f.bare_seconds
-    bare_cpu = f.bare_cpu / f.bare_calls * 1e6
+    try:
+        f = asyncio.run(measure(args.rounds, counts, args.boost))
+    finally:
+        if args.boost is not None:
+            set_autogroup_nice("self", int(before))
+    med = statistics.median
+    bare_seconds = med(b[0] for b in f.bare)
+    bare_cpu = med(b[1] for b in f.bare) / f.bare_calls * 1e6
     lines = [
         SECTION,
         "",
-        f"Command: `{COMMAND}{'' if args.boost is None else f' --boost {args.boost}'}` (best of "
-        f"{args.rounds} rounds each, alternated; pools warm).",
+        f"Command: `{COMMAND}{'' if args.boost is None else f' --boost {args.boost}'}"
+        f"{'' if args.rounds == 9 else f' --rounds {args.rounds}'}` (medians of {args.rounds} "
+        "rounds, bare and every worker count alternated within each round; pools warm).",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()};"
         f" load average {min(f.loads):.1f}–{max(f.loads):.1f} during the run (a shared machine).",
         "",
-        "| measure | executions | best time | per second | ÷ bare | CPU per execution |",
-        "|---|---|---|---|---|---|",
+        "| measure | executions | median time | per second | ÷ bare (median of rounds) "
+        "| CPU per execution: engine + workers | workers' time: running / waiting for a CPU / "
+        "waiting for work |",
+        "|---|---|---|---|---|---|---|",
         f"| bare quickjs, fresh Context per call, one thread | {f.bare_calls} "
-        f"| {f.bare_seconds:.3f} s | {bare_rate:,.0f} | 1.00 | {bare_cpu:.0f} µs |",
+        f"| {bare_seconds:.3f} s | {f.bare_calls / bare_seconds:,.0f} | 1.00 | {bare_cpu:.0f} µs "
+        "| |",
     ]
+    cores = os.cpu_count() or 1
+    ceilings = {}
     for n in counts:
-        rate = f.executions / f.seconds[n]
-        cpu = f.cpu[n] / f.executions * 1e6
+        rounds_n = f.engine[n]
+        seconds = med(r.seconds for r in rounds_n)
+        engine_us = med(r.engine_cpu for r in rounds_n) / f.executions * 1e6
+        workers_us = med(r.workers_cpu for r in rounds_n) / f.executions * 1e6
+        span = med(r.seconds * n for r in rounds_n)
+        shares = [
+            med(getattr(r, k) for r in rounds_n) / span
+            for k in ("workers_cpu", "workers_queued", "workers_idle")
+        ]
+        ceilings[n] = (
+            min(cores, n + engine_us / (engine_us + workers_us))
+            * bare_cpu
+            / (engine_us + workers_us)
+        )
         lines.append(
             f"| engine, load-1000 run, {n} worker{'s' if n > 1 else ''} | {f.executions} "
-            f"| {f.seconds[n]:.3f} s | {rate:,.0f} | **{rate / bare_rate:.2f}** | {cpu:.0f} µs |"
+            f"| {seconds:.3f} s | {f.executions / seconds:,.0f} | **{f.ratio(n):.2f}** "
+            f"| {engine_us:.0f} + {workers_us:.0f} µs "
+            f"| {shares[0]:.0%} / {shares[1]:.0%} / {shares[2]:.0%} |"
         )
-    cores = os.cpu_count() or 1
-    best_cpu = min(f.cpu.values()) / f.executions * 1e6
     lines += [
         "",
         "The engine figure is a whole run (env building, the run loop, traces), its JavaScript in "
-        "worker processes; goal with 2 workers on 2 cores: ≥ 1.5× bare. CPU per execution counts "
-        "the engine process and its workers together, which the machine's load does not change "
-        f"much: on {cores} idle cores the engine can run at most {cores} ÷ {best_cpu:.0f} µs, "
-        f"that is {cores * bare_cpu / best_cpu:.2f}× bare (bare: {bare_cpu:.0f} µs a call). On a "
-        "busy machine the wall-clock ratios measure each side's share of the CPUs as much as "
-        "the engine.",
+        "worker processes; goal with 2 workers on 2 cores: ≥ 1.5× bare. CPU per execution (the "
+        "engine process, then its workers) changes little with the machine's load; the wall-clock "
+        "ratios measure each side's share of the CPUs as much as the engine. What the CPU figures "
+        f"allow on {cores} free cores (N workers and the engine use at most min({cores}, N + the "
+        "engine's share) CPUs, bare one): "
+        + ", ".join(f"{n} worker{'s' if n > 1 else ''} {ceilings[n]:.2f}×" for n in counts)
+        + ".",
         "",
     ]
     body = "\n".join(lines)
