@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 BATCH_MAX = 64  # executions per request to a worker
-BATCH_MIN = 2  # …and at least this many, but for the very last ones
 _RUNS_TRACKED = 4096  # runs whose output totals are remembered (the oldest are forgotten)
 _SETTINGS = {  # field: (environment variable, type)
     "workers": ("DUSTTUI_JS_WORKERS", int),
@@ -214,14 +213,16 @@ class JSExecutor:
         """How to cut `jobs` executions, run `width` at a time, into requests (in order).
 
         Guided: each request takes a share of what is left (at most BATCH_MAX), so the first ones
-        are long (few round trips) and the last ones short, and the workers end a block together
-        rather than one waiting for the other's last long request.
+        are long (few round trips) and the last ones short: the workers end a block together
+        rather than one waiting for the other's last long request, and a few executions go to
+        as many workers (a worker answers a request's executions together, so a quick one
+        sharing a request with a slow one would wait for it).
         """
         lanes = max(1, min(width, self.workers)) * jspool.PREFETCH
         sizes: list[int] = []
         left = jobs
         while left > 0:
-            size = min(left, BATCH_MAX, max(BATCH_MIN, -(-left // lanes)))
+            size = min(BATCH_MAX, -(-left // lanes))
             sizes.append(size)
             left -= size
         return sizes
