@@ -18,7 +18,7 @@ import asyncio
 import collections
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,13 +268,21 @@ class JSExecutor:
         )
 
     async def run_many_json(
-        self, code: str, texts: list[bytes], run_id: str
+        self,
+        code: str,
+        texts: list[bytes],
+        run_id: str,
+        *,
+        on_each: Callable[[int, JSResult | JSError], None] | None = None,
     ) -> list[JSResult | JSError]:
-        """`run_many` on envs already written as JSON (UTF-8), all of run `run_id`."""
+        """`run_many` on envs already written as JSON (UTF-8), all of run `run_id`;
+        `on_each(index, outcome)` hears each execution as it ends."""
         if not texts:
             return []
         limits = Limits(self.settings.time_limit, int(self.settings.memory_mb * MB))
-        return await self._submit(self._batch(code, texts, limits, run_id))
+        batch = self._batch(code, texts, limits, run_id)
+        batch.on_settle = on_each
+        return await self._submit(batch)
 
     async def _run_each(
         self, code: str, envs: list[dict[str, Any]], limits: Limits

@@ -56,12 +56,18 @@ class Batch:
     results: list[Any] = field(default_factory=list)
     pending: int = 0
     future: asyncio.Future[list[Any]] | None = None
+    on_settle: Callable[[int, Any], Any] | None = None  # hears each outcome as it is known
 
     def settle(self, index: int, result: Any) -> None:
         """Record one execution's outcome; resolve the batch when it is the last."""
         if self.results[index] is None:
             self.results[index] = result
             self.pending -= 1
+            if self.on_settle is not None and not self.abandoned:
+                try:
+                    self.on_settle(index, result)
+                except Exception:  # a listener's bug must not lose the batch's other results
+                    log.exception("a JavaScript batch's listener failed")
             if self.pending == 0 and self.future is not None and not self.future.done():
                 self.future.set_result(self.results)
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from dusttui.engine.blocks import BATCH_EXECUTORS, EXECUTORS
@@ -81,6 +82,13 @@ def concurrency_for_block(config: dict[str, Any], block_type: str, name: str) ->
 def _mb(size: float) -> str:
     megabytes = size / (1024 * 1024)
     return f"{megabytes:.1f} MB" if megabytes < 10 else f"{megabytes:.0f} MB"
+
+
+def _settle_in(
+    settle: Callable[[int, int, Any], None], unit: list[tuple[int, int]], k: int, outcome: Any
+) -> None:
+    """Settle the k-th execution of a batched unit (its (i, j) in the block)."""
+    settle(*unit[k], outcome)
 
 
 def _execution(value: Any = None, error: str | None = None, meta: Any = None) -> dict[str, Any]:
@@ -397,6 +405,8 @@ class _Run:
             units = iter(cuts)
 
         def settle(i: int, j: int, outcome: Any) -> None:
+            if outcomes[i][j] is not _PENDING:  # already heard while its batch ran
+                return
             if isinstance(outcome, BlockResult) and btype in MEASURED_OUTPUTS:
                 outcome = self._within_allowance(outcome)
             if isinstance(outcome, BlockResult):
@@ -415,8 +425,8 @@ class _Run:
                 try:
                     if len(calls) == 1:
                         results: list[Any] = [await execute(calls[0])]
-                    else:
-                        results = await batch(calls)  # type: ignore[misc]
+                    else:  # each outcome counts as soon as the sandbox answers it
+                        results = await batch(calls, partial(_settle_in, settle, unit))  # type: ignore[misc]
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # BlockError included: it is this execution's error

@@ -20,8 +20,12 @@ from dusttui.engine.blocks import (
 from dusttui.engine.blocks.base import BlockCall, BlockError, BlockResult
 
 Executor = Callable[[BlockCall], Awaitable[BlockResult]]
-# Executes several calls of one block in one go; each outcome is a result or the error it raised.
-BatchExecutor = Callable[[list[BlockCall]], Awaitable[list[BlockResult | BlockError]]]
+# Executes several calls of one block in one go; each outcome is a result or the error it raised,
+# also given to the callback (call index, outcome) as soon as it is known (live progress).
+OnOutcome = Callable[[int, BlockResult | BlockError], None]
+BatchExecutor = Callable[
+    [list[BlockCall], OnOutcome | None], Awaitable[list[BlockResult | BlockError]]
+]
 
 EXECUTORS: dict[str, Executor] = {
     "input": input.execute,

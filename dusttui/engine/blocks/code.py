@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import orjson
 
 from dusttui.engine.blocks.base import REDACTED, BlockCall, BlockError, BlockResult
+
+if TYPE_CHECKING:
+    from dusttui.engine.js import JSError, JSResult
 
 
 async def execute(call: BlockCall) -> BlockResult:
@@ -13,22 +19,30 @@ async def execute(call: BlockCall) -> BlockResult:
     return BlockResult(value, {"logs": logs})
 
 
-async def execute_many(calls: list[BlockCall]) -> list[BlockResult | BlockError]:
-    """Several executions of one code block in one sandbox hop (same results as `execute`)."""
+async def execute_many(
+    calls: list[BlockCall],
+    on_outcome: Callable[[int, BlockResult | BlockError], None] | None = None,
+) -> list[BlockResult | BlockError]:
+    """Several executions of one code block in one sandbox hop (same results as `execute`).
+
+    `on_outcome(index, outcome)` hears each one as the sandbox answers it (live progress).
+    """
     executor = calls[0].run.ctx.executor()
     code = calls[0].block.get("code")
+    each = None if on_outcome is None else lambda i, o: on_outcome(i, _block_outcome(o))
     try:
         texts = env_texts(calls)
     except TypeError:  # a value orjson refuses (an integer beyond 64 bits…): the careful way
         outcomes = await executor.run_many(code, [c.js_env() for c in calls])
     else:
-        outcomes = await executor.run_many_json(code, texts, calls[0].run.run_id)
-    return [
-        BlockResult(o.value, {"logs": o.logs})  # each result has a list of its own
-        if not isinstance(o, Exception)
-        else BlockError(f"Error in `code`: {o}")
-        for o in outcomes
-    ]
+        outcomes = await executor.run_many_json(code, texts, calls[0].run.run_id, on_each=each)
+    return [_block_outcome(o) for o in outcomes]
+
+
+def _block_outcome(outcome: JSResult | JSError) -> BlockResult | BlockError:
+    if isinstance(outcome, JSError):
+        return BlockError(f"Error in `code`: {outcome}")
+    return BlockResult(outcome.value, {"logs": outcome.logs})  # each has a list of its own
 
 
 def env_texts(calls: list[BlockCall]) -> list[bytes]:
