@@ -40,7 +40,7 @@ async def execute_many(
 
 
 def _block_outcome(outcome: JSResult | JSError) -> BlockResult | BlockError:
-    if isinstance(outcome, JSError):
+    if isinstance(outcome, Exception):  # a JSError (js.py is imported lazily: an import cycle)
         return BlockError(f"Error in `code`: {outcome}")
     return BlockResult(outcome.value, {"logs": outcome.logs})  # each has a list of its own
 
