@@ -410,7 +410,10 @@ def cmd_get(settings: Settings, backend: Backend, *, run_id: str, app: str, as_j
 
     async def go(session: RunSession, watching: _Watching) -> int:
         found = await find_app(session.connector.client, app)
-        state = await session.fetch(found.sId, await resolve_run_ref(session, found, run_id))
+        ref = await resolve_run_ref(session, found, run_id)
+        state, note = await session.fetch_kept(found.sId, ref)  # a merged run: the journal's
+        if note is not None:
+            err(note)
         end = end_of(state) if state.done else None
         return report(state, end, as_json=as_json, cost_json=True)
 

@@ -29,6 +29,7 @@ from dusttui.api.errors import (
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
+    RunError,
     ServerError,
     StreamProtocolError,
 )
@@ -266,6 +267,24 @@ class RunSession:
 
         body = await self.connector.client.get_run_raw(app_id, run_id)
         return await asyncio.to_thread(RunState.from_run_json, body, clock=self.clock)
+
+    async def fetch_kept(self, app_id: str, run_id: str) -> tuple[RunState, str | None]:
+        """:meth:`fetch`, else the journal's copy of the run's end when the server has no such
+        run (a merged run lives only there; a wiped engine); with a note when it came from the
+        journal."""
+        from dusttui.api.state import RunState
+
+        try:
+            return await self.fetch(app_id, run_id), None
+        except RunError as exc:
+            if exc.code != "run_not_found" or self.journal is None:
+                raise
+            entry = await self.journal.entry(run_id)
+            stored = await self.journal.final_run(run_id) if entry is not None else None
+            if entry is None or entry.app_id != app_id or stored is None:
+                raise
+        state = await asyncio.to_thread(RunState.from_run_json, stored, clock=self.clock)
+        return state, f"run {run_id}: from this machine's history (the server has no such run)"
 
     async def aclose(self) -> None:
         """Stop following every run (they go on where they run)."""

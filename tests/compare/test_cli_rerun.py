@@ -36,6 +36,22 @@ def test_the_failed_inputs_are_re_run_and_the_merged_run_printed_and_journaled(r
     assert again.exit_code == 0, again.stderr
 
 
+def test_get_shows_a_merged_run_from_the_history(remote, make_run):
+    base = make_run("retry", [row(1), row(2, fail_last=1)])
+    merged = json.loads(cli("run", "retry", "--rerun-failed", base["run_id"], "--json").stdout)
+    shown = cli("get", merged["run_id"], "--app", "retry")  # the server never had it
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.splitlines()[0] == f"run {merged['run_id']} ✓ succeeded"
+    assert shown.stderr.startswith(f"dusttui: run {merged['run_id']}: from this machine's history")
+    as_json = cli("get", merged["run_id"], "--app", "retry", "--json")
+    assert json.loads(as_json.stdout)["dusttui_merged"] == merged["dusttui_merged"]
+    unknown = cli("get", "merged-0000-1111", "--app", "retry")  # neither has it: as before
+    assert (unknown.exit_code, unknown.stderr) == (
+        2,
+        "dusttui: No run has this id (run_not_found): No run found for id `merged-0000-1111`\n",
+    )
+
+
 def test_a_merged_run_that_still_misses_blocks_exits_1(remote, make_run):
     base = make_run("retry", [row(1), row(2, fail_prep=1)])
     result = cli("run", "retry", "--rerun-failed", base["run_id"])
