@@ -138,6 +138,27 @@ def test_ctrl_c_before_the_run_starts_exits_130_without_a_traceback(user, tmp_pa
     assert "Traceback" not in err and "Aborted!" not in err
 
 
+def test_ctrl_c_as_the_command_line_takes_over_from_loading_exits_130_without_a_traceback(user):
+    # A real SIGINT at the instant dusttui/__main__.py hands Ctrl-C from its loading-time handler
+    # to KeyboardInterrupt, before any command runs (a window the bench hits, a user rarely).
+    code = (
+        "import os, runpy, signal, sys\n"
+        "real = signal.signal\n"
+        "def switch(sig, handler):\n"
+        "    old = real(sig, handler)\n"
+        "    if handler is signal.default_int_handler:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return old\n"
+        "signal.signal = switch\n"
+        "sys.argv = ['dusttui', 'locate', 'data']\n"
+        "runpy.run_module('dusttui', run_name='__main__', alter_sys=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=user, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "dusttui: Interrupted.\n")
+
+
 def test_watch_of_an_unknown_run_or_app_is_one_line_and_journals_nothing(remote, tmp_path):
     env = cli_env(tmp_path)
     env.update(
