@@ -4,9 +4,9 @@
     python bench/cli_interrupt.py --rounds 2 --no-write
 
 The real `python -m dusttui` against the real local engine (started once, reused by every round,
-as a user's is), with an isolated data dir. Moments: while the command loads and finds the
-engine (before the run starts), mid-block (a code block busy for 30 s), and while `dusttui watch`
-reads a finished 20 MB run (its final GET).
+as a user's is), with an isolated data dir. Moments: as the command starts (once its command
+line is loaded, while it finds the engine: before the run starts), mid-block (a code block busy
+for 30 s), and while `dusttui get` reads a finished 20 MB run (its GET).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -37,9 +38,15 @@ _fun = (env) => ({ n: env.state.INPUT.n, pad: "abcdefghijklmnopqrstuvwxyz0123456
 """
 
 
+SETTLE = 3.0  # seconds between two interrupts
+
+
 def interrupt_after(
     args: list[str], env: dict[str, str], wait_for: str | None, delay: float
 ) -> float:
+    # The engine may still be busy with the previous moment (a 30 MB answer whose reader left):
+    # a pause, so each moment is timed on the machine as it is, not on the bench's own load.
+    time.sleep(SETTLE)
     cli = Cli(args, env)
     if wait_for is not None:
         cli.wait_for(wait_for, timeout=600)
@@ -48,9 +55,14 @@ def interrupt_after(
     cli.interrupt()
     code = cli.proc.wait(timeout=60)
     took = time.perf_counter() - sent
-    cli.finish()
+    _, _, err = cli.finish()
     if code != 130:
-        raise SystemExit(f"{args}: exit {code}, not 130: {cli.err}")
+        raise SystemExit(f"{args}: exit {code}, not 130: {err}")
+    # The interrupted run goes on in the engine (its code block busy for 30 s): cancel it, or the
+    # runs of every round would pile up and load the machine the next rounds are timed on.
+    started = re.search(r"run ([0-9a-f]{64}) started", err)
+    if started and args[0] == "run":
+        run_cli(["cancel", started.group(1), "--app", args[1]], env, 120)
     return took
 
 
@@ -74,8 +86,16 @@ def main() -> None:
             size = len(out)
             moments: dict[str, list[float]] = {"start": [], "block": [], "final": []}
             for _ in range(args.rounds):
+                # Once dusttui's code runs (its command line loaded, the engine being found): a
+                # fixed delay from the spawn lands in the interpreter's own start on a busy
+                # machine (site's .pth files), before any code of ours can answer a Ctrl-C.
                 moments["start"].append(
-                    interrupt_after(["run", "slow", "--input", '{"ms": 30000}'], env, None, 0.3)
+                    interrupt_after(  # a short block: a run created anyway ends at once
+                        ["run", "slow", "--input", '{"ms": 10}'],
+                        {**env, "PYTHONPROFILEIMPORTTIME": "1"},
+                        r"(?m)\|\s+dusttui\.cli$",
+                        0.0,
+                    )
                 )
                 moments["block"].append(
                     interrupt_after(
@@ -89,7 +109,7 @@ def main() -> None:
             stop_local_engine(folder / "data" / "engine")
     load = os.getloadavg()[0]
     labels = {
-        "start": "0.3 s after the start (loading, finding the engine)",
+        "start": "as the command starts (its command line loaded, finding the engine)",
         "block": "mid-block (0.5 s after `run … started`)",
         "final": f"`get` of a {size / 1e6:.0f} MB run, 0.8 s in (its GET)",
     }
