@@ -513,15 +513,17 @@ def engine_stop() -> None:
 
 
 @main.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("what", type=click.Choice(["config", "data", "themes", "prices", "apps"]))
+@click.argument(
+    "what", required=False, type=click.Choice(["config", "data", "themes", "prices", "apps"])
+)
 @click.option(
     "--create",
     is_flag=True,
     help="Create it if missing: a commented starter file (config, prices) or the folder.",
 )
-def locate(what: str, create: bool) -> None:
+def locate(what: str | None, create: bool) -> None:
     """Print where dusttui keeps its config file, its data, the user's themes, model prices or
-    the user's apps.
+    the user's apps (without WHAT: each of them, and whether it is there).
 
     The path is printed even when nothing is there yet (stderr then says so); --create makes
     it: a commented starter for config and prices (never over an existing file), the folder
@@ -538,4 +540,10 @@ def locate(what: str, create: bool) -> None:
     from dusttui.locate import cmd_locate
 
     root = click.get_current_context().find_root().params
+    if what is None:
+        from dusttui.locate import cmd_locate_all
+
+        if create:
+            fail("--create makes one thing: name it (dusttui locate apps --create).", EXIT_USAGE)
+        sys.exit(cmd_locate_all(apps_dir=root.get("apps_dir")))
     sys.exit(cmd_locate(what, create=create, apps_dir=root.get("apps_dir")))

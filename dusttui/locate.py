@@ -13,9 +13,10 @@ import click
 
 from dusttui.exitcodes import EXIT_OK, EXIT_USAGE
 
-__all__ = ["apps_folder", "cmd_locate"]
+__all__ = ["WHAT", "apps_folder", "cmd_locate", "cmd_locate_all"]
 
 STARTER_FILES = ("config", "prices")
+WHAT = ("config", "data", "themes", "prices", "apps")
 
 
 def apps_folder(given: Path | None = None) -> Path:
@@ -30,23 +31,14 @@ def apps_folder(given: Path | None = None) -> Path:
 
 def cmd_locate(what: str, *, create: bool, apps_dir: Path | None = None) -> int:
     """Print the path of ``what`` and say on stderr whether it exists; make it with ``create``."""
-    from dusttui.config import ConfigError, config_path, data_dir, themes_dir
-    from dusttui.costs import user_prices_path
+    from dusttui.config import ConfigError
     from dusttui.textsafe import safe_text
 
-    if what == "apps":
-        try:
-            path = apps_folder(apps_dir)
-        except ConfigError as exc:
-            click.echo(f"dusttui: {safe_text(str(exc))}", err=True)
-            return EXIT_USAGE
-    else:
-        path = {
-            "config": config_path,
-            "data": data_dir,
-            "themes": themes_dir,
-            "prices": user_prices_path,
-        }[what]()
+    try:
+        path = _path_of(what, apps_dir)
+    except ConfigError as exc:
+        click.echo(f"dusttui: {safe_text(str(exc))}", err=True)
+        return EXIT_USAGE
     click.echo(path)
     if path.exists():
         if create:
@@ -73,6 +65,36 @@ def cmd_locate(what: str, *, create: bool, apps_dir: Path | None = None) -> int:
             "serve them with the local engine."
         )
     return EXIT_OK
+
+
+def cmd_locate_all(*, apps_dir: Path | None = None) -> int:
+    """`dusttui locate` alone: each thing, its path, and whether it is there yet."""
+    from dusttui.config import ConfigError
+    from dusttui.textsafe import safe_text
+
+    try:
+        paths = [(what, _path_of(what, apps_dir)) for what in WHAT]
+    except ConfigError as exc:
+        click.echo(f"dusttui: {safe_text(str(exc))}", err=True)
+        return EXIT_USAGE
+    for what, path in paths:
+        missing = "" if path.exists() else f"   (not there yet: dusttui locate {what} --create)"
+        click.echo(f"{what:<7} {path}{missing}")
+    return EXIT_OK
+
+
+def _path_of(what: str, apps_dir: Path | None) -> Path:
+    from dusttui.config import config_path, data_dir, themes_dir
+    from dusttui.costs import user_prices_path
+
+    if what == "apps":
+        return apps_folder(apps_dir)
+    return {
+        "config": config_path,
+        "data": data_dir,
+        "themes": themes_dir,
+        "prices": user_prices_path,
+    }[what]()
 
 
 def _say(text: str) -> None:

@@ -94,6 +94,25 @@ def test_locate_apps_follows_apps_dir_and_the_apps_option(tmp_path, monkeypatch)
     assert result.stderr.startswith(f"dusttui: {tmp_path / 'config.toml'}: `apps_dir`: ")
 
 
+def test_locate_alone_lists_each_place_and_says_what_is_not_there_yet(tmp_path):
+    (tmp_path / "config" / "apps").mkdir(parents=True)
+    result = invoke("locate")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        f"config  {tmp_path / 'config.toml'}   (not there yet: dusttui locate config --create)",
+        f"data    {tmp_path / 'data'}   (not there yet: dusttui locate data --create)",
+        f"themes  {tmp_path / 'config' / 'themes'}   (not there yet: dusttui locate themes --create)",
+        f"prices  {tmp_path / 'config' / 'prices.toml'}   (not there yet: dusttui locate prices "
+        "--create)",
+        f"apps    {tmp_path / 'config' / 'apps'}",
+    ]
+    result = invoke("locate", "--create")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "dusttui: --create makes one thing: name it (dusttui locate apps --create).\n"
+    )
+
+
 def test_apps_option_lists_that_folder_and_says_which_app_does_not_parse(tmp_path):
     env = cli_env(tmp_path)
     mine = tmp_path / "mine"
