@@ -80,6 +80,9 @@ def test_locate_apps_follows_apps_dir_and_the_apps_option(tmp_path, monkeypatch)
     assert result.stderr == (
         f"dusttui: {configured} does not exist yet: `dusttui locate apps --create` makes it.\n"
     )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "config.toml").write_text('apps_dir = "~/my-apps"\n')
+    assert invoke("locate", "apps").stdout == f"{tmp_path / 'my-apps'}\n"  # ~ is the home
     from_env = tmp_path / "from-env"
     monkeypatch.setenv("DUSTTUI_APPS_DIR", str(from_env))
     assert invoke("locate", "apps").stdout == f"{from_env}\n"
