@@ -63,7 +63,8 @@ def test_a_big_event_read_in_the_worker_gives_the_state_read_on_the_loop():
     summary = summarize_execution(raw)
     assert summary is not None
     assert (summary.block_type, summary.block_name, summary.inputs) == ("code", "A", 20_000)
-    here, there = RunState(), RunState()
+    # one clock for both: `created` comes from it, and two reads can straddle a millisecond
+    here, there = RunState(clock=lambda: 1_700_000_000.0), RunState(clock=lambda: 1_700_000_000.0)
     for k, event in enumerate(evs):
         data = orjson.dumps(event)
         here.apply(parse_event(event), data)
