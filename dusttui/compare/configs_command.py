@@ -26,7 +26,7 @@ from dusttui.compare.grid import (
     write_config,
 )
 from dusttui.compare.render import change_line
-from dusttui.compare.text import cell, one_line, safe, safe_json
+from dusttui.compare.text import cell, one_line, plural, safe, safe_json
 from dusttui.exitcodes import EXIT_OK, EXIT_RUN_ERRORED, EXIT_TIMEOUT
 
 __all__ = ["cmd_try_configs", "grid_json", "grid_lines"]
@@ -39,7 +39,8 @@ def grid_lines(grid: ConfigGrid, width: int = 100, *, app: str = "") -> list[str
     from dusttui.compare.values import diff_values
 
     lines = [
-        f"{safe(app)} · {len(grid.inputs)} input(s) × {len(grid.states)} config(s)".lstrip(" ·")
+        f"{safe(app)} · {plural(len(grid.inputs), 'input')} × "
+        f"{plural(len(grid.states), 'config')}".lstrip(" ·")
     ]
     columns = grid.columns
     for k, col in enumerate(columns, 1):
@@ -69,7 +70,9 @@ def grid_lines(grid: ConfigGrid, width: int = 100, *, app: str = "") -> list[str
     if not differing:
         lines.append("Every config gives every input the same output.")
         return lines
-    lines.append(f"outputs that differ ({len(differing)} input(s)), each config against config 1:")
+    lines.append(
+        f"outputs that differ ({plural(len(differing), 'input')}), each config against config 1:"
+    )
     for i in differing:
         for k in range(1, len(columns)):
             changes, total = cell_diff(grid.cell(i, 0), grid.cell(i, k), limit=8)
@@ -173,7 +176,10 @@ async def _main(
         for config in configs:
             check_body_size({"specification_hash": spec, "config": config, "inputs": inputs})
         mode = options["mode"]
-        progress(f"{found.name} · {len(inputs)} input(s) × {len(configs)} configs · {mode}")
+        progress(
+            f"{found.name} · {plural(len(inputs), 'input')} × "
+            f"{plural(len(configs), 'config')} · {mode}"
+        )
         keys: dict[str, int] = {}
 
         def said(run: Any, change: str) -> None:

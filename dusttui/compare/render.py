@@ -10,7 +10,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from dusttui.compare.rundiff import KINDS, BlockDiff, Detail, Difference, RunDiff
-from dusttui.compare.text import cell, one_line, pretty_lines, safe, side_by_side, width_of
+from dusttui.compare.text import (
+    cell,
+    one_line,
+    plural,
+    pretty_lines,
+    safe,
+    side_by_side,
+    width_of,
+)
 from dusttui.compare.values import Change, path_text
 
 __all__ = [
@@ -188,8 +196,8 @@ def header_lines(diff: RunDiff, width: int, style: Style = _plain) -> Iterator[s
         status = safe(str(run.status or "not started"))
         if not run.done:
             status += " (still running: compared so far)"
-        count = "?" if inputs is None else f"{inputs}"
-        yield f"{name} {_short(run.run_id)}  {status}  hash {_short(run.specification_hash)}  {count} input(s)"
+        count = "? inputs" if inputs is None else plural(inputs, "input")
+        yield f"{name} {_short(run.run_id)}  {status}  hash {_short(run.specification_hash)}  {count}"
     if diff.same_hash is None:
         unknown = " and ".join(n for n, r in (("A", a), ("B", b)) if r.specification_hash is None)
         yield f"hash: not known for {unknown} (a run launched as latest, followed on its stream)"
@@ -223,7 +231,8 @@ def header_lines(diff: RunDiff, width: int, style: Style = _plain) -> Iterator[s
         moved = sum(blk.differs for blk in diff.blocks if blk.key[0] == "input")
         if moved:
             yield style(
-                f"  {moved} input(s) differ at the same index: --key FIELD matches inputs by a "
+                f"  {plural(moved, 'input')} {'differs' if moved == 1 else 'differ'} at the same"
+                " index: --key FIELD matches inputs by a "
                 "field instead",
                 "dim",
             )

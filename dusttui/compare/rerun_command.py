@@ -12,7 +12,7 @@ from typing import Any
 
 from dusttui.api.inputs import InputError
 from dusttui.compare.merge import RerunError
-from dusttui.compare.text import safe
+from dusttui.compare.text import numbered, plural, safe
 from dusttui.exitcodes import EXIT_TIMEOUT
 
 __all__ = ["cmd_rerun_failed"]
@@ -78,7 +78,7 @@ async def _main(
 
         def launched(run: Any) -> None:
             progress(
-                f"{found.name} · re-running the failed input(s) of run {base.run_id[:8]} · {mode}"
+                f"{found.name} · re-running the failed inputs of run {base.run_id[:8]} · {mode}"
             )
 
         try:
@@ -94,14 +94,14 @@ async def _main(
         r = result.report
         rerun_id = result.run.run_id or "?"
         progress(
-            f"merged run {r.run_id}: run {base.run_id[:8]} with input(s) "
-            f"{', '.join(map(str, r.replaced))} from run {rerun_id[:8]}"
+            f"merged run {r.run_id}: run {base.run_id[:8]} with "
+            f"{numbered('input', r.replaced)} from run {rerun_id[:8]}"
         )
         if r.still_failing:
-            progress(f"  still failing: input(s) {', '.join(map(str, r.still_failing))}")
+            progress(f"  still failing: {numbered('input', r.still_failing)}")
         if r.unfinished:
             progress(
-                f"  {len(r.unfinished)} input(s) never ran every block (run {base.run_id[:8]} "
+                f"  {plural(len(r.unfinished), 'input')} never ran every block (run {base.run_id[:8]} "
                 "stopped at its first failing block): re-run the whole run for them"
             )
         return report(result.merged, end_of(result.merged), as_json=as_json)

@@ -29,6 +29,17 @@ _UNSAFE = re.compile(f"[\x00-\x1f{_OTHERS}]")
 _UNSAFE_KEEP_NL = re.compile(f"[\x00-\x09\x0b-\x1f{_OTHERS}]")
 
 
+def plural(count: int, word: str) -> str:
+    """`1 input`, `2 inputs`, `1,000 configs`."""
+    return f"{count:,} {word if count == 1 else word + 's'}"
+
+
+def numbered(word: str, numbers: Any) -> str:
+    """`input 3`, `inputs 1, 2` (the indices a message names)."""
+    items = list(numbers)
+    return f"{word if len(items) == 1 else word + 's'} {', '.join(map(str, items))}"
+
+
 def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from dusttui.compare.grid import ConfigGrid, SaveError, cell_diff, row_texts, save_config
 from dusttui.compare.render import change_line
-from dusttui.compare.text import one_line, safe
+from dusttui.compare.text import one_line, plural, safe
 from dusttui.compare.values import diff_values
 from dusttui.tui.diff.styled import mark, styled
 
@@ -120,7 +120,8 @@ class ConfigsScreen(Screen[None]):
     def _title(self) -> None:
         done = sum(1 for run in self.runs if run.done)
         text = Text(
-            f"{self.app_model.name} · {len(self.inputs)} input(s) × {len(self.runs)} configs"
+            f"{self.app_model.name} · {plural(len(self.inputs), 'input')} × "
+            f"{plural(len(self.runs), 'config')}"
         )
         text.append(" · all done" if done == len(self.runs) else f" · {done}/{len(self.runs)} done")
         if self.marked is not None:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from dusttui.compare.text import numbered, plural
 from dusttui.session.tracked import TrackedRun, short_id
 
 __all__ = ["diff_partner", "mark_for_diff", "open_diff", "rerun_failed", "try_configs"]
@@ -144,12 +145,14 @@ async def rerun_failed(app: Any, key: str | None, show: Callable[[str], None]) -
         result.merged.run_id, run.app_id, run.app_name, mode="merged", from_journal=True
     )
     show(merged.key)
-    replaced = ", ".join(map(str, report.replaced))
-    said = f"Merged run {report.run_id}: input(s) {replaced} replaced"
+    said = f"Merged run {report.run_id}: {numbered('input', report.replaced)} replaced"
     if report.still_failing:
         said += f"; still failing: {', '.join(map(str, report.still_failing))}"
     if report.unfinished:
-        said += f"; {len(report.unfinished)} input(s) never ran every block (the first run stopped early)"
+        said += (
+            f"; {plural(len(report.unfinished), 'input')} never ran every block"
+            " (the first run stopped early)"
+        )
     app.say(
         said, severity="warning" if report.still_failing or report.unfinished else "information"
     )

@@ -50,10 +50,10 @@ def test_two_configs_run_side_by_side_as_a_grid(remote, tmp_path: Path):
     text = cli(*args, "--config", json.dumps(UPPER_CONFIG))
     assert text.exit_code == 0, text.stderr
     lines = text.stdout.splitlines()
-    assert lines[0] == "iter · 1 input(s) × 2 config(s)"
+    assert lines[0] == "iter · 1 input × 2 configs"
     assert lines[3] == '  vs config 1: ~ $.SAY.model_id: "echo" → "upper"'
     assert lines[-3:] == [
-        "outputs that differ (1 input(s)), each config against config 1:",
+        "outputs that differ (1 input), each config against config 1:",
         "#0 config 2:",
         '    ~ $.said: "[-a0-]{+A0+} [-is-]{+IS+} [-here-]{+HERE+}"',
     ]

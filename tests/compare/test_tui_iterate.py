@@ -119,7 +119,7 @@ async def test_F_re_runs_the_failed_inputs_and_shows_the_merged_run(make_app):
         assert shown.run_id.startswith("merged-")
         assert shown.state is not None and shown.state.status == "succeeded"
         assert [n for n in notifications(app) if n.startswith("Merged run")] == [
-            f"Merged run {shown.run_id}: input(s) 1 replaced"
+            f"Merged run {shown.run_id}: input 1 replaced"
         ]
         await pilot.press("d")  # the merged run diffs like any run
         screen = await diff_shown(pilot)
