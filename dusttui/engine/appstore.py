@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dusttui.engine.appfolder import BUNDLED_APPS_DIR, app_files, app_folders
 from dusttui.engine.logtext import shown
 from dusttui.engine.spec import Spec, SpecError, builder_blocks, parse_spec, read_spec_file
 from dusttui.engine.store import Store
 
 log = logging.getLogger(__name__)
 
-BUNDLED_APPS_DIR = Path(__file__).parent / "apps"
+__all__ = ["BUNDLED_APPS_DIR", "AppLookupError", "AppStore", "LoadedApp", "read_app"]
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -171,16 +172,55 @@ def _read_inputs(path: Path, problems: list[str]) -> list[Any] | None:
     return inputs
 
 
+def read_app(name: str, dust: Path, source: str, signature: tuple[Any, ...] = ()) -> LoadedApp:
+    """An app as its files are now (``id`` 0: the store numbers it); OSError or
+    UnicodeDecodeError when the ``.dust`` cannot be read. Store-free and silent, so the front
+    ends list the local apps with it before the engine answers. A ``.dust`` that is not a
+    regular file of a sane size is not opened (OSError with why)."""
+    if (why := _unreadable(dust)) is not None:
+        raise OSError(f"{dust.name} {why}")
+    text = read_spec_file(dust)
+    problems: list[str] = []
+    spec: Spec | None = None
+    spec_error: str | None = None
+    try:
+        spec = parse_spec(text)
+    except SpecError as exc:
+        spec_error = f"{dust.name}: {exc}"
+    files = _companions(dust)
+    description = None
+    if files["description"].exists():
+        if (why := _unreadable(files["description"])) is not None:
+            problems.append(f"{files['description'].name} {why}")
+        else:
+            try:
+                text_of = files["description"].read_text(encoding="utf-8")
+                description = text_of.strip() or None
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{files['description'].name}: cannot be read ({exc})")
+    return LoadedApp(
+        name=name,
+        sid=app_sid(name),
+        id=0,
+        path=dust,
+        source=source,
+        text=text,
+        spec=spec,
+        spec_error=spec_error,
+        saved_config=_read_config(files["config"], problems),
+        sample_inputs=_read_inputs(files["inputs"], problems),
+        description=description,
+        problems=problems,
+        signature=signature,
+    )
+
+
 class AppStore:
     """The apps the engine answers for; the user's apps folder wins over a bundled app's name."""
 
     def __init__(self, store: Store, apps_dir: Path | None = None, *, bundled: bool = True):
         self._store = store
-        self._dirs: list[tuple[Path, str]] = []
-        if apps_dir is not None:
-            self._dirs.append((Path(apps_dir), "apps_dir"))
-        if bundled:
-            self._dirs.append((BUNDLED_APPS_DIR, "bundled"))
+        self._dirs = app_folders(apps_dir, bundled=bundled)
         self._apps: dict[str, LoadedApp] = {}
         self._specs: dict[tuple[str, str], Spec] = {}
         self._lock = threading.Lock()
@@ -193,14 +233,8 @@ class AppStore:
     def refresh(self) -> list[LoadedApp]:
         """Re-read changed app files; the apps, sorted by name."""
         with self._lock:
-            found: dict[str, tuple[Path, str]] = {}
-            for folder, source in self._dirs:
-                if not folder.is_dir():
-                    continue
-                for dust in sorted(folder.glob("*.dust")):
-                    found.setdefault(dust.name[: -len(".dust")], (dust, source))
             apps: dict[str, LoadedApp] = {}
-            for name, (dust, source) in found.items():
+            for name, (dust, source) in app_files(self._dirs).items():
                 current = self._apps.get(name)
                 signature = _signature(dust)
                 if current is not None and current.path == dust and current.signature == signature:
@@ -219,47 +253,17 @@ class AppStore:
             log.warning("App file %s %s", shown(dust), why)
             return None
         try:
-            text = read_spec_file(dust)
+            loaded = read_app(name, dust, source, signature)
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("Cannot read app %s: %s", shown(dust), shown(exc))
             return None
-        problems: list[str] = []
-        spec: Spec | None = None
-        spec_error: str | None = None
-        try:
-            spec = parse_spec(text)
-        except SpecError as exc:
-            spec_error = f"{dust.name}: {exc}"
-            log.warning("App %s does not parse: %s", shown(name), shown(exc))
-        files = _companions(dust)
-        description = None
-        if files["description"].exists():
-            if (why := _unreadable(files["description"])) is not None:
-                problems.append(f"{files['description'].name} {why}")
-            else:
-                try:
-                    text_of = files["description"].read_text(encoding="utf-8")
-                    description = text_of.strip() or None
-                except (OSError, UnicodeDecodeError) as exc:
-                    problems.append(f"{files['description'].name}: cannot be read ({exc})")
-        if spec is not None:
-            self._store.save_spec(name, spec.hash, text)
-            self._specs[(name, spec.hash)] = spec
-        return LoadedApp(
-            name=name,
-            sid=app_sid(name),
-            id=self._store.app_id(name),
-            path=dust,
-            source=source,
-            text=text,
-            spec=spec,
-            spec_error=spec_error,
-            saved_config=_read_config(files["config"], problems),
-            sample_inputs=_read_inputs(files["inputs"], problems),
-            description=description,
-            problems=problems,
-            signature=signature,
-        )
+        if loaded.spec_error is not None:
+            log.warning("App %s does not parse: %s", shown(name), shown(loaded.spec_error))
+        if loaded.spec is not None:
+            self._store.save_spec(name, loaded.spec.hash, loaded.text)
+            self._specs[(name, loaded.spec.hash)] = loaded.spec
+        loaded.id = self._store.app_id(name)
+        return loaded
 
     def get(self, name_or_sid: str) -> LoadedApp:
         """The app by name (as in its file name) or by sId; AppLookupError when there is none."""

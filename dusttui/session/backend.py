@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,9 +145,12 @@ class Connector:
         self.local = backend.kind == "embedded"
         self.mismatch: str | None = None
         """When the local engine was reused although started with other options: what differs."""
+        self.folder_names: list[str] | None = None
+        """The local apps' names, read from their folders by :meth:`start` (None until then)."""
         self._engine: Any = None  # a LocalEngine (or an EmbeddedEngine in thread mode)
         self._thread_engine: EmbeddedEngine | None = None
         self._starting: threading.Thread | None = None
+        self._started: Future[None] | None = None  # done once the start thread is over
         self._start_error: BaseException | None = None
         self._client: DustClient | None = None
         self._fixed = False
@@ -193,6 +197,12 @@ class Connector:
         return self._thread_engine is None
 
     @property
+    def lists_folder(self) -> bool:
+        """This connector starts the local engine: its apps can be read from their folders
+        before it answers (not for a remote backend, nor around a client made elsewhere)."""
+        return self.local and not self._fixed
+
+    @property
     def host(self) -> str:
         """Where runs run, for messages: `dust.tt`, `the local engine`..."""
         if self.local:
@@ -220,19 +230,31 @@ class Connector:
     # ------------------------------------------------------------------ life
 
     def start(self) -> None:
-        """Find or start the local engine in a thread, without waiting (no-op otherwise)."""
+        """List the local apps' names (:attr:`folder_names`), then find or start the local
+        engine, in a thread, without waiting (no-op for other backends)."""
         if not self.local or self._fixed or self._engine is not None or self._starting:
             return
+        self._started = Future()
         self._starting = threading.Thread(
             target=self._find_or_start, name="dusttui-engine-start", daemon=True
         )
         self._starting.start()
 
     def _find_or_start(self) -> None:
+        from dusttui.engine.appfolder import app_names
+
+        # A directory listing (well under a millisecond): the first frame lists the apps.
+        try:
+            self.folder_names = app_names(self.settings.apps_dir)
+        except OSError:
+            self.folder_names = []
         try:
             self._engine = self._local_engine()
         except BaseException as exc:  # handed to whoever waits for it
             self._start_error = exc
+        finally:
+            if self._started is not None:
+                self._started.set_result(None)
 
     def _local_engine(self) -> Any:
         """The one place the front ends start an engine."""
@@ -272,6 +294,10 @@ class Connector:
         """:meth:`wait_ready` without blocking the event loop; the client. The first time, a
         server reached by URL is asked whether it is a dusttui engine (see :attr:`extensions`)."""
         if self._client is None:
+            started = self._started
+            if started is not None:  # no executor thread waits for it: quitting stays immediate
+                # (shielded: a caller cancelled must not cancel the start for the next caller)
+                await asyncio.shield(asyncio.wrap_future(started))
             await asyncio.to_thread(self.wait_ready)
         client = self.client
         if not self.local and self._served_engine is None:

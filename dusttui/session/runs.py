@@ -33,6 +33,7 @@ from dusttui.api.errors import (
     ServerError,
     StreamProtocolError,
 )
+from dusttui.engine.process import EngineStartError
 from dusttui.session.ends import EndReason, RunEnd, end_of
 from dusttui.session.tracked import TrackedRun, short_id
 
@@ -316,6 +317,9 @@ class RunSession:
                     f"The run may go on there: {resume_command(run)}"
                 )
             run.end = end_of(run.state, error=exc, connection_lost=lost)
+        except EngineStartError as exc:  # the run waited for a local engine that never answered
+            run.error = exc
+            run.end = RunEnd(EndReason.FAILED, str(exc))
         finally:
             if run.end is None:  # an unexpected failure: say it rather than hang
                 run.end = RunEnd(EndReason.FAILED, "The watch stopped unexpectedly.")
@@ -373,6 +377,9 @@ class RunSession:
         from dusttui.api.watch import watch_run
 
         connector = self.connector
+        if connector.local and not connector.connected:
+            run.connection = "starting"  # the run waits for the local engine, and says so
+            self._notify(run, Change.UPDATED)
         await connector.ready()
         extensions = connector.extensions
         run.followed = True

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.reactive import var
 from textual.signal import Signal
@@ -36,7 +36,7 @@ from dusttui.tui.commands import DustCommands
 from dusttui.tui.runs import run_label
 from dusttui.tui.screens.confirm import ConfirmScreen
 from dusttui.tui.screens.help import HelpScreen
-from dusttui.tui.screens.start import StartScreen
+from dusttui.tui.screens.start import Carried, StartScreen
 from dusttui.tui.themes import (
     DEFAULT_THEME,
     block_variable_defaults,
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 UPDATE_INTERVAL = 0.033  # at most ~30 repaints of a run per second, whatever the event rate
 TICK_INTERVAL = 0.5  # running timers move twice a second
+REPLAY_GUARD = 2.0  # seconds a held key may take to be handled before the rest go the usual way
+HELD_NOTE_SECONDS = 3.0  # short: the toast would hide the run table once the keys went through
+SETTLE_TURNS = 2000  # turns of the event loop a held key's effects may take (each is short)
 KEEPALIVE_INTERVAL = 60.0  # a light request keeps the local engine from stopping while we are open
 Severity = Literal["information", "warning", "error"]
 
@@ -71,7 +74,11 @@ class DustApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-rows-short"), (30, "-rows-tall"), (50, "-rows-huge")]
 
     apps: var[list[DustAppModel]] = var(list, always_update=True, init=False)
-    """The backend's apps, once listed."""
+    """The backend's apps, once listed (the local apps: read from their folders until the local
+    engine answers)."""
+    apps_source: var[str | None] = var(None, init=False)
+    """Who listed :attr:`apps`: None (nobody yet), "folder" (the local apps' files, while the local
+    engine starts: launching waits for it) or "backend"."""
     connection: var[str] = var("starting", init=False)
     """The backend: starting, connecting, idle (connected) or offline."""
     connection_error: var[str | None] = var(None, init=False)
@@ -139,6 +146,12 @@ class DustApp(App[int]):
         """The user's keymap as applied (entries refused at start left out)."""
         self.apps_folder = AppsFolder(self)
         """The apps folders watched; the versions seen; the engine's providers."""
+        self._main_wanted = False
+        self._held_keys: list[events.Key] | None = None
+        self._replay_guard: Timer | None = None
+        self._settling: asyncio.Task[None] | None = None
+        self.start_carried: Carried | None = None
+        """What the user did on the start screen (filter, cursor, focus): the main screen's."""
         self._load_themes()
 
     # ------------------------------------------------------------------ start
@@ -178,14 +191,116 @@ class DustApp(App[int]):
         self.watch(self, "theme", self._theme_chosen, init=False)
         # First frame: the layout and the keys. The main screen (editors, table), the history
         # and the connection come once that frame is on screen.
-        await self.push_screen(StartScreen(self.backend.label))
-        self.call_after_refresh(self._install_main)
+        await self.push_screen(StartScreen(self.backend.label, self.connector.folder_names))
+        if self.connector.lists_folder:
+            # The start screen lists the names; the main screen comes with the whole apps.
+            self.call_after_refresh(self.read_folder)
+        else:
+            self.call_after_refresh(self.install_main)
 
-    def _install_main(self) -> None:
+    def install_main(self) -> None:
+        """The main screen replaces the start screen (once it is on top again, if a screen such
+        as the help was opened over it meanwhile), taking over what the user did there; keys
+        typed until it is mounted are held, then replayed in order (:meth:`main_screen_ready`)."""
         from dusttui.tui.screens.main import MainScreen
 
+        self._main_wanted = True
+        if not isinstance(self.screen, StartScreen):
+            return
+        self._main_wanted = False
+        self.start_carried = self.screen.carried()
+        if self._held_keys is None:  # else: keys held on the start screen, in order
+            self._held_keys = []
         self.switch_screen(MainScreen())
         self.call_after_refresh(self._start_io)
+
+    def main_screen_ready(self) -> None:
+        """The main screen is mounted: the keys held meanwhile go to it once the focus it asked
+        for is set (a callback queued after that focus)."""
+        self.call_later(self._replay_held_key)
+
+    async def _replay_held_key(self) -> None:
+        """Route the oldest held key; the next once this one is fully handled.
+
+        Held keys come in a burst, and Textual routes a key to the widget focused when it
+        arrives: after `/` (the filter gets the focus once the key has bubbled to the bindings)
+        `q` would quit; after enter in the filter (its Submitted message moves the focus) `r`
+        would be typed in it. So each key waits until everything it set off is done
+        (:meth:`_settle_then_replay`). Keys that come meanwhile are held behind."""
+        if self._replay_guard is not None:
+            self._replay_guard.stop()
+        held = self._held_keys
+        if not held:
+            self._held_keys = None
+            return
+        await super().on_event(held.pop(0))
+        # Never hold keys for good, whatever happens to the wait.
+        self._replay_guard = self.set_timer(REPLAY_GUARD, self._release_held_keys)
+        self._settling = asyncio.get_running_loop().create_task(self._settle_then_replay())
+
+    async def _settle_then_replay(self) -> None:
+        """Wait until no message is queued on the screen's widgets nor the App (a task of its
+        own: the App must go on handling its queue meanwhile), then replay the next key."""
+        for _ in range(SETTLE_TURNS):
+            await asyncio.sleep(0)
+            nodes = [self, *self.screen.walk_children(with_self=True)]
+            if not any(node.message_queue_size for node in nodes):
+                break
+        self.call_later(self._replay_held_key)
+
+    async def _release_held_keys(self) -> None:
+        """The replay stalled: route what is left the usual way, in order."""
+        held, self._held_keys = self._held_keys or [], None
+        for key in held:
+            await super().on_event(key)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            screen = self.screen
+            on_start = isinstance(screen, StartScreen)
+            if on_start and self._app_key(event):
+                pass  # help, quit: at once
+            elif self._held_keys is not None:
+                self._held_keys.append(event)  # the main screen is coming: it gets it then
+                return
+            elif isinstance(screen, StartScreen) and screen.take_key(event):
+                return  # taken now: nothing is in flight when the main screen takes over
+            elif on_start:
+                # A key for the main screen (r, e...): kept, with every key after it, for the
+                # main screen to handle once it is up, in the order typed.
+                self._held_keys = [event]
+                self.say(
+                    "Loading the apps: your keys go through as soon as they are read.",
+                    timeout=HELD_NOTE_SECONDS,
+                )
+                return
+        await super().on_event(event)
+
+    def _app_key(self, event: events.Key) -> bool:
+        """The key is one of the App's own bindings (help, quit), not the screen's."""
+        active = self.screen.active_bindings.get(event.key)
+        return active is not None and active.node is self
+
+    def start_screen_resumed(self) -> None:
+        """The start screen is on top again: replace it now if the main screen is ready."""
+        if self._main_wanted:
+            self.install_main()
+
+    @work(name="folder apps", exclusive=True, exit_on_error=False, thread=True, group="folder")
+    def read_folder(self) -> None:
+        """Read the local apps from their files while the local engine starts (in a thread)."""
+        from dusttui.session.folder_apps import read_folder_apps
+
+        try:
+            apps = read_folder_apps(self.settings.apps_dir)
+            self.call_from_thread(self._folder_listed, apps)
+        finally:
+            self.call_from_thread(self.install_main)
+
+    def _folder_listed(self, apps: list[DustAppModel]) -> None:
+        if self.apps_source is None:  # the engine's own answer, when it came first, stays
+            self.apps_source = "folder"
+            self.apps = apps
 
     def _start_io(self) -> None:
         self.load_history()
@@ -218,7 +333,9 @@ class DustApp(App[int]):
         self.connection = "idle"
         if self.connector.mismatch:
             self.say(f"Note: {self.connector.mismatch}.", severity="warning", timeout=10)
-        self.apps = await client.list_apps()
+        apps = await client.list_apps()
+        self.apps_source = "backend"
+        self.apps = apps
         self.loaded.set()
         await self.apps_folder.start()
         if self.connector.extensions:
@@ -369,7 +486,8 @@ class DustApp(App[int]):
     def launch_run(
         self, app: DustAppModel, spec_hash: str, config: dict[str, Any], inputs: list[Any]
     ) -> TrackedRun:
-        """Launch a run in the current mode (several can run at once)."""
+        """Launch a run in the current mode (several can run at once); before the local engine
+        answers, the run waits for it (its title and the status line say so)."""
         return self.session.launch(app, spec_hash, config, inputs, self.mode)
 
     def rerun(self, key: str) -> TrackedRun | None:

@@ -36,6 +36,7 @@ from dusttui.tui.widgets.spec_view import parse_problem, source_view
 if TYPE_CHECKING:
     from dusttui.api.models import App
     from dusttui.tui.app import DustApp
+    from dusttui.tui.screens.start import Carried
 
 
 class EditingScreen(Screen[None]):
@@ -52,6 +53,7 @@ class EditingScreen(Screen[None]):
         self._stored: dict[str, Draft] | None = None  # the drafts file, once read
         self._writing = False
         self._dirty = False
+        self._carried: Carried | None = None  # the start screen's apps list, until listed here
 
     @property
     def dust(self) -> DustApp:
@@ -70,8 +72,14 @@ class EditingScreen(Screen[None]):
 
     def apps_listed(self, apps: list[App]) -> None:
         """The apps were (re-)listed: update the list and the selected app's tabs."""
-        self.query_one(AppsPane).set_apps(apps)
-        if self.focused is None:
+        pane = self.query_one(AppsPane)
+        pane.set_apps(apps)
+        carried, self._carried = self._carried, None
+        if carried is not None:  # the start screen's filter, cursor and focus (h10)
+            app = pane.restore(carried.filter, carried.app_name, focus=carried.focus)
+            if app is not None:  # now: keys typed meanwhile are replayed right after this
+                self.select_app(app)
+        elif self.focused is None:
             self.query_one(AppsList).focus()
         if not apps:
             self.query_one(AppLine).show_message("No apps in this workspace.")

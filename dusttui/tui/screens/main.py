@@ -104,7 +104,10 @@ class MainScreen(EditingScreen):
         if not dust.cursor_blink:
             for widget in self.query("TextArea, Input"):
                 widget.cursor_blink = False  # type: ignore[attr-defined]
-        if self.focused is None:
+        # What the user did on the start screen is taken over once the apps are listed
+        # (apps_listed), the focus with it: no other focus meanwhile, it would flicker.
+        self._carried = dust.start_carried
+        if self._carried is None and self.focused is None:
             self.query_one("#apps-list").focus()
         panel = self.query_one(RunPanel)
         panel.hints = hints_for(dust.keymap_in_use)
@@ -118,12 +121,14 @@ class MainScreen(EditingScreen):
             tabs.get_tab(pane).label = Text.assemble((key, "bold"), f" {label}")
         dust.run_changed.subscribe(self, self._run_changed)
         dust.runs_changed.subscribe(self, self._runs_changed)
-        self.watch(dust, "apps", self.apps_listed, init=dust.loaded.is_set())
+        self.watch(dust, "apps", self.apps_listed, init=dust.apps_source is not None)
         self.read_drafts()
         self.watch(dust, "connection", self._connection_changed)
         self.watch(dust, "mode", self._mode_changed, init=False)
         self.watch(dust, "theme", self._theme_changed, init=False)
         self._runs_changed(None)
+        self._show_connection()
+        dust.main_screen_ready()
 
     # ------------------------------------------------------------------ apps
 
@@ -203,8 +208,14 @@ class MainScreen(EditingScreen):
         """The status line: the shown run's connection while it is followed, else the app's."""
         run = self.shown_run
         line = self.query_one(StatusLine)
+        starting = self.dust.connector.lists_folder and self.dust.connection in (
+            "starting",
+            "connecting",
+        )
         if run is None or run.done:
-            line.show(self.dust.connection)
+            line.show(self.dust.connection, "local engine starting" if starting else None)
+        elif run.connection == "starting":
+            line.show("connecting", "local engine starting")
         elif run.connection == "reconnecting":
             wait = f" in {run.retry_in:g} s" if run.retry_in is not None else ""
             retry = f" · retry {run.retry}{wait}" if run.retry else ""
@@ -300,7 +311,14 @@ class MainScreen(EditingScreen):
     def action_copy_curl(self) -> None:
         """Copy the next launch as a curl command; the key stays `$DUST_API_KEY`."""
         request = self._valid_request("Not copied")
-        if request is None or not self.dust.connector.connected:
+        if request is None:
+            return
+        if not self.dust.connector.connected:
+            self.dust.say(
+                f"Not copied — {self.dust.connector.host} is not connected yet: try again in a "
+                "moment.",
+                severity="warning",
+            )
             return
         client = self.dust.connector.client
         from dusttui.api.client import as_curl

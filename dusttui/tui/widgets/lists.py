@@ -29,6 +29,16 @@ class CursorList(OptionList):
             self.highlighted = 0
 
 
+def app_label(app: App) -> Text:
+    """The app's name, with ` ✗` when the local engine says its files have a problem."""
+    extension = (app.model_extra or {}).get("dusttui")
+    broken = isinstance(extension, dict) and bool(
+        extension.get("specificationError") or extension.get("problems")
+    )
+    name = safe.line(app.name)
+    return Text(f"{name} ✗") if broken else Text(name)
+
+
 class AppsList(CursorList):
     """The apps, one line each."""
 
@@ -73,9 +83,32 @@ class AppsPane(Vertical):
         return [a for a in self._apps if needle in a.name.lower() or needle in a.sId.lower()]
 
     def set_apps(self, apps: list[App]) -> None:
-        """Show these apps (keeping the filter and, when still there, the selection)."""
+        """Show these apps (keeping the filter and, when still there, the selection). The same
+        apps listed again (the local engine answering after their files were read) leave the
+        rows as they are: nothing flickers."""
+        rows = [(a.sId, app_label(a).plain) for a in apps]
+        same = rows == [(a.sId, app_label(a).plain) for a in self._apps]
         self._apps = list(apps)
+        if not same or not self.query_one(AppsList).option_count:
+            self._refill()
+
+    def restore(self, needle: str, app_name: str | None, *, focus: str) -> App | None:
+        """Take over the start screen's apps list: its filter, the app under its cursor (returned,
+        for the caller to show: it is not announced) and its focus ("filter", "list" or "" for
+        neither), given now rather than a callback later, so the next key goes there."""
+        filter_box = self.query_one(Input)
+        with self.prevent(Input.Changed):
+            filter_box.value = needle
+        shown = self.shown_apps
+        app = next((a for a in shown if a.name == app_name), shown[0] if shown else None)
+        self._current = app.sId if app is not None else None
         self._refill()
+        if focus == "filter":
+            filter_box.select_on_focus = False  # what they typed stays, the cursor after it
+            self.screen.set_focus(filter_box)
+        elif focus == "list":
+            self.screen.set_focus(self.query_one(AppsList))
+        return app
 
     def select(self, app_id: str) -> bool:
         """Move the cursor to an app; False when it is not in the (filtered) list."""
@@ -96,7 +129,7 @@ class AppsPane(Vertical):
     def _refill(self) -> None:
         option_list = self.query_one(AppsList)
         shown = self.shown_apps
-        option_list.set_options(Option(Text(safe.line(app.name)), id=app.sId) for app in shown)
+        option_list.set_options(Option(app_label(app), id=app.sId) for app in shown)
         if not shown:
             return
         ids = [a.sId for a in shown]
@@ -115,6 +148,8 @@ class AppsPane(Vertical):
     @on(OptionList.OptionHighlighted, "#apps-list")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
+        if event.option is not self.query_one(AppsList).highlighted_option:
+            return  # the list was refilled since: its own event says where the cursor is
         app = next((a for a in self._apps if a.sId == event.option.id), None)
         if app is not None and app.sId != self._current:
             self._current = app.sId

@@ -53,6 +53,8 @@ def run_title(run: TrackedRun, now: float) -> Text:
     parts.append(run.mode)
     if run.waiting:
         parts.append("waiting for the answer")
+    elif run.connection == "starting" and not run.done:
+        parts.append("waiting for the local engine to start")
     return Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
 
 
