@@ -258,7 +258,8 @@ class AppStore:
             log.warning("Cannot read app %s: %s", shown(dust), shown(exc))
             return None
         if loaded.spec_error is not None:
-            log.warning("App %s does not parse: %s", shown(name), shown(loaded.spec_error))
+            why = loaded.spec_error.removeprefix(f"{dust.name}: ")  # the parser's own words
+            log.warning("App %s does not parse: %s", shown(name), shown(why))
         if loaded.spec is not None:
             self._store.save_spec(name, loaded.spec.hash, loaded.text)
             self._specs[(name, loaded.spec.hash)] = loaded.spec
