@@ -216,7 +216,7 @@ async def test_the_hash_dialog_refuses_a_short_hash_and_offers_the_versions(make
         versions = app.screen.query_one("#hash-versions")
         labels = [str(versions.get_option_at_index(i).prompt) for i in range(versions.option_count)]
         assert labels == [
-            f"saved         the saved version: follows the app's file (now {saved[:8]})",
+            f"saved         saved version: follows the file (now {saved[:8]})",
             f"{saved[:12]}  this version, pinned",
             "latest        whatever the app's file holds at launch",
         ]

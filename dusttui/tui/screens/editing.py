@@ -136,8 +136,9 @@ class EditingScreen(Screen[None]):
         error = engine_extension(app).get("specificationError")
         problem = parse_problem(error) if isinstance(error, str) and error else None
         spec_hash = saved_specification_hash(app)
-        version = f"version {spec_hash}" if spec_hash else "no runnable version: it does not parse"
-        shown = Text(f"{safe.line(where)}\n{version}\n\n", style="dim")
+        # One line (the short hash: the full one is in the h dialog): at 80×24 the tab is short.
+        version = f"version {spec_hash[:12]}" if spec_hash else "no runnable version"
+        shown = Text(f"{safe.line(where)} · {version}\n\n", style="dim")
         if text is None:
             if problem is not None:
                 shown.append(f"✗ {safe.line(problem.message)}", style="bold red")
@@ -208,8 +209,8 @@ class EditingScreen(Screen[None]):
             return
         saved = saved_specification_hash(app)
         now = f" (now {saved[:8]})" if saved else ""
-        follows = "the app's file" if engine_extension(app).get("path") else "its saved spec"
-        versions = [Version("", f"the saved version: follows {follows}{now}")]
+        follows = "the file" if engine_extension(app).get("path") else "the saved spec"
+        versions = [Version("", f"saved version: follows {follows}{now}")]
         seen = self.dust.apps_folder.versions(app.sId)
         for spec_hash, when in seen:
             today = time.strftime("%Y-%m-%d") == time.strftime("%Y-%m-%d", time.localtime(when))
