@@ -60,6 +60,10 @@ async def test_l_lists_every_call_and_enter_opens_one(make_app, engine):
         assert "content-type: text/event-stream" in detail
         assert "event: " in answer or "data: " in answer
 
+        await pilot.press("c")  # forget them: the table empties, the numbering goes on
+        await pilot.pause(0.4)
+        assert table_rows(app) == []
+        assert text_of(app, "#requests-title").startswith("Request log · 0 calls ")
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, RequestsScreen)

@@ -167,6 +167,7 @@ class RequestsScreen(Screen[None]):
         super().__init__()
         self.calls = log
         self._shown: dict[int, tuple[str, ...]] = {}  # seq → the cells on screen
+        self._final: set[int] = set()  # the seqs shown once done: their rows never change
         self._version = -1
         self._unsubscribe: Callable[[], None] | None = None
         self.opened: int | None = None
@@ -207,11 +208,14 @@ class RequestsScreen(Screen[None]):
             return
         self._version = self.calls.version
         table: DataTable[str] = self.query_one(DataTable)
-        keep = {r.seq for r in records}
-        for seq in [s for s in self._shown if s not in keep]:  # cleared, or past the log's limit
-            table.remove_row(str(seq))
-            del self._shown[seq]
-        for record in records:
+        first = records[0].seq if records else None
+        if self._shown and (first is None or next(iter(self._shown)) < first):
+            # Cleared, or the oldest went past the log's limit (rows are in seq order).
+            for seq in [s for s in self._shown if first is None or s < first]:
+                table.remove_row(str(seq))
+                del self._shown[seq]
+                self._final.discard(seq)
+        for record in self.rows_to_check(records):
             cells = row_of(record)
             before = self._shown.get(record.seq)
             if before is None:
@@ -222,6 +226,8 @@ class RequestsScreen(Screen[None]):
                     if old != new:
                         table.update_cell(str(record.seq), column, new)
             self._shown[record.seq] = cells
+            if record.done:
+                self._final.add(record.seq)
         count = len(records)
         self.query_one("#requests-title", Static).update(
             Text(
@@ -233,6 +239,13 @@ class RequestsScreen(Screen[None]):
             opened = next((r for r in records if r.seq == self.opened), None)
             if opened is not None and not opened.done:
                 self._show(opened)
+
+    def rows_to_check(self, records: list[RequestRecord]) -> list[RequestRecord]:
+        """The records whose row may differ from the one shown: new ones, and those not yet
+        finished when last shown (a finished call never changes; with a stream open, a tick
+        then costs its row, not a thousand: bench/request_log_screen.py)."""
+        final = self._final
+        return [r for r in records if r.seq not in final]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row: the call, whole, below the table."""
