@@ -204,6 +204,14 @@ class Journal:
                 (text, status, time.time(), run.get("specification_hash"), run_id),
             )
 
+    def record_status(self, run_id: str, status: str) -> None:
+        """Note how a run ended without storing it (read later from the server when opened)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET status = ?, updated_at = ? WHERE run_id = ?",
+                (status, time.time(), run_id),
+            )
+
     def record_final_text(
         self, run_id: str, text: bytes | str, status: str | None, specification_hash: str | None
     ) -> None:

@@ -69,6 +69,10 @@ class JournalIO:
 
         await self._call(write)
 
+    async def record_status(self, run_id: str, status: str) -> None:
+        """Note how a run ended (see :meth:`Journal.record_status`)."""
+        await self._call(lambda j: j.record_status(run_id, status))
+
     async def summaries(self, limit: int = 200) -> list[JournalSummary]:
         """The history list, newest first (without configs, inputs or final runs)."""
         return await self._call(lambda j: j.list_summaries(limit))

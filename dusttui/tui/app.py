@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -58,6 +60,7 @@ TICK_INTERVAL = 0.5  # running timers move twice a second
 REPLAY_GUARD = 2.0  # seconds a held key may take to be handled before the rest go the usual way
 HELD_NOTE_SECONDS = 3.0  # short: the toast would hide the run table once the keys went through
 SETTLE_TURNS = 2000  # turns of the event loop a held key's effects may take (each is short)
+STALE_CHECKS = 20  # history runs still marked running that are checked at start
 KEEPALIVE_INTERVAL = 60.0  # a light request keeps the local engine from stopping while we are open
 Severity = Literal["information", "warning", "error"]
 
@@ -340,6 +343,7 @@ class DustApp(App[int]):
         await self.apps_folder.start()
         if self.connector.extensions:
             self.set_interval(KEEPALIVE_INTERVAL, self._keepalive, name="engine-keepalive")
+            self.refresh_stale_history()
         # Everything built so far lives as long as the app: keep it out of the cyclic GC's
         # full collections, which otherwise stall frames for ~100 ms under a fast stream.
         gc.freeze()
@@ -372,6 +376,30 @@ class DustApp(App[int]):
                 await self.connector.client.engine_info()
             except DustError:
                 pass  # a run's watch says when the engine is gone
+
+    @work(name="stale-history", exclusive=True, exit_on_error=False, group="stale-history")
+    async def refresh_stale_history(self) -> None:
+        """History runs still marked running (a CLI detached from them, the TUI quit while they
+        ran) that have ended since: say how they ended (one cheap status request each)."""
+        await self.history_loaded.wait()
+        stale = [s for s in self.history if s.status in (None, "running")][:STALE_CHECKS]
+        ended: dict[str, str] = {}
+        for summary in stale:
+            try:
+                body = await self.connector.client.get_run_status_raw(
+                    summary.app_id, summary.run_id, retries=0
+                )
+                status = ((json.loads(body).get("run") or {}).get("status") or {}).get("run")
+            except (DustError, ValueError, AttributeError):
+                continue  # unknown here (another engine's, or gone): left as it was
+            if status in ("succeeded", "errored") and self.journal is not None:
+                await self.journal.record_status(summary.run_id, status)
+                ended[summary.run_id] = status
+        if ended:
+            self.history = [
+                replace(s, status=ended[s.run_id]) if s.run_id in ended else s for s in self.history
+            ]
+            self.runs_changed.publish(None)
 
     @work(name="history", exclusive=True, exit_on_error=False, group="history")
     async def load_history(self) -> None:

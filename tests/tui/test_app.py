@@ -296,3 +296,34 @@ def test_merged_runs_are_told_apart_in_the_runs_list():
     assert short_label_id("merged-91ab22907f45d133-76fd220f6af33389") == "⊕91ab2"
     assert short_label_id("5be2f4aa" * 8) == "5be2f4"
     assert short_label_id(None) == "……"
+
+
+async def test_a_history_run_left_running_by_a_detached_front_end_shows_how_it_ended(
+    make_app, tmp_path: Path
+):
+    import sqlite3
+
+    journal = tmp_path / "shared-journal.sqlite"
+    first = make_app(journal_path=journal)
+    async with first.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pick(pilot, "qa-demo")
+        await pilot.press("r")
+        await finish(pilot)
+        run_id = next(iter(first.runs.values())).run_id
+    # What a CLI that detached (Ctrl-C, --timeout) leaves in the journal: the launch, no end.
+    with sqlite3.connect(journal) as db:
+        db.execute(
+            "UPDATE runs SET status = 'running', final_run = NULL WHERE run_id = ?", (run_id,)
+        )
+    second = make_app(journal_path=journal)
+    async with second.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if second.run_labels()[0][1].startswith("✓ "):
+                break
+        assert second.run_labels()[0][1].startswith(f"✓ {run_id[:6]} ")
+    with sqlite3.connect(journal) as db:
+        (status,) = db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    assert status == "succeeded"
