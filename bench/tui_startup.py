@@ -248,6 +248,7 @@ def report(
     if args.no_write:
         return
     command = "python bench/tui_startup.py" + (f" --before {args.before}" if args.before else "")
+    command += f" --rounds {args.rounds}" if args.rounds != 7 else ""
     body = (
         f"Command: `{command}` ({args.rounds} rounds after one warm-up, programs alternated; "
         f"{took:.0f} s) · CPython {platform.python_version()}, {os.cpu_count()} CPUs, load average "
@@ -258,10 +259,12 @@ def report(
         "Cold: a fresh data dir and no engine running (dusttui starts the local engine); warm: "
         "the local engine of that data dir already running (the bench starts it before the "
         "round). The first frame lists the local apps' names read from their folders (a "
-        "directory listing made before Textual is imported, while the engine starts); the main "
-        "screen follows once the apps' files are read in a thread; engine ready is when the "
-        "engine has answered the apps listing (the status line reads `idle`): a launch made "
-        "before it waits for it, saying so.\n"
+        "directory listing made before Textual is imported); the local engine is started (or "
+        "found) once that frame is drawn, so its imports do not take the CPU the frame needs; "
+        "the main screen follows once the apps' files are read in a thread; engine ready is "
+        "when the engine has answered the apps listing (the status line reads `idle`): a "
+        "launch made before it waits for it, saying so. `before (main)` is main as landed "
+        "before this step: the same first frame, the engine started before Textual's import.\n"
     )
     write_section(ROOT / "BENCHMARKS.md", "TUI: startup (first frame) and `dusttui --help`", body)
 

@@ -192,7 +192,9 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
     from dusttui.session.backend import Connector
 
     connector = Connector(backend, settings)
-    connector.start()  # the local engine's start overlaps Textual's import, on another core
+    # The first frame lists the local apps' names; the local engine is started once that frame
+    # is on screen (DustApp.on_mount): its start would take the CPU from the frame (h10).
+    connector.list_folder()
     from dusttui.tui.app import run_tui
 
     sys.exit(run_tui(settings, backend, connector=connector))

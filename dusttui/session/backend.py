@@ -229,9 +229,21 @@ class Connector:
 
     # ------------------------------------------------------------------ life
 
+    def list_folder(self) -> None:
+        """List the local apps' names (:attr:`folder_names`) now: a directory listing, well
+        under a millisecond (no-op when this connector does not start the local engine)."""
+        if not self.lists_folder or self.folder_names is not None:
+            return
+        from dusttui.engine.appfolder import app_names
+
+        try:
+            self.folder_names = app_names(self.settings.apps_dir)
+        except OSError:
+            self.folder_names = []
+
     def start(self) -> None:
-        """List the local apps' names (:attr:`folder_names`), then find or start the local
-        engine, in a thread, without waiting (no-op for other backends)."""
+        """List the local apps' names (:attr:`folder_names`) if not done yet, then find or
+        start the local engine, in a thread, without waiting (no-op for other backends)."""
         if not self.local or self._fixed or self._engine is not None or self._starting:
             return
         self._started = Future()
@@ -241,13 +253,7 @@ class Connector:
         self._starting.start()
 
     def _find_or_start(self) -> None:
-        from dusttui.engine.appfolder import app_names
-
-        # A directory listing (well under a millisecond): the first frame lists the apps.
-        try:
-            self.folder_names = app_names(self.settings.apps_dir)
-        except OSError:
-            self.folder_names = []
+        self.list_folder()
         try:
             self._engine = self._local_engine()
         except BaseException as exc:  # handed to whoever waits for it

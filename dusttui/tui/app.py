@@ -150,6 +150,7 @@ class DustApp(App[int]):
         self.apps_folder = AppsFolder(self)
         """The apps folders watched; the versions seen; the engine's providers."""
         self._main_wanted = False
+        self._connecting = False  # connect() started (it is exclusive: never twice)
         self._held_keys: list[events.Key] | None = None
         self._replay_guard: Timer | None = None
         self._settling: asyncio.Task[None] | None = None
@@ -195,6 +196,11 @@ class DustApp(App[int]):
         # First frame: the layout and the keys. The main screen (editors, table), the history
         # and the connection come once that frame is on screen.
         await self.push_screen(StartScreen(self.backend.label, self.connector.folder_names))
+        if self.connector.lists_folder:
+            # The local engine starts once the first frame is drawn (no-op if started already):
+            # started earlier, its imports take the CPU the first frame needs (BENCHMARKS.md);
+            # the connection is awaited from then on, not once the main screen is up.
+            self.call_after_refresh(self._start_engine)
         if self.connector.lists_folder:
             # The start screen lists the names; the main screen comes with the whole apps.
             self.call_after_refresh(self.read_folder)
@@ -305,9 +311,15 @@ class DustApp(App[int]):
             self.apps_source = "folder"
             self.apps = apps
 
+    def _start_engine(self) -> None:
+        self.connector.start()
+        self._connecting = True
+        self.connect()
+
     def _start_io(self) -> None:
         self.load_history()
-        self.connect()
+        if not self._connecting:
+            self.connect()
 
     @property
     def client(self) -> DustClient | None:
@@ -761,15 +773,15 @@ class DustApp(App[int]):
 def run_tui(settings: Settings, backend: Backend, *, connector: Connector | None = None) -> int:
     """Run the TUI until the user quits.
 
-    ``connector``: the backend, its local engine already starting (the CLI starts it before
-    importing Textual, so it gets ready behind the first frame).
+    ``connector``: the backend, its local apps' names listed (the CLI lists them before
+    importing Textual); the App starts the local engine once its first frame is drawn.
     """
     from dusttui.session.backend import Connector
     from dusttui.session.journal_io import JournalIO
 
     if connector is None:
         connector = Connector(backend, settings)
-        connector.start()
+        connector.list_folder()  # the App starts the local engine once its first frame is up
     journal = JournalIO(data_dir() / "journal.sqlite")
     gc.freeze()  # what is imported stays: spare the first frame full collections over it
     app = DustApp(
