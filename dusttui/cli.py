@@ -188,6 +188,11 @@ def main(ctx: click.Context, /, **kwargs: Any) -> None:
         return
     kwargs.pop("apps_dir", None)  # read by _backend from the root's params
     kwargs.pop("verbose", None)  # the TUI has its request log screen (`l`)
+    import gc
+
+    # Until the first frame is drawn (DustApp.on_mount enables it again): the cyclic GC's
+    # passes over the objects the settings' and Textual's imports create cost ~30 ms of start.
+    gc.disable()
     settings, backend = _backend(ctx, dict(kwargs))
     from dusttui.session.backend import Connector
 

@@ -196,6 +196,7 @@ class DustApp(App[int]):
         # First frame: the layout and the keys. The main screen (editors, table), the history
         # and the connection come once that frame is on screen.
         await self.push_screen(StartScreen(self.backend.label, self.connector.folder_names))
+        self.call_after_refresh(gc.enable)  # disabled by the CLI until the first frame is drawn
         if self.connector.lists_folder:
             # The local engine starts once the first frame is drawn (no-op if started already):
             # started earlier, its imports take the CPU the first frame needs (BENCHMARKS.md);
