@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from dusttui.api.models import Execution, Run
 from dusttui.api.trace_views import ExecutionRow, Executions
@@ -149,7 +149,7 @@ class TraceData:
                 traces.append(rows)
         status = str(getattr(state, "status", None) or getattr(state, "run_status", "running"))
         _add_unrun(blocks, traces, spec_blocks, status == "running")
-        _mark_loops(blocks)
+        mark_loops(blocks)
         for info in blocks:
             if info.key in live:
                 _add_live_counts(info, *live[info.key])
@@ -306,8 +306,15 @@ def _add_unrun(
         after += 1
 
 
-def _mark_loops(blocks: list[BlockInfo]) -> None:
-    """Flag blocks that run once per iteration: those inside map…reduce, and while/end themselves."""
+class _LoopRow(Protocol):
+    block_type: str
+    name: str
+    in_loop: bool
+
+
+def mark_loops(blocks: Sequence[_LoopRow]) -> None:
+    """Flag blocks that run once per iteration: those inside map…reduce, and while/end themselves
+    (the explorer's blocks and the run table's rows keep this one rule)."""
     open_loop: tuple[str, str] | None = None
     for info in blocks:
         if open_loop is None:

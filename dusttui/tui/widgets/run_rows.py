@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dusttui.tui.explorer.data import NOT_RUN, WAITING
+from dusttui.tui.explorer.data import NOT_RUN, WAITING, mark_loops
 
 __all__ = ["NOT_RUN", "WAITING", "TableBlock", "input_count", "table_blocks"]
 
 # Block types that open / close a loop; blocks in between run once per iteration.
-_LOOP_OPEN = {"map": "reduce", "while": "end"}
 
 
 @dataclass(slots=True)
@@ -64,7 +63,7 @@ def table_blocks(state: Any, spec: Sequence[tuple[str, str]] | None = None) -> l
     running = (state.status or "running") == "running" and state.prerun_error is None
     if spec:
         _add_unrun(rows, spec, WAITING if running else NOT_RUN)
-    _mark_loops(rows)
+    mark_loops(rows)
     for row in rows:
         counts = live.get((row.block_type, row.name))
         if counts is None:
@@ -94,18 +93,3 @@ def _add_unrun(rows: list[TableBlock], spec: Sequence[tuple[str, str]], word: st
         rows.insert(after, TableBlock(key[0], key[1], word))
         have.add(key)
         after += 1
-
-
-def _mark_loops(rows: list[TableBlock]) -> None:
-    """Blocks that run once per iteration: those inside map…reduce, and while/end themselves."""
-    open_loop: tuple[str, str] | None = None
-    for row in rows:
-        if open_loop is None:
-            if row.block_type in _LOOP_OPEN:
-                open_loop = (_LOOP_OPEN[row.block_type], row.name)
-                row.in_loop = row.block_type == "while"
-        elif (row.block_type, row.name) == open_loop:
-            row.in_loop = row.block_type == "end"
-            open_loop = None
-        else:
-            row.in_loop = True
